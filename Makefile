@@ -1,0 +1,48 @@
+# Two commands on a fresh machine: `make fleet` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+JOBS   ?=
+
+.PHONY: help venv fleet validate test update-golden fuzz-long bench clean
+
+help:
+	@echo "make fleet          create .venv if missing, validate and regenerate instances/ into build/"
+	@echo "make test           run the whole test suite (what CI runs)"
+	@echo "make update-golden  rewrite tests/golden expected trees from the current templates (review the diff!)"
+	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
+	@echo "make bench          run the benchmarks in benchmarks/"
+	@echo "make clean          remove build/ and caches (keeps .venv)"
+
+# Reinstall when the dependency list changes; the package itself is installed editable.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+fleet: $(STAMP)
+	$(BIN)/fleet validate
+	$(BIN)/fleet generate $(if $(JOBS),--jobs $(JOBS))
+
+validate: $(STAMP)
+	$(BIN)/fleet validate
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+update-golden: $(STAMP)
+	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden
+	@git status --short tests/golden || true
+
+fuzz-long: $(STAMP)
+	FLEET_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/properties
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf build .build.lock .pytest_cache .hypothesis

@@ -1,0 +1,258 @@
+"""Semantic checks that JSON Schema cannot express: cross-references and cross-instance rules."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+
+from .errors import WARNING, Diagnostic
+from .fleetdir import SCHEMA_LINE, FleetSources, InstanceSource, matching_profiles
+from .quantity import cpu_millis, memory_mib
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
+def _plugin_id(spec: str) -> str:
+    return spec.split(":", 1)[0]
+
+
+def check_fleet(sources: FleetSources) -> list[Diagnostic]:
+    doc = sources.fleet
+    fleet = doc.data
+    diags: list[Diagnostic] = []
+    clusters = [c["name"] for c in fleet["clusters"]]
+    seen: set[str] = set()
+    for i, name in enumerate(clusters):
+        if name in seen:
+            diags.append(doc.diagnostic(("clusters", i, "name"), f"cluster '{name}' is defined twice"))
+        seen.add(name)
+    if fleet["defaults"]["cluster"] not in clusters:
+        diags.append(doc.diagnostic(("defaults", "cluster"), f"unknown cluster '{fleet['defaults']['cluster']}'",
+                                    hint=f"clusters defined in this file: {', '.join(clusters)}"))
+    versions = fleet["controllers"]["versions"]
+    if fleet["controllers"]["latest"] not in versions:
+        diags.append(doc.diagnostic(("controllers", "latest"),
+                                    f"version '{fleet['controllers']['latest']}' is not in controllers.versions",
+                                    hint=f"known versions: {', '.join(sorted(versions))}"))
+    for version, entry in versions.items():
+        diags.extend(_duplicate_plugins(doc, ("controllers", "versions", version, "plugins"), entry.get("plugins", [])))
+    names: set[str] = set()
+    for i, profile in enumerate(fleet.get("profiles", [])):
+        if profile["name"] in names:
+            diags.append(doc.diagnostic(("profiles", i, "name"), f"profile '{profile['name']}' is defined twice"))
+        names.add(profile["name"])
+        settings = profile["set"]
+        cluster = settings.get("deployment", {}).get("cluster")
+        if cluster is not None and cluster not in clusters:
+            diags.append(doc.diagnostic(("profiles", i, "set", "deployment", "cluster"), f"unknown cluster '{cluster}'",
+                                        hint=f"clusters: {', '.join(clusters)}"))
+        version = settings.get("jenkins", {}).get("version")
+        if version not in (None, "latest") and version not in versions:
+            diags.append(doc.diagnostic(("profiles", i, "set", "jenkins", "version"),
+                                        f"unknown Jenkins version '{version}'",
+                                        hint=f"known versions: latest, {', '.join(sorted(versions))}"))
+        diags.extend(_duplicate_plugins(doc, ("profiles", i, "set", "jenkins", "plugins"),
+                                        settings.get("jenkins", {}).get("plugins", [])))
+    return diags
+
+
+def _duplicate_plugins(doc, path, plugins, ctx=()) -> list[Diagnostic]:
+    diags, first = [], {}
+    for i, spec in enumerate(plugins):
+        pid = _plugin_id(spec)
+        if pid in first:
+            diags.append(doc.diagnostic(path + (i,), f"plugin '{pid}' is listed twice (first at index {first[pid]})",
+                                        hint="list each plugin once", context=ctx))
+        else:
+            first[pid] = i
+    return diags
+
+
+def check_instance(src: InstanceSource, sources: FleetSources) -> list[Diagnostic]:
+    """Every semantic rule for one instance file.
+
+    The file may also have schema errors: each rule looks only at values of
+    the expected type and skips the rest (the schema error already says why).
+    """
+    diags: list[Diagnostic] = []
+    for rule in _INSTANCE_RULES:
+        try:
+            diags.extend(rule(src, sources.fleet.data, (f"while checking instance '{src.name}'",)))
+        except (TypeError, KeyError, AttributeError, ValueError):
+            continue  # a shape the schema rejects; reported there
+    return diags
+
+
+def _section(data, *path) -> dict | list:
+    for key in path:
+        data = data.get(key, {}) if isinstance(data, dict) else {}
+    return data
+
+
+def _rule_schema_line(src, fleet, ctx):
+    doc = src.doc
+    if not (doc.lines and doc.lines[0].startswith(SCHEMA_LINE)):
+        yield doc.diagnostic((), "the first line should name the schema",
+                             hint="add '# yaml-language-server: $schema=../../schemas/instance.schema.json' "
+                                  "so editors validate and complete this file",
+                             severity=WARNING, context=ctx)
+
+
+def _rule_names(src, fleet, ctx):
+    doc, project = src.doc, _section(src.doc.data, "project")
+    full = project.get("fullName")
+    if isinstance(full, str) and full != src.name:
+        yield doc.diagnostic(("project", "fullName"), f"'{full}' does not match the directory name '{src.name}'",
+                             hint=f"rename the directory or set fullName: {src.name}", context=ctx)
+    if isinstance(full, str) and "shortName" not in project:
+        short = full.rsplit(".", 1)[-1]
+        if not DNS_LABEL.match(short):
+            yield doc.diagnostic(("project", "fullName"),
+                                 f"the short name '{short}' derived from fullName is not a DNS-1123 label",
+                                 hint="set project.shortName to a lowercase name of at most 63 characters",
+                                 context=ctx)
+
+
+def _rule_cluster(src, fleet, ctx):
+    clusters = [c["name"] for c in fleet["clusters"]]
+    cluster = _section(src.doc.data, "deployment").get("cluster")
+    if isinstance(cluster, str) and cluster not in clusters:
+        yield src.doc.diagnostic(("deployment", "cluster"), f"unknown cluster '{cluster}'",
+                                 hint=f"clusters in fleet.yaml: {', '.join(clusters)}", context=ctx)
+
+
+def _resolved_version(src, fleet) -> str:
+    version = _section(src.doc.data, "jenkins").get("version", "latest")
+    return fleet["controllers"]["latest"] if version == "latest" else version
+
+
+def _rule_version(src, fleet, ctx):
+    versions = fleet["controllers"]["versions"]
+    version = _section(src.doc.data, "jenkins").get("version", "latest")
+    if isinstance(version, str) and version != "latest" and version not in versions:
+        yield src.doc.diagnostic(("jenkins", "version"), f"unknown Jenkins version '{version}'",
+                                 hint=f"use 'latest' or one of: {', '.join(sorted(versions))} "
+                                      "(controllers.versions in fleet.yaml)", context=ctx)
+
+
+def _rule_plugins(src, fleet, ctx):
+    plugins = _section(src.doc.data, "jenkins").get("plugins", [])
+    if not isinstance(plugins, list):
+        return
+    plugins = [p if isinstance(p, str) else "" for p in plugins]
+    yield from (d for d in _duplicate_plugins(src.doc, ("jenkins", "plugins"), plugins, ctx))
+    resolved = _resolved_version(src, fleet)
+    base = {_plugin_id(p) for p in fleet["controllers"]["versions"].get(resolved, {}).get("plugins", [])}
+    for i, spec in enumerate(plugins):
+        if spec and _plugin_id(spec) in base and ":" not in spec:
+            yield src.doc.diagnostic(("jenkins", "plugins", i),
+                                     f"plugin '{spec}' is already a base plugin of Jenkins {resolved}",
+                                     hint="remove it from this list", severity=WARNING, context=ctx)
+
+
+def _rule_agents(src, fleet, ctx):
+    doc = src.doc
+    jenkins, agents = _section(doc.data, "jenkins"), _section(doc.data, "agents")
+    static = agents.get("static", [])
+    count = jenkins.get("staticAgentCount")
+    if isinstance(count, int) and isinstance(static, list) and static and count < len(static):
+        yield doc.diagnostic(("jenkins", "staticAgentCount"),
+                             f"{count} is less than the {len(static)} agents listed in agents.static",
+                             hint="remove staticAgentCount: it defaults to the number of static agents",
+                             context=ctx)
+    yield from _duplicate_names(doc, ("agents", "static"), static, "static agent", ctx)
+    templates = agents.get("podTemplates", [])
+    yield from _duplicate_names(doc, ("agents", "podTemplates"), templates, "pod template", ctx)
+    for i, template in enumerate(templates):
+        resources = _section(template, "resources")
+        for res, parse in (("cpu", cpu_millis), ("memory", memory_mib)):
+            pair = _section(resources, res)
+            try:
+                request, limit = parse(pair["request"]), parse(pair["limit"])
+            except (KeyError, ValueError, TypeError):
+                continue
+            if request > limit:
+                yield doc.diagnostic(("agents", "podTemplates", i, "resources", res, "request"),
+                                     f"request {pair['request']} is larger than the limit {pair['limit']}",
+                                     hint="a container cannot request more than its limit", context=ctx)
+
+
+_INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents]
+
+
+def _duplicate_names(doc, path, items, what, ctx) -> list[Diagnostic]:
+    diags, first = [], {}
+    for i, item in enumerate(items if isinstance(items, list) else []):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            diags.append(doc.diagnostic(path + (i, "name"), f"{what} '{name}' is defined twice",
+                                        hint=f"first defined at index {first[name]}", context=ctx))
+        else:
+            first[name] = i
+    return diags
+
+
+def _locate(src: InstanceSource, *paths) -> tuple:
+    for path in paths:
+        if src.doc.has(path):
+            return path
+    return ("project", "fullName")
+
+
+def check_models(models: dict[str, dict], sources: FleetSources) -> list[Diagnostic]:
+    """Rules over resolved models: uniqueness across the fleet and fit within the LimitRange."""
+    diags: list[Diagnostic] = []
+    by_ns: dict[tuple[str, str], list[str]] = defaultdict(list)
+    by_url: dict[str, list[str]] = defaultdict(list)
+    for name, model in sorted(models.items()):
+        dep = model["deployment"]
+        by_ns[(dep["cluster"], dep["namespace"])].append(name)
+        by_url[dep["url"]].append(name)
+    for (cluster, ns), names in by_ns.items():
+        if len(names) > 1:
+            for name in names:
+                src = sources.instances[name]
+                others = ", ".join(n for n in names if n != name)
+                diags.append(src.doc.diagnostic(
+                    _locate(src, ("deployment", "namespace"), ("project", "shortName")),
+                    f"namespace '{ns}' on cluster '{cluster}' is also used by {others}",
+                    hint="set project.shortName or deployment.namespace to a unique name",
+                    context=(f"while checking instance '{name}'",)))
+    for url, names in by_url.items():
+        if len(names) > 1:
+            for name in names:
+                src = sources.instances[name]
+                others = ", ".join(n for n in names if n != name)
+                diags.append(src.doc.diagnostic(
+                    _locate(src, ("deployment", "prefix"), ("deployment", "host"), ("project", "shortName")),
+                    f"URL {url} is also used by {others}",
+                    hint="set deployment.prefix or deployment.host so that each controller has its own URL",
+                    context=(f"while checking instance '{name}'",)))
+    for name, model in sorted(models.items()):
+        src = sources.instances[name]
+        limits = model["resources"]["limitRange"]["container"]
+        own = {t.get("name"): i for i, t in enumerate(src.doc.data.get("agents", {}).get("podTemplates", []))}
+        for template in model["agents"]["podTemplates"]:
+            res = template["resources"]
+            index = own.get(template["name"])
+            base = ("agents", "podTemplates", index, "resources") if index is not None else ("project", "resourcePacks")
+            for kind, key, unit in (("cpu", "cpuMillis", "m"), ("memory", "memoryMiB", "Mi")):
+                for side in ("request", "limit"):
+                    value = res[kind][side]
+                    path = base + (kind, side) if index is not None else base
+                    if value > limits["max"][key]:
+                        diags.append(src.doc.diagnostic(
+                            path, f"pod template '{template['name']}' {kind} {side} {value}{unit} exceeds the "
+                                  f"LimitRange container maximum of {limits['max'][key]}{unit}",
+                            hint="lower it or add resource packs", context=(f"while checking instance '{name}'",)))
+                    elif value < limits["min"][key]:
+                        diags.append(src.doc.diagnostic(
+                            path, f"pod template '{template['name']}' {kind} {side} {value}{unit} is below the "
+                                  f"LimitRange container minimum of {limits['min'][key]}{unit}",
+                            context=(f"while checking instance '{name}'",)))
+    return diags
+
+
+__all__ = ["check_fleet", "check_instance", "check_models", "matching_profiles"]

@@ -1,0 +1,101 @@
+"""What every command shares: the context object, diagnostics printing, exit codes, progress."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from contextlib import contextmanager
+
+import click
+
+from .. import fleet
+from ..errors import FleetError, OutputBusyError
+
+EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+
+
+class Context:
+    def __init__(self, instances: str, debug: bool, quiet: bool, color: bool | None):
+        self.paths = fleet.Paths(instances=instances)
+        self.debug = debug
+        self.quiet = quiet
+        self.color = color
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            click.echo(message, err=True, color=self.color)
+
+
+def print_diagnostics(ctx: Context, diags) -> None:
+    for d in diags:
+        text = d.format()
+        first, _, rest = text.partition("\n")
+        colour = "red" if d.is_error else "yellow"
+        first = first.replace(f": {d.severity}: ", ": " + click.style(f"{d.severity}:", fg=colour, bold=True) + " ", 1)
+        click.echo(first + ("\n" + rest if rest else ""), err=True, color=ctx.color)
+
+
+def _summary(diags) -> str:
+    errors = sum(1 for d in diags if d.is_error)
+    warnings = len(diags) - errors
+    files = len({d.file for d in diags})
+    parts = [f"{errors} error{'s' * (errors != 1)}"]
+    if warnings:
+        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
+    return f"{', '.join(parts)} in {files} file{'s' * (files != 1)}"
+
+
+@contextmanager
+def guard(ctx: Context):
+    """Turn failures into messages and exit codes; a traceback only with --debug."""
+    try:
+        yield
+    except FleetError as exc:
+        print_diagnostics(ctx, exc.diagnostics)
+        click.echo(_summary(exc.diagnostics), err=True, color=ctx.color)
+        if ctx.debug and exc.__cause__ is not None:
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        sys.exit(EXIT_INPUT)
+    except OutputBusyError as exc:
+        click.echo(f"error: {exc}", err=True, color=ctx.color)
+        sys.exit(EXIT_INTERNAL)
+    except KeyboardInterrupt:
+        click.echo("interrupted; the previous output is intact", err=True)
+        sys.exit(130)
+    except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+        raise
+    except Exception as exc:  # a bug, not a user mistake: say so, keep the traceback for --debug
+        if ctx.debug:
+            traceback.print_exc()
+        else:
+            click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+                       "run again with --debug for the traceback, and please report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+class Progress:
+    """A progress bar on a terminal, nothing otherwise (CI logs stay clean)."""
+
+    def __init__(self, ctx: Context, total: int, label: str):
+        self.bar = None
+        if not ctx.quiet and sys.stderr.isatty() and total > 1:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+            from rich.console import Console
+            self.bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+            self.task = self.bar.add_task(label, total=total)
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.start()
+        return self
+
+    def advance(self, n: int) -> None:
+        if self.bar:
+            self.bar.advance(self.task, n)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.stop()
+
+

@@ -1,0 +1,118 @@
+"""Diagnostics: what went wrong, where, and how to fix it.
+
+Every user-facing problem becomes a `Diagnostic` (file, line, column, key path,
+message, hint, "while ..." context).  Library code raises `FleetError` carrying
+all diagnostics found so far; only the CLI prints them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+ERROR = "error"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    file: str
+    line: int
+    column: int
+    key: str
+    message: str
+    hint: str = ""
+    severity: str = ERROR
+    context: tuple[str, ...] = ()
+    # The offending source line, for the caret; None when there is no text (e.g. a directory).
+    source_line: str | None = None
+    # Width of the caret underline (length of the offending token), at least 1.
+    span: int = 1
+
+    def sort_key(self) -> tuple:
+        return (self.file, self.line, self.column, self.key, self.message)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def format(self) -> str:
+        where = display_path(self.file)
+        if self.line:
+            where += f":{self.line}:{self.column}"
+        head = f"{where}: {self.severity}: "
+        if self.key:
+            head += f"{self.key}: "
+        head += self.message
+        lines = [head]
+        if self.source_line is not None and self.line:
+            text = self.source_line.rstrip("\n").expandtabs(1)
+            number = str(self.line)
+            lines.append(f"  {number} | {text}")
+            pad = " " * len(number)
+            caret_at = max(self.column - 1, 0)
+            width = max(1, min(self.span, max(len(text) - caret_at, 1)))
+            lines.append(f"  {pad} | {' ' * caret_at}^{'~' * (width - 1)}")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
+        for ctx in self.context:
+            lines.append(f"  {ctx}")
+        return "\n".join(lines)
+
+
+def display_path(path: str) -> str:
+    """Paths relative to the working directory when below it: what a user can click."""
+    if not path:
+        return "<fleet>"
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def sort_diagnostics(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    unique = {(d.sort_key(), d.severity, d.hint, d.context): d for d in diags}
+    return sorted(unique.values(), key=lambda d: (d.sort_key(), d.severity))
+
+
+class FleetError(Exception):
+    """A user-facing failure: carries every diagnostic found, never a traceback."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]):
+        self.diagnostics = sort_diagnostics(diagnostics)
+        super().__init__("\n".join(d.format() for d in self.diagnostics))
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.is_error]
+
+
+class OutputBusyError(Exception):
+    """Another run holds the output lock."""
+
+
+def fail_if_errors(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    """Raise when any diagnostic is an error; return the (warning) list otherwise."""
+    diags = list(diags)
+    if any(d.is_error for d in diags):
+        raise FleetError(diags)
+    return sort_diagnostics(diags)
+
+
+@dataclass
+class Collector:
+    """Accumulates diagnostics so that one run reports every problem at once."""
+
+    items: list[Diagnostic] = field(default_factory=list)
+
+    def add(self, diag: Diagnostic) -> None:
+        self.items.append(diag)
+
+    def extend(self, diags: Iterable[Diagnostic]) -> None:
+        self.items.extend(diags)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.items)

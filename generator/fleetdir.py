@@ -1,0 +1,100 @@
+"""The fleet directory: find the fleet settings and every instance's files."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass
+
+from .errors import Diagnostic, FleetError
+from .sources import Document, load
+
+FLEET_FILE = "fleet.yaml"
+INSTANCE_FILE = "instance.yaml"
+OVERRIDE_FILE = "jenkins.yaml"
+SCHEMA_LINE = "# yaml-language-server: $schema="
+
+
+@dataclass
+class InstanceSource:
+    name: str  # directory name = fullName
+    directory: str
+    doc: Document
+    override: Document | None  # hand-written JCasC merged over the generated one
+
+    @property
+    def files(self) -> list[str]:
+        return [self.doc.path] + ([self.override.path] if self.override else [])
+
+
+@dataclass
+class FleetSources:
+    directory: str
+    fleet: Document
+    instances: dict[str, InstanceSource]
+
+
+def instance_names(directory: str) -> list[str]:
+    try:
+        entries = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        raise FleetError([Diagnostic(directory, 0, 0, "", "instances directory not found",
+                                     hint="run from the fleet repository or pass --instances DIR")]) from None
+    return [e for e in entries
+            if not e.startswith(".") and os.path.isdir(os.path.join(directory, e))]
+
+
+def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Resolve NAME arguments (exact names or shell patterns such as 'ee4j.*')."""
+    available = instance_names(directory)
+    if not names:
+        return available
+    chosen: list[str] = []
+    diags = []
+    for pattern in names:
+        hits = fnmatch.filter(available, pattern)
+        if not hits:
+            import difflib
+            close = difflib.get_close_matches(pattern, available, n=3)
+            diags.append(Diagnostic(directory, 0, 0, "", f"no instance named '{pattern}'",
+                                    hint=(f"did you mean {', '.join(close)}?" if close
+                                          else "instance names are the directory names in the instances directory")))
+        chosen.extend(h for h in hits if h not in chosen)
+    if diags:
+        raise FleetError(diags)
+    return sorted(chosen)
+
+
+def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:
+    """Load fleet.yaml and the selected instances; every unreadable file is reported at once."""
+    diags: list[Diagnostic] = []
+    fleet_doc = None
+    try:
+        fleet_doc = load(os.path.join(directory, FLEET_FILE))
+    except FleetError as exc:
+        diags.extend(exc.diagnostics)
+    instances: dict[str, InstanceSource] = {}
+    for name in select(directory, names):
+        inst_dir = os.path.join(directory, name)
+        inst_path = os.path.join(inst_dir, INSTANCE_FILE)
+        override_path = os.path.join(inst_dir, OVERRIDE_FILE)
+        doc = override = None
+        try:
+            doc = load(inst_path)
+        except FleetError as exc:
+            diags.extend(exc.diagnostics)
+        if os.path.exists(override_path):
+            try:
+                override = load(override_path)
+            except FleetError as exc:
+                diags.extend(exc.diagnostics)
+        if doc is not None:
+            instances[name] = InstanceSource(name, inst_dir, doc, override)
+    if diags:
+        raise FleetError(diags)
+    return FleetSources(directory, fleet_doc, instances)
+
+
+def matching_profiles(fleet: dict, full_name: str) -> tuple[str, ...]:
+    return tuple(p["name"] for p in fleet.get("profiles", [])
+                 if any(fnmatch.fnmatchcase(full_name, pat) for pat in p["match"]))

@@ -1,0 +1,97 @@
+"""Offline validation of generated objects: Kubernetes schemas (kubernetes-validate,
+strict), the OpenShift Route CRD, and our JCasC schema."""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+
+import jsonschema
+import kubernetes_validate
+import yaml
+from kubernetes_validate import utils as kv
+from referencing import Registry, Resource
+
+from .errors import Diagnostic
+
+ROUTE_CRD = os.path.join("openshift", "routes.route.openshift.io.crd.yaml")
+
+
+def _api_file(api_version: str) -> str:
+    # rbac.authorization.k8s.io/v1 -> rbac-v1, v1 -> v1 (kubernetes-validate's naming)
+    return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+
+
+@lru_cache(maxsize=None)
+def _k8s_validator(version: str, kind: str, api_version: str):
+    """Compiled once per (Kubernetes version, kind): kubernetes-validate reloads every call."""
+    if version not in _supported():
+        raise ValueError(f"kubernetes-validate {kubernetes_validate.version.__version__} has no schemas "
+                         f"for Kubernetes {version}")
+    wanted = [v for v in kv.all_versions() if kv.major_minor(v) == version][-1]
+    schema_dir = f"kubernetes-json-schema/v{wanted}-local-strict"
+    schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{_api_file(api_version)}.json", version)
+    definitions = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
+    registry = Resource.from_contents(schema) @ (Resource.from_contents(definitions) @ Registry())
+    return jsonschema.Draft202012Validator(schema, registry=registry)
+
+
+@lru_cache(maxsize=None)
+def _supported() -> frozenset[str]:
+    return frozenset(kv.major_minor(v) for v in kv.all_versions())
+
+
+def supported_versions() -> list[str]:
+    return sorted(_supported(), key=lambda v: tuple(int(x) for x in v.split(".")))
+
+
+@lru_cache(maxsize=4)
+def _route_validator(schemas_dir: str):
+    with open(os.path.join(schemas_dir, ROUTE_CRD), encoding="utf-8") as fh:
+        crd = yaml.safe_load(fh)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return jsonschema.Draft202012Validator(_structural(version["schema"]["openAPIV3Schema"]))
+
+
+def _structural(node):
+    """OpenAPI v3 structural schema -> JSON Schema: int-or-string becomes anyOf, empty combinators go."""
+    if isinstance(node, list):
+        return [_structural(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _structural(v) for k, v in node.items()
+           if not (k in ("anyOf", "allOf", "oneOf") and v is None)}
+    if out.get("x-kubernetes-int-or-string") and "anyOf" not in out and "type" not in out:
+        out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
+    return out
+
+
+def validate_object(obj: dict, file: str, kubernetes_version: str, schemas_dir: str) -> list[Diagnostic]:
+    """Diagnostics for one generated object, named by its output file and key path."""
+    kind, api = obj.get("kind", "?"), obj.get("apiVersion", "?")
+    if kind == "Route" and api == "route.openshift.io/v1":
+        validator = _route_validator(schemas_dir)
+        origin = "the OpenShift Route CRD schema"
+    else:
+        try:
+            validator = _k8s_validator(kubernetes_version, kind, api)
+        except FileNotFoundError:
+            return [Diagnostic(file, 0, 0, "", f"no Kubernetes {kubernetes_version} schema for {api} {kind}")]
+        origin = f"Kubernetes {kubernetes_version} schemas (strict)"
+    diags = []
+    for error in validator.iter_errors(obj):
+        key = ".".join(str(p) for p in error.absolute_path)
+        diags.append(Diagnostic(file, 0, 0, key, error.message,
+                                context=(f"while validating {kind} '{obj.get('metadata', {}).get('name')}' "
+                                         f"against {origin}",)))
+    return diags
+
+
+def validate_jcasc(data: dict, file: str, validator) -> list[Diagnostic]:
+    diags = []
+    for error in validator.iter_errors(data):
+        key = ".".join(str(p) for p in error.absolute_path)
+        diags.append(Diagnostic(file, 0, 0, key, error.message,
+                                context=("while validating the generated JCasC against schemas/jcasc.schema.json",)))
+    return diags

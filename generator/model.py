@@ -1,0 +1,47 @@
+"""The Jsonnet step: one evaluation resolves many instances into models and objects."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import _jsonnet
+
+from .errors import Diagnostic, FleetError
+
+ENTRY = "fleet.jsonnet"
+
+
+@dataclass(frozen=True)
+class ModelInput:
+    name: str  # the instance's fullName (its directory name)
+    data: dict  # the instance file, as validated
+    profiles: tuple[str, ...]  # matching profile names, in fleet order
+
+
+class ModelEngine:
+    """Evaluates templates/fleet.jsonnet; imports resolve inside the templates directory only."""
+
+    def __init__(self, templates_dir: str):
+        self.templates_dir = templates_dir
+        self.entry = os.path.join(templates_dir, ENTRY)
+
+    def evaluate(self, fleet: dict, inputs: list[ModelInput]) -> dict[str, dict[str, Any]]:
+        payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles)} for i in inputs]
+        try:
+            out = _jsonnet.evaluate_file(
+                self.entry,
+                jpathdir=[self.templates_dir],
+                tla_codes={"fleet": json.dumps(fleet), "instances": json.dumps(payload)},
+                max_trace=8,
+            )
+        except RuntimeError as exc:
+            # A template bug or an input the validation let through: never silently.
+            names = ", ".join(i.name for i in inputs[:5]) + (" ..." if len(inputs) > 5 else "")
+            raise FleetError([Diagnostic(
+                self.entry, 0, 0, "", f"Jsonnet evaluation failed: {str(exc).strip()}",
+                hint="this is a bug in the templates or a gap in validation; run with --debug and report it",
+                context=(f"while modelling {names}",))]) from exc
+        return json.loads(out)

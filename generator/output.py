@@ -1,0 +1,243 @@
+"""Canonical serialisation and the atomic output tree.
+
+The new tree is written beside the old one and swapped in whole (kapitan
+style), under a lock, so a crash or an error leaves the previous output
+intact and two runs never mix their files.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import glob
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from typing import Iterator
+
+import yaml
+
+from .errors import Diagnostic, FleetError, OutputBusyError
+
+INDEX = "fleet.json"
+
+try:
+    _BaseDumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _BaseDumper = yaml.SafeDumper
+
+
+class _Dumper(_BaseDumper):
+    """Multi-line strings as literal blocks: readable diffs of embedded files."""
+
+
+def _str_representer(dumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _str_representer)
+
+
+def dump_yaml(data, *, sort_keys: bool) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
+                     allow_unicode=True, width=1 << 20, indent=2)
+
+
+def dump_json(data) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- the lock -----------------------------------------------------------------------------
+
+class OutputLock:
+    """An exclusive flock beside the output directory; released on exit or process death."""
+
+    def __init__(self, out_dir: str):
+        parent, name = os.path.split(os.path.abspath(out_dir))
+        self.path = os.path.join(parent, f".{name}.lock")
+        self._fh = None
+
+    def __enter__(self) -> "OutputLock":
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self._fh = open(self.path, "a+")
+        try:
+            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._fh.seek(0)
+            holder = self._fh.read().strip() or "another process"
+            self._fh.close()
+            raise OutputBusyError(f"{out_dir_of(self.path)} is being written by {holder}; "
+                                  "wait for it to finish and run again") from None
+        self._fh.seek(0)
+        self._fh.truncate()
+        self._fh.write(f"fleet generate (pid {os.getpid()})\n")
+        self._fh.flush()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fh:
+            self._fh.seek(0)
+            self._fh.truncate()
+            fcntl.flock(self._fh, fcntl.LOCK_UN)
+            self._fh.close()
+
+
+def out_dir_of(lock_path: str) -> str:
+    parent, name = os.path.split(lock_path)
+    return os.path.join(parent, name[1:-len(".lock")])
+
+
+# --- reading the current tree ---------------------------------------------------------------
+
+def read_index(out_dir: str) -> dict | None:
+    try:
+        with open(os.path.join(out_dir, INDEX), encoding="utf-8") as fh:
+            return json.load(fh)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def walk_files(root: str) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for f in sorted(filenames):
+            yield os.path.relpath(os.path.join(dirpath, f), root)
+
+
+@dataclass(frozen=True)
+class Change:
+    status: str  # added | changed | removed
+    path: str
+
+
+def compare(out_dir: str, files: dict[str, bytes], scope: set[str] | None = None) -> list[Change]:
+    """What writing `files` would change; `scope` limits removals to those instance directories."""
+    changes = []
+    existing = set(walk_files(out_dir)) if os.path.isdir(out_dir) else set()
+    for rel, data in sorted(files.items()):
+        target = os.path.join(out_dir, rel)
+        if rel not in existing:
+            changes.append(Change("added", rel))
+        else:
+            with open(target, "rb") as fh:
+                if fh.read() != data:
+                    changes.append(Change("changed", rel))
+    for rel in sorted(existing - set(files)):
+        top = rel.split(os.sep, 1)[0]
+        if scope is None or top in scope:
+            changes.append(Change("removed", rel))
+    return changes
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def _renameat2_exchange() -> callable | None:
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    fn = getattr(libc, "renameat2", None)
+    if fn is None:
+        return None
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+
+    def exchange(a: str, b: str) -> bool:
+        if fn(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+            return True
+        err = ctypes.get_errno()
+        if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            return False
+        raise OSError(err, os.strerror(err), a)
+
+    return exchange
+
+
+_EXCHANGE = _renameat2_exchange()
+
+
+def _siblings(out_dir: str, kind: str) -> list[str]:
+    parent, name = os.path.split(os.path.abspath(out_dir))
+    return sorted(glob.glob(os.path.join(glob.escape(parent), f".{glob.escape(name)}.{kind}-*")))
+
+
+def recover(out_dir: str) -> None:
+    """Finish or undo what a killed run left behind (call with the lock held)."""
+    out_dir = os.path.abspath(out_dir)
+    old = _siblings(out_dir, "old")
+    if not os.path.exists(out_dir) and old:
+        os.rename(old[-1], out_dir)  # killed between the two renames of the fallback swap
+        old = old[:-1]
+    for leftover in old + _siblings(out_dir, "tmp"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _looks_generated(out_dir: str) -> bool:
+    return not os.path.exists(out_dir) or os.path.exists(os.path.join(out_dir, INDEX)) or not os.listdir(out_dir)
+
+
+def write_tree(out_dir: str, files: dict[str, bytes], carry_over: list[str] = ()) -> None:
+    """Replace `out_dir` with exactly `files` (+ the `carry_over` paths of the current tree).
+
+    Must be called with OutputLock held.
+    """
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise FleetError([Diagnostic(out_dir, 0, 0, "", "output path exists and is not a directory")])
+    if not _looks_generated(out_dir):
+        raise FleetError([Diagnostic(out_dir, 0, 0, "", f"refusing to replace this directory: it has no {INDEX}, "
+                                     "so fleet generate did not write it",
+                                     hint="choose another --out, or empty the directory first")])
+    recover(out_dir)
+    parent, name = os.path.split(out_dir)
+    tmp = os.path.join(parent, f".{name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        made: set[str] = set()
+        for rel in carry_over:
+            src, dst = os.path.join(out_dir, rel), os.path.join(tmp, rel)
+            d = os.path.dirname(dst)
+            if d not in made:
+                os.makedirs(d, exist_ok=True)
+                made.add(d)
+            try:
+                os.link(src, dst)  # files are never rewritten in place, so sharing inodes is safe
+            except OSError:
+                shutil.copy2(src, dst)
+        for rel, data in sorted(files.items()):
+            dst = os.path.join(tmp, rel)
+            d = os.path.dirname(dst)
+            if d not in made:
+                os.makedirs(d, exist_ok=True)
+                made.add(d)
+            with open(dst, "wb") as fh:
+                fh.write(data)
+        _swap(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap(tmp: str, out_dir: str) -> None:
+    if not os.path.exists(out_dir):
+        os.rename(tmp, out_dir)
+        return
+    if _EXCHANGE is not None and _EXCHANGE(tmp, out_dir):
+        shutil.rmtree(tmp, ignore_errors=True)  # tmp now holds the previous tree
+        return
+    parent, name = os.path.split(out_dir)
+    old = os.path.join(parent, f".{name}.old-{os.getpid()}")
+    os.rename(out_dir, old)
+    os.rename(tmp, out_dir)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,69 @@
+"""The Jinja step: JCasC and the image files, from the resolved model.
+
+One environment per renderer (compiled templates are reused), StrictUndefined
+so a typo in a template is an error, and filters that quote every scalar: no
+string from an instance file can end a YAML value early or add a key.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import jinja2
+import yaml
+
+try:
+    _Dumper = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover
+    _Dumper = yaml.SafeDumper
+
+
+def yaml_scalar(value: Any) -> str:
+    """A YAML flow scalar that parses back to exactly `value`."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return json.dumps(value)
+    if not isinstance(value, str):
+        raise TypeError(f"yaml filter expects a scalar, got {type(value).__name__}")
+    # Double-quoted style escapes newlines, quotes, control and non-BMP characters.
+    text = yaml.dump(value, Dumper=_Dumper, default_style='"', allow_unicode=False, width=1 << 30)
+    return text.rstrip("\n").removesuffix("\n...")
+
+
+def jcasc_escape(value: str) -> str:
+    """JCasC expands ${VAR} when it loads; '^${' is its escape for a literal '${'.
+
+    Without this, a display name such as '${LDAP_MANAGER_PASSWORD}' would put
+    a secret into the system message.
+    """
+    return value.replace("${", "^${")
+
+
+def jcasc_scalar(value: Any) -> str:
+    if isinstance(value, str):
+        value = jcasc_escape(value)
+    return yaml_scalar(value)
+
+
+class Renderer:
+    def __init__(self, templates_dir: str):
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["yaml"] = yaml_scalar
+        self.env.filters["jcasc"] = jcasc_scalar
+        self.env.filters["cpu"] = lambda millis: f"{int(millis)}m"
+        self.env.filters["mem"] = lambda mib: f"{int(mib)}Mi"
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context)
+
+    def template_files(self) -> list[str]:
+        return sorted(self.env.list_templates(extensions=["j2"]))
+
+

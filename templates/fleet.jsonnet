@@ -1,0 +1,31 @@
+// Entry point: evaluates many instances in one Jsonnet run.
+// TLAs: fleet (fleet settings), instances ([{name, data, profiles}]).
+// Output: { <fullName>: { model, objects: { <file name>: object } } }.
+// The ConfigMap holding the JCasC is added after Jinja rendering.
+local model = import 'model/instance.libsonnet';
+local ns = import 'k8s/namespace.libsonnet';
+local quota = import 'k8s/quota.libsonnet';
+local rbac = import 'k8s/rbac.libsonnet';
+local net = import 'k8s/network.libsonnet';
+local ctl = import 'k8s/controller.libsonnet';
+
+function(fleet, instances) {
+  [inst.name]: {
+    local m = model.resolve(fleet, inst, inst.profiles),
+    model: m,
+    objects: {
+      'namespace.yaml': ns(m),
+      'resourcequota.yaml': quota.resourceQuota(m),
+      'limitrange.yaml': quota.limitRange(m),
+      'serviceaccount.yaml': rbac.serviceAccount(m),
+      'role.yaml': rbac.role(m),
+      'rolebinding.yaml': rbac.roleBinding(m),
+      'service-jenkins-ui.yaml': net.uiService(m),
+      'service-jenkins-discovery.yaml': net.discoveryService(m),
+      'route.yaml': net.route(m),
+      'statefulset.yaml': ctl.statefulSet(m),
+      'configmap-jenkins-config.yaml': ctl.configMap(m, null),
+    },
+  }
+  for inst in instances
+}

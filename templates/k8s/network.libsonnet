@@ -1,0 +1,35 @@
+// Services for the UI and the agent (remoting) port, and the public Route.
+local k = import 'meta.libsonnet';
+{
+  uiService(m):: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: k.meta(m, 'jenkins-ui'),
+    spec: {
+      selector: m.selector,
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' }],
+    },
+  },
+  discoveryService(m):: {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: k.meta(m, 'jenkins-discovery'),
+    spec: {
+      selector: m.selector,
+      ports: [{ name: 'jnlp', port: 50000, protocol: 'TCP', targetPort: 'jnlp' }],
+    },
+  },
+  route(m):: {
+    apiVersion: 'route.openshift.io/v1',
+    kind: 'Route',
+    metadata: k.meta(m, 'jenkins', annotations={ 'haproxy.router.openshift.io/timeout': '60s' }),
+    spec: {
+      host: m.deployment.host,
+      [if m.deployment.prefix != '' then 'path']: m.deployment.prefix,
+      port: { targetPort: 'http' },
+      tls: { termination: 'edge', insecureEdgeTerminationPolicy: 'Redirect' },
+      to: { kind: 'Service', name: 'jenkins-ui', weight: 100 },
+      wildcardPolicy: 'None',
+    },
+  },
+}

@@ -1,0 +1,25 @@
+// The controller's identity: it may manage agent pods in its own namespace only.
+local k = import 'meta.libsonnet';
+{
+  serviceAccount(m):: {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: k.meta(m, 'jenkins'),
+  },
+  role(m):: {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: k.meta(m, 'jenkins-agents'),
+    rules: [
+      { apiGroups: [''], resources: ['pods', 'pods/exec'], verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] },
+      { apiGroups: [''], resources: ['events', 'pods/log'], verbs: ['get', 'list', 'watch'] },
+    ],
+  },
+  roleBinding(m):: {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: k.meta(m, 'jenkins-agents'),
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'jenkins-agents' },
+    subjects: [{ kind: 'ServiceAccount', name: 'jenkins', namespace: m.deployment.namespace }],
+  },
+}
