@@ -64,6 +64,9 @@ local cascDir = '/etc/jenkins';
             startupProbe: probe(30, 10, 60),
             livenessProbe: probe(0, 30, 5),
             readinessProbe: probe(0, 5, 3),
+            [if std.objectHas(m.deployment, 'seLinuxLevel') then 'securityContext']: {
+              seLinuxOptions: { level: m.deployment.seLinuxLevel },
+            },
             volumeMounts: [
               { name: 'jenkins-home', mountPath: home },
               { name: 'jenkins-config', mountPath: cascDir, readOnly: true },

@@ -127,6 +127,7 @@ local pluginId(p) = std.split(p, ':')[0];
         url: 'https://' + host + prefix,
         serviceHost: 'jenkins-ui.' + namespace + '.svc.cluster.local',
         tunnel: 'jenkins-discovery.' + namespace + '.svc.cluster.local:50000',
+        [if u.get(m, ['deployment', 'seLinuxLevel']) != null then 'seLinuxLevel']: m.deployment.seLinuxLevel,
       },
       storage: m.storage,
       ldap: d.ldap,
