@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__, checks, fleetdir, manifests
+from . import __version__, cache, checks, fleetdir, manifests, output
 from .errors import Diagnostic, FleetError, sort_diagnostics
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
@@ -45,6 +47,7 @@ class Generated:
     files: dict[str, bytes]  # relative path -> bytes, for the selected instances
     index: dict
     warnings: list[Diagnostic]
+    cached: list[str] = field(default_factory=list)  # not re-rendered: carry their files over
 
 
 def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
@@ -92,15 +95,16 @@ class Worker:
         schemas = Schemas(paths.schemas)
         self.producer = Producer(Renderer(paths.templates), schemas.jcasc, kube_version, paths.schemas)
 
-    def run(self, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object]):
-        evaluated = self.engine.evaluate(fleet, inputs)
+    def run(self, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object], render: bool = True):
+        evaluated = self.engine.evaluate(fleet, inputs, objects=render)
         models, files, diags = {}, {}, []
         for inp in inputs:
             result = evaluated[inp.name]
             models[inp.name] = result["model"]
-            out, d = self.producer.files(inp.name, result["model"], result["objects"], overrides.get(inp.name))
-            files.update(out)
-            diags.extend(d)
+            if render:
+                out, d = self.producer.files(inp.name, result["model"], result["objects"], overrides.get(inp.name))
+                files.update(out)
+                diags.extend(d)
         return models, files, diags
 
 
@@ -112,8 +116,8 @@ def _init_worker(paths: Paths, kube_version: str) -> None:
     _PROCESS_WORKER = Worker(paths, kube_version)
 
 
-def _run_chunk(fleet, inputs, overrides):
-    return _PROCESS_WORKER.run(fleet, inputs, overrides)
+def _run_chunk(fleet, inputs, overrides, render):
+    return _PROCESS_WORKER.run(fleet, inputs, overrides, render)
 
 
 def _chunks(items: list, jobs: int) -> list[list]:
@@ -122,46 +126,122 @@ def _chunks(items: list, jobs: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = None) -> Generated:
-    """Model and render the selected instances; raise FleetError with every error found."""
+def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrides: dict, jobs: int,
+         render: bool, progress: Progress | None):
+    models: dict[str, dict] = {}
+    files: dict[str, bytes] = {}
+    diags: list[Diagnostic] = []
+    if not inputs:
+        return models, files, diags
+    # Below ~40 instances, starting worker processes costs more than it saves.
+    if jobs <= 1 or len(inputs) < 40:
+        worker = Worker(paths, kube)
+        for chunk in _chunks(inputs, 1):
+            m, f, d = worker.run(fleet, chunk, {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render)
+            models.update(m), files.update(f), diags.extend(d)
+            if progress:
+                progress(len(chunk))
+        return models, files, diags
+    # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker,
+                             initargs=(paths, kube)) as pool:
+        futures = [(chunk, pool.submit(_run_chunk, fleet, chunk,
+                                       {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render))
+                   for chunk in _chunks(inputs, jobs)]
+        for chunk, future in futures:
+            m, f, d = future.result()
+            models.update(m), files.update(f), diags.extend(d)
+            if progress:
+                progress(len(chunk))
+    return models, files, diags
+
+
+# --- the incremental cache ----------------------------------------------------------------------
+
+def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
+    fleet = checked.sources.fleet.data
+    fleet_part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
+    keys = {}
+    for inp in checked.inputs:
+        src = checked.sources.instances[inp.name]
+        keys[inp.name] = cache.instance_key(fleet_part, fleet, inp.name, inp.profiles, inp.data,
+                                            src.override.data if src.override else None)
+    return keys
+
+
+def _cached_models(cache_dir: str | None, keys: dict[str, str]) -> tuple[dict[str, dict], dict]:
+    """Models of instances whose inputs did not change since cache_dir was written."""
+    if not cache_dir:
+        return {}, {}
+    index = output.read_index(cache_dir) or {}
+    entries = index.get("instances", {})
+    models = {}
+    for name, key in keys.items():
+        entry = entries.get(name)
+        if not entry or entry.get("inputsKey") != key:
+            continue
+        try:
+            with open(os.path.join(cache_dir, name, "model.json"), encoding="utf-8") as fh:
+                models[name] = json.load(fh)
+        except (OSError, ValueError):
+            continue  # a damaged cache entry is just a miss
+    return models, entries
+
+
+def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None) -> list[Diagnostic]:
+    """Every check short of rendering; returns warnings, raises FleetError on errors."""
+    checked = check_sources(paths, names)
+    diags = list(checked.diagnostics)
+    if any(d.is_error for d in diags):
+        raise FleetError(diags)
+    fleet = checked.sources.fleet.data
+    keys = _keys(paths, checked) if cache_dir else {}
+    models, _ = _cached_models(cache_dir, keys)
+    todo = [i for i in checked.inputs if i.name not in models]
+    fresh, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, jobs, render=False, progress=None)
+    models.update(fresh)
+    diags.extend(d)
+    diags.extend(checks.check_models(models, checked.sources))
+    if any(d.is_error for d in diags):
+        raise FleetError(diags)
+    return sort_diagnostics(diags)
+
+
+def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = None,
+             cache_dir: str | None = None) -> Generated:
+    """Model and render the selected instances; raise FleetError with every error found.
+
+    With cache_dir (the previous output), instances whose inputs key matches
+    that output's index are not rendered again: `Generated.cached` names them
+    and their files are to be carried over from cache_dir.
+    """
     checked = check_sources(paths, names)
     sources = checked.sources
     fleet = sources.fleet.data
-    kube = kubernetes_version(fleet)
     overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
-    models: dict[str, dict] = {}
-    files: dict[str, bytes] = {}
-    diags = list(checked.diagnostics)
-    inputs = checked.inputs
-    if inputs:
-        if jobs <= 1 or len(inputs) == 1:
-            worker = Worker(paths, kube)
-            for chunk in _chunks(inputs, 1):
-                m, f, d = worker.run(fleet, chunk, {n: overrides[n] for n in (i.name for i in chunk) if n in overrides})
-                models.update(m), files.update(f), diags.extend(d)
-                if progress:
-                    progress(len(chunk))
-        else:
-            with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker, initargs=(paths, kube)) as pool:
-                futures = [(chunk, pool.submit(_run_chunk, fleet, chunk,
-                                               {i.name: overrides[i.name] for i in chunk if i.name in overrides}))
-                           for chunk in _chunks(inputs, jobs)]
-                for chunk, future in futures:
-                    m, f, d = future.result()
-                    models.update(m), files.update(f), diags.extend(d)
-                    if progress:
-                        progress(len(chunk))
+    keys = _keys(paths, checked)
+    cached_models, old_entries = _cached_models(cache_dir, keys)
+    if progress and cached_models:
+        progress(len(cached_models))
+    todo = [i for i in checked.inputs if i.name not in cached_models]
+    models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, jobs, True, progress)
+    diags = list(checked.diagnostics) + diags
+    models.update(cached_models)
     diags.extend(checks.check_models(models, sources))
     if any(d.is_error for d in diags):
         raise FleetError(diags)
-    selected = sorted(sources.instances)
-    index = build_index(models, files)
-    return Generated(selected, models, files, index, sort_diagnostics(diags))
+    index = build_index(models, files, keys, {n: old_entries[n] for n in cached_models})
+    return Generated(sorted(sources.instances), models, files, index, sort_diagnostics(diags),
+                     sorted(cached_models))
 
 
-def build_index(models: dict[str, dict], files: dict[str, bytes]) -> dict:
-    entries: dict[str, dict] = {}
+def build_index(models: dict[str, dict], files: dict[str, bytes], keys: dict[str, str],
+                cached: dict[str, dict]) -> dict:
+    entries: dict[str, dict] = dict(cached)
     for name, model in sorted(models.items()):
+        if name in cached:
+            continue
         dep = model["deployment"]
         prefix = name + "/"
         entries[name] = {
@@ -169,9 +249,10 @@ def build_index(models: dict[str, dict], files: dict[str, bytes]) -> dict:
             "namespace": dep["namespace"],
             "url": dep["url"],
             "jenkinsVersion": model["jenkins"]["version"],
+            "inputsKey": keys[name],
             "files": {rel[len(prefix):]: sha256(data) for rel, data in sorted(files.items()) if rel.startswith(prefix)},
         }
-    return {"generator": f"jenkins-fleet {__version__}", "instances": entries}
+    return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}
 
 
 def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:

@@ -8,6 +8,7 @@ string from an instance file can end a YAML value early or add a key.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import jinja2
@@ -19,12 +20,18 @@ except AttributeError:  # pragma: no cover
     _Dumper = yaml.SafeDumper
 
 
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
+
+
 def yaml_scalar(value: Any) -> str:
     """A YAML flow scalar that parses back to exactly `value`."""
     if value is None or isinstance(value, (bool, int, float)):
         return json.dumps(value)
     if not isinstance(value, str):
         raise TypeError(f"yaml filter expects a scalar, got {type(value).__name__}")
+    if _PRINTABLE_ASCII.match(value):
+        # For printable ASCII a JSON string is a YAML double-quoted scalar with the same escapes.
+        return json.dumps(value)
     # Double-quoted style escapes newlines, quotes, control and non-BMP characters.
     text = yaml.dump(value, Dumper=_Dumper, default_style='"', allow_unicode=False, width=1 << 30)
     return text.rstrip("\n").removesuffix("\n...")

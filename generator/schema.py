@@ -1,15 +1,18 @@
-"""JSON Schema validation of instance and fleet files, as positioned diagnostics."""
+"""JSON Schema validation of instance and fleet files, as positioned diagnostics.
+
+The validator is jsonschema-rs: fast enough to check a thousand files in a
+fraction of a second, and its regular expressions anchor `$` at the very end
+(Python's `re` lets "cbi\\n" through `^[a-z0-9]+$`).
+"""
 
 from __future__ import annotations
 
 import difflib
 import json
 import os
-from functools import cached_property
 from typing import Any, Iterable
 
-import jsonschema
-from referencing import Registry, Resource
+import jsonschema_rs
 
 from .errors import Diagnostic
 from .sources import Document
@@ -38,106 +41,121 @@ def _describe(value: Any) -> str:
     return f"the string {value!r}"
 
 
+class Validator:
+    """One compiled schema plus the raw documents, to look up hints by schema path."""
+
+    def __init__(self, name: str, raw: dict, documents: dict[str, dict]):
+        self.name = name
+        self.raw = raw
+        self._documents = [raw] + [d for d in documents.values() if d is not raw]
+        self._compiled = jsonschema_rs.Draft202012Validator(raw, retriever=lambda uri: documents[uri])
+
+    def is_valid(self, data: Any) -> bool:
+        return self._compiled.is_valid(data)
+
+    def iter_errors(self, data: Any):
+        return self._compiled.iter_errors(data)
+
+    def subschema(self, path) -> dict:
+        """The schema object at `path` (a schema_path), searching the referenced documents too."""
+        for doc in self._documents:
+            node: Any = doc
+            try:
+                for part in path:
+                    node = node[part]
+            except (KeyError, IndexError, TypeError):
+                continue
+            if isinstance(node, dict):
+                return node
+        return {}
+
+
 class Schemas:
-    """The project's schemas, loaded once, resolvable by their relative names."""
+    """The project's schemas, loaded once; cross-file $refs resolve by $id."""
 
     def __init__(self, directory: str):
         self.directory = directory
-        resources = []
         self._raw: dict[str, dict] = {}
         for name in (INSTANCE_SCHEMA, FLEET_SCHEMA, JCASC_SCHEMA):
-            path = os.path.join(directory, name)
-            if not os.path.exists(path):
-                continue
-            with open(path, encoding="utf-8") as fh:
-                schema = json.load(fh)
-            self._raw[name] = schema
-            resources.append((schema["$id"], Resource.from_contents(schema)))
-        self.registry = Registry().with_resources(resources)
+            with open(os.path.join(directory, name), encoding="utf-8") as fh:
+                self._raw[name] = json.load(fh)
+        by_id = {schema["$id"]: schema for schema in self._raw.values()}
+        self.instance = Validator(INSTANCE_SCHEMA, self._raw[INSTANCE_SCHEMA], by_id)
+        self.fleet = Validator(FLEET_SCHEMA, self._raw[FLEET_SCHEMA], by_id)
+        self.jcasc = Validator(JCASC_SCHEMA, self._raw[JCASC_SCHEMA], by_id)
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)
-
-    def validator(self, name: str) -> jsonschema.protocols.Validator:
-        cls = jsonschema.validators.validator_for(self._raw[name])
-        return cls(self._raw[name], registry=self.registry, format_checker=cls.FORMAT_CHECKER)
-
-    @cached_property
-    def instance(self):
-        return self.validator(INSTANCE_SCHEMA)
-
-    @cached_property
-    def fleet(self):
-        return self.validator(FLEET_SCHEMA)
-
-    @cached_property
-    def jcasc(self):
-        return self.validator(JCASC_SCHEMA)
 
     def raw(self, name: str) -> dict:
         return self._raw[name]
 
 
-def validate_document(doc: Document, validator, context: str) -> list[Diagnostic]:
+def validate_document(doc: Document, validator: Validator, context: str) -> list[Diagnostic]:
     """All schema errors of one document, each at the position of the offending key or value."""
+    if validator.is_valid(doc.data):
+        return []
     diags: list[Diagnostic] = []
     for error in validator.iter_errors(doc.data):
-        diags.extend(_to_diagnostics(doc, error, context))
+        diags.extend(_to_diagnostics(doc, validator, error, context))
     return diags
 
 
-def _to_diagnostics(doc: Document, error: jsonschema.ValidationError, context: str) -> Iterable[Diagnostic]:
-    path = tuple(error.absolute_path)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    hint = schema.get("x-hint", "")
+def _to_diagnostics(doc: Document, validator: Validator, error, context: str) -> Iterable[Diagnostic]:
+    path = tuple(error.instance_path)
+    schema_path = list(error.schema_path)
+    kind = error.kind
+    name = kind.name
+    parent = validator.subschema(schema_path[:-1])
+    hint = parent.get("x-hint", "")
     ctx = (context,) if context else ()
-    kind = error.validator
     value = error.instance
 
-    if kind == "additionalProperties" and isinstance(value, dict):
-        known = sorted((schema.get("properties") or {}).keys())
-        extras = [k for k in value if k not in known]
-        for key in extras:
+    if name == "additionalProperties":
+        known = sorted((parent.get("properties") or {}).keys())
+        for key in kind.unexpected:
             close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             tip = f"did you mean '{close[0]}'?" if close else (
                 f"allowed keys here: {', '.join(known)}" if known else "no keys are allowed here")
             yield doc.diagnostic(path + (key,), f"unknown key '{key}'", key=True, hint=tip, context=ctx)
         return
-    if kind == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else error.message
-        sub = (schema.get("properties") or {}).get(missing, {})
+    if name == "required":
+        missing = kind.property
+        sub = (parent.get("properties") or {}).get(missing, {})
         tip = sub.get("x-hint") or sub.get("description") or ""
         where = "at the top of the file" if not path else "here"
         yield doc.diagnostic(path, f"missing required key '{missing}' {where}", key=bool(path), hint=tip, context=ctx)
         return
-    if kind == "type":
-        expected = error.validator_value
-        names = [expected] if isinstance(expected, str) else list(expected)
+    if name == "type":
+        names = list(kind.types)
         want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
         tip = hint or (f"quote it to make it a string: \"{value}\"" if "string" in names and value is not None
                        and not isinstance(value, (dict, list)) else "")
+        if not tip and isinstance(value, str) and ("integer" in names or "number" in names) \
+                and value.strip().lstrip("-").isdigit():
+            tip = f"remove the quotes: {value.strip()}"
         yield doc.diagnostic(path, f"expected {want}, found {_describe(value)}", hint=tip, context=ctx)
         return
-    if kind == "enum":
-        options = [str(o) for o in error.validator_value]
+    if name == "enum":
+        options = [str(o) for o in kind.options]
         close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5)
         if len(options) <= 6:
             message = f"{_describe(value)} is not one of: {', '.join(options)}"
             tip = f"did you mean '{close[0]}'?" if close else hint
         else:
             message = f"{_describe(value)} is not a known value"
-            tip = f"did you mean '{close[0]}'?" if close else f"see the list in {INSTANCE_SCHEMA} ($defs)"
+            tip = f"did you mean '{close[0]}'?" if close else f"see the list in schemas/{INSTANCE_SCHEMA} ($defs)"
         yield doc.diagnostic(path, message, hint=tip, context=ctx)
         return
-    if kind == "pattern":
+    if name == "pattern":
         yield doc.diagnostic(path, f"{_describe(value)} is not in the expected format",
-                             hint=hint or f"must match {error.validator_value}", context=ctx)
+                             hint=hint or f"must match {kind.pattern}", context=ctx)
         return
-    if kind in ("oneOf", "anyOf"):
+    if name in ("oneOf", "anyOf"):
         yield doc.diagnostic(path, "this entry does not have the expected shape",
                              hint=hint or error.message, context=ctx)
         return
-    if kind == "uniqueItems":
+    if name == "uniqueItems":
         seen, dups = set(), []
         for item in value:
             marker = json.dumps(item, sort_keys=True)
@@ -147,11 +165,18 @@ def _to_diagnostics(doc: Document, error: jsonschema.ValidationError, context: s
         yield doc.diagnostic(path, f"duplicate entries: {', '.join(map(str, dups))}",
                              hint="list each entry once", context=ctx)
         return
-    if kind in ("minItems", "minProperties") and not value:
+    if name in ("minItems", "minProperties") and not value:
         yield doc.diagnostic(path, "must not be empty", hint=hint, context=ctx)
         return
-    if kind in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        desc = schema.get("description", "")
-        yield doc.diagnostic(path, error.message, hint=hint or desc, context=ctx)
+    if name in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        limit = kind.limit
+        words = {"minimum": "less than the minimum of", "maximum": "greater than the maximum of",
+                 "exclusiveMinimum": "less than or equal to the minimum of",
+                 "exclusiveMaximum": "greater than or equal to the maximum of"}[name]
+        yield doc.diagnostic(path, f"{value} is {words} {limit}", hint=hint or parent.get("description", ""),
+                             context=ctx)
+        return
+    if name == "propertyNames":
+        yield doc.diagnostic(path, f"a key here is not in the expected format: {error.message}", hint=hint, context=ctx)
         return
     yield doc.diagnostic(path, error.message, hint=hint, context=ctx)

@@ -1,5 +1,5 @@
 // Entry point: evaluates many instances in one Jsonnet run.
-// TLAs: fleet (fleet settings), instances ([{name, data, profiles}]).
+// TLAs: fleet (fleet settings), instances ([{name, data, profiles}]), objects (false: models only).
 // Output: { <fullName>: { model, objects: { <file name>: object } } }.
 // The ConfigMap holding the JCasC is added after Jinja rendering.
 local model = import 'model/instance.libsonnet';
@@ -9,11 +9,13 @@ local rbac = import 'k8s/rbac.libsonnet';
 local net = import 'k8s/network.libsonnet';
 local ctl = import 'k8s/controller.libsonnet';
 
-function(fleet, instances) {
+function(fleet, instances, objects=true)
+  local ctx = model.context(fleet);
+  {
   [inst.name]: {
-    local m = model.resolve(fleet, inst, inst.profiles),
+    local m = model.resolve(ctx, inst, inst.profiles),
     model: m,
-    objects: {
+    [if objects then 'objects']: {
       'namespace.yaml': ns(m),
       'resourcequota.yaml': quota.resourceQuota(m),
       'limitrange.yaml': quota.limitRange(m),

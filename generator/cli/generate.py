@@ -9,31 +9,39 @@ import time
 import click
 
 from .. import fleet, output
-from ..errors import FleetError
 from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--cache-from", "cache_dir", default="build", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False),
+              help="Reuse the models of instances unchanged since DIR was generated.")
+@click.option("--no-cache", is_flag=True, help="Model every instance from scratch.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
+              show_default="number of CPUs", help="Parallel worker processes.")
 @click.pass_obj
-def validate(ctx: Context, names):
+def validate(ctx: Context, names, cache_dir, no_cache, jobs):
     """Check instance definitions without writing anything.
 
     NAME is an instance's fullName or a shell pattern such as 'ee4j.*'; with no
     NAME every instance is checked. Checks: YAML syntax and duplicate keys, the
     JSON Schemas in schemas/, and the semantic rules (known cluster and Jenkins
     version, plugin ids, unique namespaces and URLs, pod templates within the
-    LimitRange). All problems of all instances are reported in one run.
+    LimitRange). All problems of all instances are reported in one run, sorted
+    by file and line. Cross-instance rules (namespaces, URLs) apply to the
+    instances checked together.
+
+    \b
+    Examples:
+      fleet validate
+      fleet validate technology.cbi 'ee4j.*'
     """
     with guard(ctx):
         started = time.monotonic()
-        checked = fleet.check_sources(ctx.paths, names)
-        if any(d.is_error for d in checked.diagnostics):
-            raise FleetError(checked.diagnostics)
-        # Cross-instance rules (namespaces, URLs, LimitRange fit) need the resolved models.
-        generated = fleet.generate(ctx.paths, names, jobs=1) if checked.inputs else None
-        warnings = generated.warnings if generated else checked.diagnostics
+        warnings = fleet.validate(ctx.paths, tuple(names), jobs=jobs,
+                                  cache_dir=None if no_cache else cache_dir)
         print_diagnostics(ctx, warnings)
-        count = len(checked.inputs)
+        count = len(fleet.fleetdir.select(ctx.paths.instances, tuple(names)))
         ctx.info(f"{count} instance{'s' * (count != 1)} valid"
                  + (f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "")
                  + f" ({time.monotonic() - started:.2f}s)")
@@ -47,8 +55,10 @@ def validate(ctx: Context, names):
               show_default="number of CPUs", help="Parallel worker processes.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and list the files that would change (for CI).")
+@click.option("--no-cache", is_flag=True,
+              help="Render every instance, even those whose inputs did not change since the last run.")
 @click.pass_obj
-def generate(ctx: Context, names, out_dir, jobs, check):
+def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
     """Regenerate instances into DIR (default build/).
 
     \b
@@ -57,18 +67,29 @@ def generate(ctx: Context, names, out_dir, jobs, check):
       k8s/*.yaml             one object per file, plus kustomization.yaml (oc apply -k)
       image/Dockerfile       controller image; image/plugins.txt for jenkins-plugin-cli
       model.json             the resolved model (defaults, profiles, quota arithmetic)
-    and build/fleet.json, an index with a sha256 per file.
+    and DIR/fleet.json, an index with a sha256 per file.
 
     The new tree is written aside and swapped in whole: an error or a crash
     leaves the previous output intact, and files of removed instances disappear.
     With NAME arguments only those instances are regenerated; the rest of DIR is kept.
+    Instances whose inputs (instance files, fleet settings and matching profiles,
+    templates, schemas, tool versions) did not change are not rendered again
+    unless --no-cache is given.
+
+    \b
+    Examples:
+      fleet generate                  the whole fleet
+      fleet generate 'ee4j.*' -j 2    the Jakarta EE instances, two workers
+      fleet generate --check          CI: is build/ up to date?
     """
     with guard(ctx):
         started = time.monotonic()
         names = tuple(names)
         total = len(fleet.fleetdir.select(ctx.paths.instances, names))
+        use_cache = not (no_cache or check)
         with Progress(ctx, total, "generating") as bar:
-            gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance)
+            gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
+                                 cache_dir=out_dir if use_cache else None)
         print_diagnostics(ctx, gen.warnings)
         if check:
             _check_only(ctx, gen, out_dir, names)
@@ -76,24 +97,38 @@ def generate(ctx: Context, names, out_dir, jobs, check):
         with output.OutputLock(out_dir):
             old_index = output.read_index(out_dir)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
-            index = fleet.merged_index(gen.index, old_index, keep)
+            index = fleet.merged_index(gen.index, old_index, keep + gen.cached)
             files = dict(gen.files)
-            files[output.INDEX] = fleet.index_bytes(index)
-            scope = set(gen.names) | {output.INDEX} if names else None
-            changes = output.compare(out_dir, files, scope=scope)
-            output.write_tree(out_dir, files, carry)
+            changed = _changed_files(old_index, index)
+            if changed or not os.path.isdir(out_dir) or old_index != index:
+                files[output.INDEX] = fleet.index_bytes(index)
+                output.write_tree(out_dir, files, carry)
         elapsed = time.monotonic() - started
-        ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} "
-                 f"({len(gen.files)} files, {len(changes)} changed) into {out_dir}/ in {elapsed:.2f}s")
+        rendered = len(gen.names) - len(gen.cached)
+        ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} into {out_dir}/ "
+                 f"({rendered} rendered, {len(gen.cached)} unchanged; {len(changed)} files changed) "
+                 f"in {elapsed:.2f}s")
+
+
+def _changed_files(old_index, new_index) -> list[str]:
+    """Files whose hash differs between two indexes (added, changed or removed)."""
+    def flat(index):
+        return {f"{n}/{rel}": digest for n, e in (index or {}).get("instances", {}).items()
+                for rel, digest in e.get("files", {}).items()}
+    old, new = flat(old_index), flat(new_index)
+    return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
 
 
 def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], list[str]]:
-    """Files of instances not regenerated in this run, kept as they are."""
-    if not names or not old_index:
+    """Instances kept from the current output (not selected, or unchanged) and their files."""
+    if not old_index:
         return [], []
-    existing = set(fleet.fleetdir.instance_names(instances_dir))
-    keep = [n for n in old_index.get("instances", {}) if n not in gen.names and n in existing]
-    carry = [f"{n}/{rel}" for n in keep for rel in old_index["instances"][n]["files"]]
+    entries = old_index.get("instances", {})
+    keep = []
+    if names:
+        existing = set(fleet.fleetdir.instance_names(instances_dir))
+        keep = [n for n in entries if n not in gen.names and n in existing]
+    carry = [f"{n}/{rel}" for n in keep + gen.cached for rel in entries[n]["files"]]
     return keep, carry
 
 
@@ -111,5 +146,3 @@ def _check_only(ctx: Context, gen, out_dir: str, names) -> None:
                  f"run 'fleet generate' and commit the result")
         sys.exit(EXIT_INPUT)
     ctx.info(f"{out_dir}/ is up to date ({len(gen.names)} instances)")
-
-

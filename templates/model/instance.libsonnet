@@ -4,7 +4,8 @@
 local quota = import 'quota.libsonnet';
 local u = import 'util.libsonnet';
 
-local defaultLayer(fleet) = {
+// Computed once per fleet and shared by every instance of the evaluation.
+local defaultLayer(fleet, resourceModel) = {
   local d = fleet.defaults,
   jenkins: {
     version: 'latest',
@@ -23,7 +24,7 @@ local defaultLayer(fleet) = {
     gradle: { enabled: false, propertiesSecret: { name: 'gradle-secret-dir', key: 'gradle.properties' } },
     sbt: { enabled: false, credentialsSecret: { name: 'sbt-secret-dir', key: '.credentials' } },
   },
-  resourceModel: u.merge(quota.defaults, std.get(fleet, 'resourceModel', {})),
+  resourceModel: resourceModel,
 };
 
 local accumulated(layers, path) = std.flattenArrays([u.get(l, path, []) for l in layers]);
@@ -31,11 +32,18 @@ local accumulated(layers, path) = std.flattenArrays([u.get(l, path, []) for l in
 local pluginId(p) = std.split(p, ':')[0];
 
 {
-  resolve(fleet, inst, profileNames)::
-    local profiles = { [p.name]: p for p in std.get(fleet, 'profiles', []) };
+  // Everything that depends on the fleet only; pass the result to resolve().
+  context(fleet):: {
+    fleet: fleet,
+    profiles: { [p.name]: p for p in std.get(fleet, 'profiles', []) },
+    base: defaultLayer(fleet, u.merge(quota.defaults, std.get(fleet, 'resourceModel', {}))),
+  },
+
+  resolve(ctx, inst, profileNames)::
+    local fleet = ctx.fleet;
     local own = { [k]: inst.data[k] for k in std.objectFields(inst.data) if k != 'project' };
-    local layers = [defaultLayer(fleet)] + [profiles[n].set for n in profileNames] + [own];
-    local m = std.foldl(u.merge, layers, {});
+    local layers = [ctx.base] + [ctx.profiles[n].set for n in profileNames] + [own];
+    local m = std.foldl(u.merge, layers[1:], ctx.base);
     local d = fleet.defaults;
     local p = inst.data.project;
 

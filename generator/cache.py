@@ -1,0 +1,74 @@
+"""Input fingerprints for the incremental cache.
+
+An instance's key covers everything that can change its output: the generator
+and library versions, every template and schema file, the fleet settings
+(without the profiles), the profiles that match it (in order), its own
+instance file and JCasC override. Never a path: the same inputs checked out
+elsewhere give the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from importlib import metadata
+
+from . import __version__
+
+# Libraries whose behaviour shapes the bytes we write.
+_LIBRARIES = ("gojsonnet", "jsonnet", "jinja2", "pyyaml", "kubernetes-validate", "jsonschema-rs")
+
+
+def _library_versions() -> list[str]:
+    out = []
+    for name in _LIBRARIES:
+        try:
+            out.append(f"{name}=={metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name}==absent")
+    return out
+
+
+def _tree_digest(root: str) -> list[str]:
+    """(relative path, content hash) of every file below root, in a stable order."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            if name.endswith((".pyc", "~")):
+                continue
+            path = os.path.join(dirpath, name)
+            with open(path, "rb") as fh:
+                entries.append(f"{os.path.relpath(path, root)}:{hashlib.sha256(fh.read()).hexdigest()}")
+    return entries
+
+
+def common_key(templates_dir: str, schemas_dir: str) -> str:
+    """The part of every key shared by all instances (code, templates, schemas)."""
+    h = hashlib.sha256()
+    for part in [f"jenkins-fleet=={__version__}", *_library_versions(),
+                 "templates", *_tree_digest(templates_dir), "schemas", *_tree_digest(schemas_dir)]:
+        h.update(part.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _canonical(data) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def fleet_key(common: str, fleet: dict) -> str:
+    without_profiles = {k: v for k, v in fleet.items() if k != "profiles"}
+    return hashlib.sha256(common.encode() + b"\0" + _canonical(without_profiles)).hexdigest()
+
+
+def instance_key(fleet_part: str, fleet: dict, name: str, profiles: tuple[str, ...],
+                 instance_data: dict, override_data) -> str:
+    by_name = {p["name"]: p for p in fleet.get("profiles", [])}
+    h = hashlib.sha256()
+    for part in (fleet_part.encode(), name.encode(), _canonical([by_name[p] for p in profiles]),
+                 _canonical(instance_data), _canonical(override_data)):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()
