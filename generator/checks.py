@@ -231,27 +231,38 @@ def check_models(models: dict[str, dict], sources: FleetSources) -> list[Diagnos
                     hint="set deployment.prefix or deployment.host so that each controller has its own URL",
                     context=(f"while checking instance '{name}'",)))
     for name, model in sorted(models.items()):
-        src = sources.instances[name]
-        limits = model["resources"]["limitRange"]["container"]
-        own = {t.get("name"): i for i, t in enumerate(src.doc.data.get("agents", {}).get("podTemplates", []))}
-        for template in model["agents"]["podTemplates"]:
-            res = template["resources"]
-            index = own.get(template["name"])
-            base = ("agents", "podTemplates", index, "resources") if index is not None else ("project", "resourcePacks")
-            for kind, key, unit in (("cpu", "cpuMillis", "m"), ("memory", "memoryMiB", "Mi")):
-                for side in ("request", "limit"):
-                    value = res[kind][side]
-                    path = base + (kind, side) if index is not None else base
-                    if value > limits["max"][key]:
-                        diags.append(src.doc.diagnostic(
-                            path, f"pod template '{template['name']}' {kind} {side} {value}{unit} exceeds the "
-                                  f"LimitRange container maximum of {limits['max'][key]}{unit}",
-                            hint="lower it or add resource packs", context=(f"while checking instance '{name}'",)))
-                    elif value < limits["min"][key]:
-                        diags.append(src.doc.diagnostic(
-                            path, f"pod template '{template['name']}' {kind} {side} {value}{unit} is below the "
-                                  f"LimitRange container minimum of {limits['min'][key]}{unit}",
-                            context=(f"while checking instance '{name}'",)))
+        diags.extend(_limit_range_fit(name, model, sources.instances[name]))
+    return diags
+
+
+def _limit_range_fit(name: str, model: dict, src: InstanceSource) -> list[Diagnostic]:
+    """Agent containers the namespace LimitRange would reject (the cluster refuses such pods)."""
+    diags = []
+    ctx = (f"while checking instance '{name}'",)
+    limits = model["resources"]["limitRange"]["container"]
+    own = {t.get("name"): i for i, t in enumerate(_section(src.doc.data, "agents").get("podTemplates", []))
+           if isinstance(t, dict)}
+    for template in model["agents"]["podTemplates"]:
+        index = own.get(template["name"])
+        for kind, key, unit in (("cpu", "cpuMillis", "m"), ("memory", "memoryMiB", "Mi")):
+            explicit = index is not None and src.doc.has(("agents", "podTemplates", index, "resources", kind))
+            for side in ("request", "limit"):
+                value = template["resources"][kind][side]
+                high, low = limits["max"][key], limits["min"][key]
+                if low <= value <= high:
+                    continue
+                what = f"pod template '{template['name']}' {kind} {side} {value}{unit}"
+                bound = (f"exceeds the LimitRange container maximum of {high}{unit}" if value > high
+                         else f"is below the LimitRange container minimum of {low}{unit}")
+                if explicit:
+                    path = ("agents", "podTemplates", index, "resources", kind, side)
+                    hint = "lower it or add resource packs" if value > high else "raise it"
+                else:
+                    # Pack-derived: the size comes from resourcePacks / maxConcurrency.
+                    path = _locate(src, ("jenkins", "maxConcurrency"), ("project", "resourcePacks"))
+                    hint = ("each agent gets resourcePacks x 2 vCPU / maxConcurrency plus the jnlp sidecar; "
+                            "raise maxConcurrency or resourcePacks, or give the template explicit resources")
+                diags.append(src.doc.diagnostic(path, f"{what} {bound}", hint=hint, context=ctx))
     return diags
 
 
