@@ -106,7 +106,7 @@ def _rule_names(src, fleet, ctx):
                              hint=f"rename the directory or set fullName: {src.name}", context=ctx)
     if isinstance(full, str) and "shortName" not in project:
         short = full.rsplit(".", 1)[-1]
-        if not DNS_LABEL.match(short):
+        if not DNS_LABEL.fullmatch(short):
             yield doc.diagnostic(("project", "fullName"),
                                  f"the short name '{short}' derived from fullName is not a DNS-1123 label",
                                  hint="set project.shortName to a lowercase name of at most 63 characters",
@@ -260,8 +260,11 @@ def _limit_range_fit(name: str, model: dict, src: InstanceSource) -> list[Diagno
                 else:
                     # Pack-derived: the size comes from resourcePacks / maxConcurrency.
                     path = _locate(src, ("jenkins", "maxConcurrency"), ("project", "resourcePacks"))
+                    # Too small means too many builds for the packs: more builds would make it worse.
+                    fix = ("raise maxConcurrency or resourcePacks" if value > high
+                           else "lower maxConcurrency or add resource packs")
                     hint = ("each agent gets resourcePacks x 2 vCPU / maxConcurrency plus the jnlp sidecar; "
-                            "raise maxConcurrency or resourcePacks, or give the template explicit resources")
+                            f"{fix}, or give the template explicit resources")
                 diags.append(src.doc.diagnostic(path, f"{what} {bound}", hint=hint, context=ctx))
     return diags
 

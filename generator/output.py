@@ -19,33 +19,15 @@ import shutil
 from dataclasses import dataclass
 from typing import Iterator
 
-import yaml
-
+from . import yamlout
 from .errors import Diagnostic, FleetError, OutputBusyError
 
 INDEX = "fleet.json"
 
-try:
-    _BaseDumper = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover
-    _BaseDumper = yaml.SafeDumper
-
-
-class _Dumper(_BaseDumper):
-    """Multi-line strings as literal blocks: readable diffs of embedded files."""
-
-
-def _str_representer(dumper, value: str):
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _str_representer)
-
 
 def dump_yaml(data, *, sort_keys: bool) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
-                     allow_unicode=True, width=1 << 20, indent=2)
+    """Canonical block YAML; multi-line strings as literal blocks for readable diffs."""
+    return yamlout.dump(data, sort_keys=sort_keys)
 
 
 def dump_json(data) -> str:

@@ -12,14 +12,14 @@ _MEM_FACTOR = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
 def cpu_millis(q: str | int | float) -> int:
     if isinstance(q, (int, float)):
         return int(round(q * 1000))
-    m = _CPU.match(q)
+    m = _CPU.fullmatch(q)
     if not m:
         raise ValueError(f"not a CPU quantity: {q!r}")
     return int(m["n"]) if m["m"] else int(round(float(m["n"]) * 1000))
 
 
 def memory_mib(q: str) -> int:
-    m = _MEM.match(q)
+    m = _MEM.fullmatch(q)
     if not m:
         raise ValueError(f"not a memory quantity: {q!r}")
     return int(m["n"]) * _MEM_FACTOR[m["u"]]

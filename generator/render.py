@@ -20,7 +20,7 @@ except AttributeError:  # pragma: no cover
     _Dumper = yaml.SafeDumper
 
 
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]*$")
+_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 
 
 def yaml_scalar(value: Any) -> str:
@@ -29,7 +29,7 @@ def yaml_scalar(value: Any) -> str:
         return json.dumps(value)
     if not isinstance(value, str):
         raise TypeError(f"yaml filter expects a scalar, got {type(value).__name__}")
-    if _PRINTABLE_ASCII.match(value):
+    if _PRINTABLE_ASCII.fullmatch(value):
         # For printable ASCII a JSON string is a YAML double-quoted scalar with the same escapes.
         return json.dumps(value)
     # Double-quoted style escapes newlines, quotes, control and non-BMP characters.

@@ -42,7 +42,8 @@ def _register() -> None:
     from . import generate
     cli.add_command(generate.validate)
     cli.add_command(generate.generate)
-
+    from . import push
+    cli.add_command(push.push)
 
 _register()
 

@@ -1,0 +1,121 @@
+"""Benchmarks for fleet-scale generation (issue: regenerate thousands of instances in seconds).
+
+Each scenario runs the real CLI in a fresh process and reports wall time, time per
+instance, CPU time (process + workers) and peak RSS. A naive baseline runs in the
+same invocation (one Jsonnet evaluation with the C++ binding and one fresh Jinja
+environment per instance, one process), so the gain is a ratio measured on the
+same noisy machine at the same moment.
+
+    .venv/bin/python benchmarks/run.py            # 1,000 instances (make bench)
+    .venv/bin/python benchmarks/run.py --large    # also 10,000 instances (minutes)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+sys.path.insert(0, HERE)
+
+import synthetic  # noqa: E402
+
+FLEET = [sys.executable, "-m", "generator"]
+
+
+def run(args: list[str]) -> tuple[float, float, int]:
+    """(wall s, cpu s incl. worker processes, peak RSS MiB) of one CLI run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(FLEET + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"fleet {' '.join(args)} failed:\n{stderr}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
+
+
+def naive_baseline(instances_dir: str, count: int) -> float:
+    """Seconds per instance the straightforward way (no batching, no reuse)."""
+    code = f"""
+import sys, time, json
+sys.path.insert(0, {ROOT!r})
+import _jsonnet
+from generator import fleet, fleetdir
+from generator.model import ModelEngine, ModelInput
+from generator.render import Renderer
+from generator.produce import Producer
+from generator.schema import Schemas
+paths = fleet.Paths(instances={instances_dir!r})
+checked = fleet.check_sources(paths)
+inputs = checked.inputs[:{count}]
+start = time.perf_counter()
+for inp in inputs:
+    out = json.loads(_jsonnet.evaluate_file(paths.templates + "/fleet.jsonnet", jpathdir=[paths.templates],
+        tla_codes={{"fleet": json.dumps(checked.sources.fleet.data),
+                    "instances": json.dumps([{{"name": inp.name, "data": inp.data, "profiles": list(inp.profiles)}}])}}))
+    producer = Producer(Renderer(paths.templates), Schemas(paths.schemas).jcasc, "1.30", paths.schemas)
+    producer.files(inp.name, out[inp.name]["model"], out[inp.name]["objects"], None)
+print((time.perf_counter() - start) / len(inputs))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
+def scenario_rows(n: int, work: str, jobs: int) -> list[tuple[str, float, float, int, int]]:
+    fleet_dir = os.path.join(work, f"fleet{n}")
+    out_dir = os.path.join(work, f"build{n}")
+    names = synthetic.make(fleet_dir, n)
+    base = ["--instances", fleet_dir]
+    rows = []
+    rows.append(("validate (cold, no cache)", *run(base + ["validate", "--no-cache", "-j", str(jobs)]), n))
+    rows.append(("full regeneration", *run(base + ["generate", "--out", out_dir, "--no-cache", "-j", str(jobs)]), n))
+    rows.append(("nothing changed", *run(base + ["generate", "--out", out_dir, "-j", str(jobs)]), n))
+    rows.append(("validate (cache warm)", *run(base + ["validate", "--cache-from", out_dir, "-j", str(jobs)]), n))
+    target = os.path.join(fleet_dir, names[n // 2], "instance.yaml")
+    with open(target, encoding="utf-8") as fh:
+        text = fh.read()
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(text + "storage:\n  size: 75Gi\n")
+    rows.append(("one instance changed", *run(base + ["generate", "--out", out_dir, "-j", str(jobs)]), n))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--large", action="store_true", help="also run 10,000 instances")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--baseline-sample", type=int, default=100, help="instances timed for the naive baseline")
+    args = parser.parse_args()
+    sizes = [1000] + ([10000] if args.large else [])
+    work = tempfile.mkdtemp(prefix="fleet-bench-")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; jobs: {args.jobs}")
+    try:
+        for n in sizes:
+            rows = scenario_rows(n, work, args.jobs)
+            print(f"\n{n} instances")
+            print(f"{'scenario':28} {'wall s':>8} {'ms/inst':>8} {'cpu s':>8} {'peak MiB':>9}")
+            for name, wall, cpu, rss, count in rows:
+                print(f"{name:28} {wall:8.2f} {wall / count * 1000:8.2f} {cpu:8.2f} {rss:9d}")
+            if n == sizes[0]:
+                full = rows[1]
+                naive = naive_baseline(os.path.join(work, f"fleet{n}"), args.baseline_sample)
+                print(f"\nnaive baseline (per instance, {args.baseline_sample} instances, 1 process): "
+                      f"{naive * 1000:.1f} ms -> {naive * n:.1f} s for {n}")
+                print(f"full regeneration vs naive: {naive * n / full[1]:.1f}x faster")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,165 @@
+"""`fleet push`: send the generated JCasC to live controllers."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .. import output
+from .. import push as push_lib
+from .common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REMOTE,
+    Context,
+    Progress,
+    guard,
+    print_diagnostics,
+)
+
+EXIT_INTERRUPTED = 130
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
+@click.option("--dry-run", is_flag=True, help="Check and show the diff; change nothing.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Controllers pushed in parallel.")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, metavar="S",
+              help="Seconds to wait for each HTTP answer.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write the results as JSON.")
+@click.option("--url", metavar="URL", help="The controller's URL, when exactly one instance is pushed.")
+@click.option("--targets", "targets_path", type=click.Path(dir_okay=False), envvar="FLEET_TARGETS", metavar="FILE",
+              help="YAML overriding URLs (and mode) per cluster or instance. [env: FLEET_TARGETS]")
+@click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False), envvar="FLEET_CREDENTIALS",
+              metavar="FILE", help="INI or YAML credentials file, mode 0600, outside the repository. "
+                                   "[env: FLEET_CREDENTIALS]")
+@click.option("--reload", is_flag=True,
+              help="Reload JCasC from the file mounted in the controller (the ConfigMap) instead of posting it.")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates; allow plain http to remote hosts.")
+@click.pass_obj
+def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, url, targets_path, credentials_path,
+         reload, insecure):
+    """Push generated configuration to live Jenkins controllers.
+
+    \b
+    Per controller: who am I -> Jenkins version -> plugins -> /check of
+    build/<NAME>/jenkins/jenkins.yaml -> semantic diff against /export ->
+    apply (only if something changed; /configure, else /apply; /reload with
+    --reload) -> verify with a second /export.  --dry-run stops after the diff.
+    NAME is an instance fullName or a shell pattern; none means every instance.
+
+    \b
+    Credentials: FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN, or --credentials
+    FILE (sections per cluster or instance).  Never on the command line.
+
+    Exit codes: 0 every controller succeeded (or dry run), 1 bad input, 3 a
+    controller failed, 130 interrupted.  See docs/push.md.
+    """
+    with guard(ctx):
+        entries = push_lib.read_build(build_dir, names)
+        if url is not None and len(entries) != 1:
+            raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
+        print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances))
+        targets = None
+        if targets_path:
+            index = output.read_index(build_dir) or {}
+            targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+            print_diagnostics(ctx, targets.warnings)
+        if credentials_path:
+            store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        else:
+            store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
+        resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
+                                            insecure=insecure)
+        if insecure:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # we warn once, here
+            click.echo(click.style("warning:", fg="yellow", bold=True) + " --insecure: TLS certificates are not "
+                       "verified; anyone on the path can read the API token", err=True, color=ctx.color)
+        options = push_lib.PushOptions(dry_run=dry_run, jobs=jobs, timeout=timeout, verify_tls=not insecure)
+        with Progress(ctx, len(resolved), "pushing") as bar:
+            fleet = push_lib.push_fleet(resolved, options, progress=lambda _result: bar.advance(1))
+        _print_details(ctx, fleet)
+        if not ctx.quiet:
+            _print_table(ctx, fleet)
+        if report_path:
+            _write_report(report_path, fleet)
+        counts = fleet.counts()
+        summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+        ctx.info(f"{'dry run: ' if dry_run else ''}{len(fleet.results)} controller"
+                 f"{'s' * (len(fleet.results) != 1)}: {summary or 'none'} ({fleet.duration:.1f}s)"
+                 + (" - interrupted" if fleet.interrupted else ""))
+        if fleet.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
+
+
+def _print_details(ctx: Context, fleet) -> None:
+    for r in fleet.results:
+        print_diagnostics(ctx, r.diagnostics)
+        for warning in r.warnings:
+            click.echo(f"{r.name}: " + click.style("warning:", fg="yellow", bold=True) + f" {warning}",
+                       err=True, color=ctx.color)
+        if r.outcome == "failed":
+            click.echo(f"{r.name}: " + click.style("error:", fg="red", bold=True) + f" {r.reason}",
+                       err=True, color=ctx.color)
+        if r.changes and not ctx.quiet:
+            verb = "would change" if fleet.dry_run else ("changed" if r.outcome == "applied" else "differ")
+            click.echo(click.style(f"{r.name} ({r.url}): {len(r.changes)} key{'s' * (len(r.changes) != 1)} "
+                                   f"{verb}", bold=True), color=ctx.color)
+            for change in r.changes:
+                for line in push_lib.format_change(change):
+                    colour = {"+": "green", "-": "red", "~": "yellow"}[line[0]]
+                    click.echo("  " + click.style(line, fg=colour), color=ctx.color)
+            if r.not_compared:
+                click.echo(f"  ({len(r.not_compared)} value{'s' * (len(r.not_compared) != 1)} from ${{VARIABLES}} "
+                           "not compared: Jenkins shows them resolved or encrypted)", color=ctx.color)
+        if ctx.debug:
+            for rec in r.request_log:
+                click.echo(f"  debug: {r.name}: {rec.method} {rec.path} -> {rec.status} ({rec.seconds:.3f}s)",
+                           err=True)
+
+
+def _print_table(ctx: Context, fleet) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    terminal = sys.stdout.isatty()
+    console = Console(file=sys.stdout, width=None if terminal else 200, soft_wrap=False,
+                      force_terminal=ctx.color if ctx.color is not None else None, no_color=ctx.color is False,
+                      highlight=False)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for column in ("instance", "outcome", "duration", "reason"):
+        table.add_column(column, no_wrap=column != "reason", justify="right" if column == "duration" else "left")
+    styles = {"applied": "green", "unchanged": "", "failed": "bold red", "skipped": "yellow"}
+    for r in fleet.results:
+        table.add_row(r.name, f"[{styles[r.outcome]}]{r.outcome}[/]" if styles[r.outcome] else r.outcome,
+                      f"{r.duration:.1f}s", _escape(_shorten(r.reason)))
+    console.print(table)
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    # the full reason is on stderr and in the report; the table stays one line per controller
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+    return escape(text)
+
+
+def _write_report(path: str, fleet) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(output.dump_json(fleet.report()))
+        os.replace(tmp, path)
+    except OSError as exc:
+        click.echo(f"error: cannot write the report {path}: {exc.strerror}", err=True)
+        sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,29 @@
+"""A Jenkins HTTP test double following ../../shared reference behaviour (see README in this package).
+
+    with DoubleServer(JenkinsDouble(version="2.555.2")) as server:
+        url = server.url()   # http://127.0.0.1:<port>/
+
+Users (role, password, API token) come from `default_users()`; faults are
+added with `JenkinsDouble.inject(Fault(...))`; every request is logged in
+`JenkinsDouble.log`.
+"""
+
+from .controller import (
+                         ADMINISTER,
+                         CASC_1947,
+                         CASC_NEW,
+                         CASC_OLD,
+                         MANAGE,
+                         READ,
+                         SYSTEM_READ,
+                         Fault,
+                         JenkinsDouble,
+                         User,
+                         default_users,
+                         plugin_entry,
+                         plugins_for,
+)
+from .server import DoubleServer, closed_port_url
+
+__all__ = ["ADMINISTER", "CASC_1947", "CASC_NEW", "CASC_OLD", "MANAGE", "READ", "SYSTEM_READ", "DoubleServer",
+           "Fault", "JenkinsDouble", "User", "closed_port_url", "default_users", "plugin_entry", "plugins_for"]
