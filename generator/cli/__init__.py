@@ -44,6 +44,10 @@ def _register() -> None:
     cli.add_command(generate.generate)
     from . import push
     cli.add_command(push.push)
+    from . import audit
+    cli.add_command(audit.audit)
+    cli.add_command(audit.explain)
+
 
 _register()
 

@@ -1,0 +1,178 @@
+"""`fleet audit` and `fleet explain`."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+
+import click
+
+from .. import audit as audit_mod
+from .. import audit_formats, audit_live, vcs
+from .. import explain as explain_mod
+from ..errors import Diagnostic, FleetError
+from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write beside the target and rename over it: readers see the old file or the new one, never half."""
+    target = os.path.abspath(path)
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        raise FleetError([Diagnostic(path, 0, 0, "", "the directory for --output does not exist")])
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is an ordinary file
+        os.replace(tmp, target)
+    except OSError as exc:
+        _unlink(tmp)
+        raise FleetError([Diagnostic(path, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
+    except BaseException:
+        _unlink(tmp)
+        raise
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _emit(ctx: Context, text: str, output: str | None) -> None:
+    if output:
+        write_atomic(output, text)
+    else:
+        click.echo(text, nl=False)
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("-f", "--format", "fmt", type=click.Choice(audit_formats.FORMATS), default="table", show_default=True,
+              help="table: for a terminal; json: stable, for tools (docs/audit.md); csv: one row per instance; "
+                   "markdown: for a pull-request comment; html: one self-contained page with bar charts.")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write the report to FILE (atomically) instead of standard output.")
+@click.option("--build", "build_dir", metavar="DIR", type=click.Path(file_okay=False),
+              help="Audit the artifacts already generated in DIR (e.g. build) as they are, instead of "
+                   "generating them in memory from the working tree.")
+@click.option("--live", "live", multiple=True, metavar="[CLUSTER=]FILE",
+              help="Compare with a cluster: FILE is the output of 'kubectl get resourcequota,limitrange -A "
+                   "-o json'. Prefix the cluster name when the fleet has several clusters. Repeatable.")
+@click.option("--base", "base", metavar="REF", is_flag=False, flag_value="", default=None,
+              help="Also show what changed since git revision REF (quota totals and per-instance deltas), "
+                   "modelled with REF's own templates. '--base' alone: the merge base with main.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
+              show_default="number of CPUs", help="Parallel worker processes for generating.")
+@click.pass_obj
+def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
+    """Sum every instance's quota, compare each cluster with its capacity, and check the artifacts.
+
+    \b
+    One row per instance (cluster, namespace, packs, max concurrency, static agents,
+    controller and agent resources, quota), per cluster the totals against the
+    capacity in fleet.yaml (utilisation, headroom, how many more 1-pack instances
+    fit), and findings from named rules (docs/audit.md): cluster over capacity,
+    packs above policy.maxPacks without approval, JCasC container cap != quota
+    pods - 1, pod templates outside the LimitRange, agents that do not fit the
+    quota, maxConcurrency overrides below the agent minimum, shared namespaces.
+
+    \b
+    The figures are parsed from the generated objects (ResourceQuota, LimitRange,
+    StatefulSet, JCasC, model.json). By default they are generated in memory from
+    the working tree, so a fresh clone works; --build DIR audits DIR instead.
+    NAME (a fullName or a pattern such as 'ee4j.*') limits the rows; cluster
+    totals always cover the whole fleet.
+
+    \b
+    Examples:
+      fleet audit                                  table of the whole fleet
+      fleet audit 'ee4j.*' --format markdown       PR comment for some instances
+      fleet audit --format json -o audit.json      for tools (formatVersion 1)
+      fleet audit --format html -o audit.html      a page with a bar chart per cluster
+      fleet audit --base main                      what this branch adds to the quotas
+      fleet audit --live okd-c1=okd-c1.json        drift against a cluster
+    (kubectl --context okd-c1 get resourcequota,limitrange -A -o json > okd-c1.json)
+
+    Exit codes: 0 no finding is an error, 1 an error finding (or bad input),
+    2 usage, 4 internal or environment error (e.g. git missing for --base).
+    """
+    with guard(ctx):
+        started = time.monotonic()
+        try:
+            snap = audit_mod.snapshot(ctx.paths, names, build_dir=build_dir, jobs=jobs)
+            print_diagnostics(ctx, snap.warnings)
+            report = audit_mod.build_report(snap)
+            if live:
+                clusters = [c["name"] for c in snap.fleet.get("clusters", [])]
+                files = [audit_live.load(path, cluster)
+                         for cluster, path in (audit_live.parse_argument(v, clusters) for v in live)]
+                report.live, found = audit_live.drift(snap, files)
+                report.add_findings(found)
+            if base is not None:
+                root = vcs.repo_root(ctx.paths.instances)
+                revision = vcs.resolve_base(root, base or None)
+                with vcs.fleet_at(ctx.paths, revision) as (old_paths, origin):
+                    old = audit_mod.snapshot(old_paths, (), jobs=jobs)
+                report.base = audit_mod.compare_base(old, snap, snap.selected, origin)
+        except vcs.GitUnavailable as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_INTERNAL)
+        doc = report.to_json()
+        if fmt == "table" and not output:
+            from rich.console import Console
+            console = Console(color_system="auto" if ctx.color is not False else None,
+                              force_terminal=ctx.color or None, soft_wrap=False,
+                              width=None if sys.stdout.isatty() else 200)
+            audit_formats.print_table(doc, console)
+        else:
+            _emit(ctx, audit_formats.render(doc, fmt), output)
+        if output:
+            ctx.info(f"wrote {output} ({fmt}): {audit_formats.summary_line(doc)}")
+        ctx.info(f"audited {len(snap.selected)} of {len(snap.instances)} instances in "
+                 f"{time.monotonic() - started:.2f}s")
+        if report.has_errors:
+            sys.exit(EXIT_INPUT)
+
+
+@click.command()
+@click.argument("name")
+@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="text for people; json for tools (formatVersion 1, see docs/audit.md).")
+@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Write to FILE (atomically) instead of standard output.")
+@click.pass_obj
+def explain(ctx: Context, name, fmt, output):
+    """Show one instance's resolved model, where each value came from, and its quota arithmetic.
+
+    \b
+    Each value is traced to the layer that set it: built-in default, fleet.yaml
+    (defaults, resourceModel, controllers), a matching profile (fleet.yaml:LINE)
+    or the instance file (instance.yaml:LINE); derived values say what they are
+    derived from. Every quota figure is shown with the instance's own constants:
+      requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m
+
+    \b
+    Examples:
+      fleet explain technology.cbi
+      fleet explain technology.cbi --format json | jq '.quota.steps'
+
+    Exit codes: 0 ok, 1 bad input, 2 usage, 4 the templates' figures no longer
+    match the formulas explain documents (please report it).
+    """
+    with guard(ctx):
+        exp = explain_mod.explain(ctx.paths, name)
+        text = explain_mod.render_json(exp) if fmt == "json" else explain_mod.render_text(exp)
+        _emit(ctx, text, output)
+        if exp.mismatches:
+            click.echo(f"error: {len(exp.mismatches)} quota figure(s) of {exp.name} do not match the formulas "
+                       "fleet explain documents; the templates changed. Please report it.", err=True)
+            sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,143 @@
+"""`fleet explain NAME`: provenance of every value and the arithmetic of every quota figure."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from audittest import FLEETS, check_expected, fleet
+from fleettest import SAMPLE_INSTANCES
+
+from generator import explain as explain_mod
+from generator.fleet import Paths
+from generator.fleetdir import instance_names
+
+
+def explained(case: str, name: str) -> dict:
+    run = fleet(case, "explain", name, "--format", "json")
+    assert run.code == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def line_of(path, text: str) -> int:
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if text in line)
+
+
+def test_cbi_like_arithmetic():
+    doc = explained("basic", "technology.cbi")
+    steps = {s["name"]: s for s in doc["quota"]["steps"]}
+    assert steps["requests.cpu"]["arithmetic"] == "requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m"
+    assert steps["requests.cpu"]["value"] == 13900 and steps["requests.cpu"]["unit"] == "m"
+    assert steps["controller cpu.request"]["arithmetic"] == \
+        "controller cpu.request 1900m = min(4000m, 250m + 150m x max(0, 10 - 2 + 3))"
+    assert steps["controller cpu.limit"]["arithmetic"] == "controller cpu.limit 3800m = max(2000m, 2 x 1900m)"
+    assert steps["requests.memory"]["arithmetic"] == \
+        "requests.memory 50432Mi = controller 4352Mi + 10 x jnlp 512Mi + 5 packs x 8192Mi"
+    assert steps["limits.cpu"]["arithmetic"] == "limits.cpu 26800m = controller 3800m + 10 x (jnlp 300m + agent 2000m)"
+    assert steps["pods"]["arithmetic"] == "pods 11 = 1 controller + 10 agents"
+    assert steps["LimitRange Pod max cpu"]["arithmetic"] == \
+        "LimitRange Pod max cpu 8300m = max(controller 3800m, min(8000m, 5 x 2000m) + jnlp 300m)"
+    assert not [s for s in doc["quota"]["steps"] if "mismatch" in s]
+
+
+def test_cbi_text_matches_expected():
+    run = fleet("basic", "explain", "technology.cbi")
+    assert run.code == 0, run.stderr
+    check_expected(FLEETS / "basic" / "expected-explain-technology.cbi.txt", run.stdout)
+
+
+def test_profile_constant_changes_the_arithmetic_and_is_traced():
+    """big.data matches profile 'large', which sets jnlp.cpuMillis 250 and the cluster."""
+    fleet_file = FLEETS / "basic" / "instances" / "fleet.yaml"
+    doc = explained("basic", "big.data")
+    assert doc["profiles"] == [{"name": "large", "file": "instances/fleet.yaml",
+                                "line": line_of(fleet_file, "- name: large"), "match": ["big.*"]}]
+    steps = {s["name"]: s["arithmetic"] for s in doc["quota"]["steps"]}
+    assert steps["requests.cpu"] == "requests.cpu 8350m = controller 850m + 6 x jnlp 250m + 3 packs x 2000m"
+    assert steps["jnlp cpu.limit"] == "jnlp cpu.limit 375m = 250m x 1.5"
+    constants = {c["path"]: c for c in doc["quota"]["constants"]}
+    jnlp = constants["resourceModel.jnlp.cpuMillis"]
+    assert jnlp["value"] == 250
+    assert jnlp["source"]["kind"] == "profile" and jnlp["source"]["profile"] == "large"
+    assert jnlp["source"]["line"] == line_of(fleet_file, "jnlp: {cpuMillis: 250}")
+    assert jnlp["source"]["text"] == f"profile large (instances/fleet.yaml:{jnlp['source']['line']})"
+    assert constants["resourceModel.jnlp.memoryMiB"]["source"]["kind"] == "built-in"
+    values = {v["path"]: v for v in doc["values"]}
+    cluster = values["deployment.cluster"]
+    assert cluster["value"] == "big"
+    assert (cluster["source"]["kind"], cluster["source"]["line"]) == (
+        "profile", line_of(fleet_file, "deployment: {cluster: big}"))
+
+
+def test_sources_of_every_kind():
+    fleet_file = FLEETS / "basic" / "instances" / "fleet.yaml"
+    jgit_file = FLEETS / "basic" / "instances" / "tools.jgit" / "instance.yaml"
+    values = {v["path"]: v for v in explained("basic", "tools.jgit")["values"]}
+    assert values["jenkins.theme"]["value"] == "light"
+    assert values["jenkins.theme"]["source"] == {
+        "kind": "instance", "file": "instances/tools.jgit/instance.yaml", "line": line_of(jgit_file, "theme: light"),
+        "key": "jenkins.theme", "text": f"instance file (instances/tools.jgit/instance.yaml:"
+                                        f"{line_of(jgit_file, 'theme: light')})"}
+    assert values["jenkins.maxConcurrency"]["source"]["line"] == line_of(jgit_file, "maxConcurrency: 3")
+    assert values["jenkins.timezone"]["source"]["kind"] == "fleet"
+    assert values["jenkins.timezone"]["source"]["line"] == line_of(fleet_file, "timezone: Europe/Paris")
+    assert values["jenkins.timezone"]["source"]["key"] == "defaults.timezone"
+    assert values["storage.size"]["source"] == {"kind": "built-in", "note": "50Gi", "text": "built-in default: 50Gi"}
+    assert values["jenkins.version"]["value"] == "2.555.2"
+    assert values["jenkins.version"]["source"]["kind"] == "derived"
+    assert values["jenkins.version"]["source"]["line"] == line_of(fleet_file, 'latest: "2.555.2"')
+    assert values["project.shortName"]["source"]["kind"] == "derived"
+    plugins = {v["value"]: v["source"] for v in values.values() if v["path"].startswith("jenkins.plugins[")}
+    assert plugins["kubernetes"]["kind"] == "fleet" and plugins["kubernetes"]["key"].startswith("controllers.versions")
+    january = {v["path"]: v for v in explained("basic", "science.january")["values"]}
+    assert january["jenkins.theme"]["source"]["kind"] == "built-in"  # no theme in this fleet.yaml
+    cbi = explained("basic", "technology.cbi")
+    inputs = {v["path"]: v["source"]["text"] for v in cbi["quota"]["inputs"]}
+    assert inputs["C (max concurrency)"] == "derived: 2 x resourcePacks = 2 x 5"
+    assert inputs["P (resource packs)"].startswith("instance file (instances/technology.cbi/instance.yaml:")
+
+
+def test_instance_level_resource_model(tmp_path):
+    import shutil
+    case = tmp_path / "basic"
+    shutil.copytree(FLEETS / "basic", case)
+    inst = case / "instances" / "technology.cbi" / "instance.yaml"
+    inst.write_text(inst.read_text() + "resourceModel:\n  packCpuMillis: 1500\n")
+    run = fleet(case, "explain", "technology.cbi", "--format", "json", cwd=case)
+    assert run.code == 0, run.stderr
+    doc = json.loads(run.stdout)
+    steps = {s["name"]: s["arithmetic"] for s in doc["quota"]["steps"]}
+    assert steps["requests.cpu"] == "requests.cpu 11400m = controller 1900m + 10 x jnlp 200m + 5 packs x 1500m"
+    const = {c["path"]: c["source"] for c in doc["quota"]["constants"]}["resourceModel.packCpuMillis"]
+    assert (const["kind"], const["line"]) == ("instance", len(inst.read_text().splitlines()))
+
+
+@pytest.mark.parametrize("name", instance_names(SAMPLE_INSTANCES))
+def test_sample_fleet_arithmetic_matches_the_templates(name):
+    """The documented formulas reproduce every figure the templates compute (catches template drift)."""
+    exp = explain_mod.explain(Paths(instances=SAMPLE_INSTANCES), name)
+    assert exp.mismatches == []
+    assert len(exp.steps) == 24
+    assert all(v.source.kind for v in exp.values)
+
+
+def test_explain_errors():
+    run = fleet("basic", "explain", "technology.cbx")
+    assert run.code == 1 and "did you mean technology.cbi" in run.stderr
+    run = fleet("basic", "explain", "t*")
+    assert run.code == 1 and "'t*' names 2 instances" in run.stderr
+    run = fleet("basic", "explain")
+    assert run.code == 2
+
+
+def test_explain_output_file(tmp_path):
+    out = tmp_path / "cbi.txt"
+    run = fleet("basic", "explain", "technology.cbi", "-o", out)
+    assert run.code == 0 and run.stdout == ""
+    assert "requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m" in out.read_text()
+
+
+def test_explain_help_has_examples():
+    run = fleet("basic", "explain", "--help")
+    assert run.code == 0 and "fleet explain technology.cbi" in run.stdout
