@@ -1,0 +1,127 @@
+"""Helpers shared by the test suites: running the CLI, reading and comparing output trees.
+
+Imported as `fleettest` (tests/conftest.py puts this directory on sys.path).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SAMPLE_INSTANCES = os.path.join(ROOT, "instances")
+SCHEMA_LINE = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"
+
+# `make update-golden` sets this: golden and error-fixture tests rewrite their expected files.
+UPDATE = os.environ.get("FLEET_UPDATE_GOLDEN") == "1"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def fleet_in_process(args: list[str], cwd: str | os.PathLike) -> Run:
+    """`fleet ARGS` through click's test runner, in `cwd` (fast: no interpreter start-up)."""
+    from click.testing import CliRunner
+
+    from generator.cli import cli
+
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, color=False)
+    finally:
+        os.chdir(old)
+    return Run(result.exit_code, result.stdout, result.stderr)
+
+
+def fleet_subprocess(args: list[str], cwd: str | os.PathLike, timeout: float = 120) -> Run:
+    """`python -m generator ARGS` in a fresh interpreter, as a user runs it."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.pop("FLEET_INSTANCES", None)
+    env["NO_COLOR"] = "1"
+    proc = subprocess.run([sys.executable, "-m", "generator", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+# --- trees ----------------------------------------------------------------------------------
+
+def read_tree(root: str | os.PathLike) -> dict[str, bytes]:
+    """Every file below `root`, by '/'-separated relative path."""
+    root = os.fspath(root)
+    out: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = os.path.join(dirpath, name)
+            with open(full, "rb") as fh:
+                out[os.path.relpath(full, root).replace(os.sep, "/")] = fh.read()
+    return out
+
+
+def tree_diff(actual: dict[str, bytes], expected: dict[str, bytes], *, shown: int = 3,
+              label: str = "expected") -> str:
+    """A readable report of how two trees differ: missing/extra files and the first unified diffs."""
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    changed = sorted(p for p in set(actual) & set(expected) if actual[p] != expected[p])
+    if not (missing or extra or changed):
+        return ""
+    parts = [f"{len(changed)} changed, {len(missing)} missing, {len(extra)} unexpected file(s)"]
+    parts += [f"  missing:    {p}" for p in missing[:20]]
+    parts += [f"  unexpected: {p}" for p in extra[:20]]
+    parts += [f"  changed:    {p}" for p in changed[:20]]
+    for path in changed[:shown]:
+        old = expected[path].decode("utf-8", "replace").splitlines(keepends=True)
+        new = actual[path].decode("utf-8", "replace").splitlines(keepends=True)
+        parts.append("".join(difflib.unified_diff(old, new, f"{label}/{path}", f"generated/{path}", n=2)))
+    if len(changed) > shown:
+        parts.append(f"... and {len(changed) - shown} more changed file(s)")
+    parts.append("If the change is intended: make update-golden, then review the diff.")
+    return "\n".join(parts)
+
+
+# fleet.json records, per instance, a hash of its inputs that includes the versions of the
+# installed libraries (generator/cache.py): golden comparisons mask that one value.
+_INPUTS_KEY = re.compile(rb'("inputsKey": ")[0-9a-f]{64}(")')
+
+
+def comparable(tree: dict[str, bytes]) -> dict[str, bytes]:
+    """The tree with the environment-dependent inputsKey values of fleet.json masked."""
+    return {p: _INPUTS_KEY.sub(rb"\1<inputs key>\2", d) if p.endswith("fleet.json") else d
+            for p, d in tree.items()}
+
+
+def replace_tree(target: str | os.PathLike, files: dict[str, bytes]) -> None:
+    """Make `target` contain exactly `files` (the update mode of the golden tests)."""
+    target = os.fspath(target)
+    shutil.rmtree(target, ignore_errors=True)
+    for rel, data in files.items():
+        path = os.path.join(target, *rel.split("/"))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.write(data)
+
+
+def write(path: str | os.PathLike, text: str | bytes) -> None:
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(text.encode() if isinstance(text, str) else text)
+
+
+def copy_sample_fleet(dest: str | os.PathLike) -> str:
+    """A private copy of the sample fleet's instances/ directory; returns its path."""
+    target = os.path.join(os.fspath(dest), "instances")
+    shutil.copytree(SAMPLE_INSTANCES, target)
+    return target
