@@ -42,6 +42,8 @@ def _register() -> None:
     from . import generate
     cli.add_command(generate.validate)
     cli.add_command(generate.generate)
+    from . import import_jiro
+    cli.add_command(import_jiro.import_jiro)
     from . import push
     cli.add_command(push.push)
     from . import audit

@@ -1,0 +1,1397 @@
+"""Import an existing Jiro fleet (eclipse-cbi/jiro) into instance definitions.
+
+Per Jiro instance (JIRO_CHECKOUT/instances/<name>/):
+  config.jsonnet             -> <into>/<fullName>/instance.yaml
+  jenkins/configuration.yml  -> <into>/<fullName>/jenkins.yaml (our JCasC override; same merge rules)
+and, when <into> has no fleet.yaml yet, fleet settings that reproduce Jiro's defaults.
+
+How config.jsonnet is evaluated: it is an object of `+:` overrides meant to be
+merged over Jiro's templates/config.libsonnet. That file cannot be evaluated
+outside Jiro's own workspace (it imports the sibling repositories jiro-masters
+and jiro-agents), and evaluating the override object alone (`{} + config`)
+breaks on the many instances that refer to defaults (`super.permissions`,
+`currentCloud.templates["ubuntu-2404"]`, `$.project.unixGroupName`). So we
+evaluate `STAND_IN + config`, where STAND_IN (below) is a small re-statement of
+Jiro's defaults, late-bound on `$` like the original. A second object,
+`STAND_IN + <the inputs we map>`, is what Jiro would have produced had the
+instance changed nothing else; every difference between the two that no
+mapping rule consumed is reported as "not imported". That makes the report
+complete by construction instead of depending on a list of known keys.
+
+Imports inside config.jsonnet resolve from the Jiro checkout and may not leave
+it; `templates/config.libsonnet` resolves to the stand-in.
+
+Values are written only where they differ from what the fleet settings give
+the instance anyway; those defaults come from resolving a minimal stub of each
+instance with our own model (templates/model), so profiles are honoured.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema_rs
+
+try:  # go-jsonnet: evaluates an instance in milliseconds, the C++ binding in a tenth of a second
+    import _gojsonnet as _jsonnet
+except ImportError:  # pragma: no cover - same results, only slower
+    import _jsonnet
+
+from . import checks, fleetdir
+from . import fleet as fleetmod
+from .errors import Diagnostic, FleetError, sort_diagnostics
+from .fleetdir import FLEET_FILE, INSTANCE_FILE, OVERRIDE_FILE, FleetSources
+from .model import ModelEngine, ModelInput
+from .output import dump_yaml
+from .quantity import cpu_millis, memory_mib
+from .schema import INSTANCE_SCHEMA, Schemas, validate_document
+from .sources import load
+
+DOCS = "docs/importing-from-jiro.md"
+INSTANCE_HEADER = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"
+FLEET_HEADER = "# yaml-language-server: $schema=../schemas/fleet.schema.json\n"
+
+# --- Jiro's defaults (eclipse-cbi/jiro templates/config.libsonnet and resource-packs.libsonnet, b166ec5a) ----
+
+# The resource-pack constants, in the shape of our resourceModel (docs: quota-model).
+JIRO_RESOURCE_MODEL: dict = {
+    "packCpuMillis": 2000,
+    "packMemoryMiB": 8192,
+    "controller": {
+        "baseCpuMillis": 250, "maxCpuMillis": 4000, "minCpuLimitMillis": 2000, "cpuBurst": 2,
+        "cpuPerAgentMillis": 150, "agentsBeforeExtraCpu": 2,
+        "baseMemoryMiB": 1024, "maxMemoryMiB": 8192, "memoryPerAgentMiB": 256,
+    },
+    "agent": {"maxCpuMillis": 8000, "maxMemoryMiB": 16384, "minCpuLimitMillis": 2000},
+    "jnlp": {"cpuMillis": 200, "cpuBurst": 1.5, "memoryMiB": 512},
+    "limitRange": {
+        "podMinCpuMillis": 200, "podMinMemoryMiB": 8,
+        "containerMinCpuMillis": 100, "containerMinMemoryMiB": 16,
+        "containerDefaultCpuMillis": 300, "containerDefaultMemoryMiB": 512,
+        "containerDefaultRequestCpuMillis": 200, "containerDefaultRequestMemoryMiB": 512,
+    },
+}
+JIRO_COMMITTER_PERMISSIONS = [
+    "Agent/Build", "Credentials/View", "Job/Build", "Job/Cancel", "Job/Configure", "Job/Create", "Job/Delete",
+    "Job/Move", "Job/Read", "Job/Workspace", "Overall/Read", "Run/Delete", "Run/Replay", "Run/Update", "SCM/Tag",
+    "View/Configure", "View/Create", "View/Delete", "View/Read",
+]
+JIRO_READ_GROUP = "common"
+JIRO_READ_PERMISSIONS = ["Overall/Read", "Job/Read", "Job/ExtendedRead"]
+JIRO_ADMIN_GROUP = "admins"
+JIRO_HOST = "ci.eclipse.org"
+JIRO_CLUSTER = "okd-c1"
+JIRO_TIMEZONE = "America/Toronto"
+JIRO_CONNECTION_TIMEOUT = 180
+JIRO_STORAGE_SIZE = "50Gi"  # Jiro's statefulset default when storage.quota is not set
+JIRO_ADMIN_EMAIL = "ci-admin@eclipse.org"
+JIRO_LDAP = {"server": "ldaps://ldapcluster.eclipse.org", "rootDN": "dc=eclipse,dc=org",
+             "userSearch": "mail={0}", "groupSearchBase": "ou=group"}
+JIRO_IMAGE_REPOSITORY = "docker.io/eclipsecbijenkins"  # per-instance controller images
+JIRO_REPOSITORY = "docker.io/eclipsecbi"  # Jiro's base images and agent images
+# Jiro's themes are CSS overrides of the standard UI: quicksilver has a dark header,
+# quicksilver-light a light one. Closest built-in Jenkins themes:
+JIRO_THEMES = {"quicksilver": "dark", "quicksilver-light": "light"}
+THEME_PLUGIN = "dark-theme"  # our JCasC selects the built-in dark theme, which needs it
+# Where a Jiro instance enabled a build tool, its pods mounted these Secret keys.
+JIRO_TOOL_SECRETS = {
+    "maven": {"settingsSecret": {"name": "m2-secret-dir", "key": "settings.xml"},
+              "settingsSecuritySecret": {"name": "m2-secret-dir", "key": "settings-security.xml"}},
+    "gradle": {"propertiesSecret": {"name": "gradle-secret-dir", "key": "gradle.properties"}},
+    "sbt": {"credentialsSecret": {"name": "sbt-secret-dir", "key": ".credentials"}},
+}
+JIRO_TOOL_DEFAULTS = {"maven": True, "gradle": False, "sbt": False}
+
+# Used only when the checkout has no committed target/config.json to learn them from.
+FALLBACK_LATEST = "2.541.3"
+FALLBACK_AGENT_TAG = "remoting-3352.v17a_fb_4b_2773f"
+FALLBACK_BASE_PLUGINS = [
+    "ant", "antisamy-markup-formatter", "authorize-project", "bouncycastle-api", "build-timeout", "build-discarder",
+    "cloudbees-disk-usage-simple", "cloudbees-folder", "command-launcher", "config-file-provider",
+    "configuration-as-code", "credentials-binding", "email-ext", "extended-read-permission", "external-monitor-job",
+    "extra-columns", "ghprb", "git", "git-parameter", "github", "github-branch-source", "gitlab-plugin",
+    "gitlab-branch-source", "hashicorp-vault-plugin", "jdk-tool", "jobConfigHistory", "kubernetes", "ldap",
+    "mailer", "matrix-auth", "maven-plugin", "pam-auth", "parameterized-trigger", "pipeline-maven",
+    "pipeline-stage-view", "pipeline-graph-view", "plugin-usage-plugin", "prometheus", "promoted-builds",
+    "rebuild", "simple-theme-plugin", "sonar", "ssh-agent", "ssh-slaves", "timestamper", "warnings-ng",
+    "workflow-aggregator", "ws-cleanup", "xvnc",
+]
+
+# Jiro features that no instance setting expresses; listed once per import (details in DOCS).
+FLEET_NOT_IMPORTED = [
+    ("Jiro's CSS themes (quicksilver*.css, title.js, web font): 'quicksilver' became the built-in dark theme, "
+    "'quicksilver-light' the light one"),
+    ("Secrets Jiro generates from its password store (m2-secret-dir, gradle-secret-dir, sbt-secret-dir, "
+    "docker pull secrets, Gerrit SSH keys): pod templates mount the existing Secrets by the same names; "
+    "keep them in each namespace"),
+    ("agent pod details: the m2-dir ConfigMap (toolchains.xml, .mavenrc), known-hosts ConfigMap, /opt/tools "
+    "volume, emptyDir caches, JENKINS_REMOTING_JAVA_OPTS and OpenJ9 options"),
+    ("controller details: Jiro's JAVA_OPTS, probes, node affinity, git-cache volume, imagePullPolicy Always, "
+    "PLUGINS_FORCE_UPGRADE, SELinux type spc_t (only the level is imported)"),
+    ("Jiro's generated JCasC beyond the modelled settings (tool installations, markup formatter, GitHub/GitLab "
+    "servers, empty system message); the hand-written jenkins/configuration.yml is kept as jenkins.yaml"),
+]
+
+# The stand-in for Jiro's templates/config.libsonnet (see the module docstring). `jiro` is
+# an external variable holding the constants above, so Python and Jsonnet share one copy.
+STAND_IN_NAME = "<jiro-import>/jiro-defaults.libsonnet"
+STAND_IN = r"""
+local jiro = std.extVar('jiro');
+local k = jiro.constants;
+// Jiro's own per-project extras, from the checkout when it has them (else empty).
+local plugins = import 'jiro-import:plugins.libsonnet';
+local permissionsExtra = import 'jiro-import:permissions_extra.libsonnet';
+{
+  project: {
+    fullName: error 'project.fullName is not set',
+    displayName: error 'project.displayName is not set',
+    shortName: local parts = std.split(self.fullName, '.'); parts[std.length(parts) - 1],
+    unixGroupName: $.project.fullName,
+    resourcePacks: 1,
+  },
+  jenkins: {
+    version: 'latest',
+    maxConcurrency: 2 * $.project.resourcePacks,
+    staticAgentCount: 0,
+    agentConnectionTimeout: jiro.connectionTimeout,
+    timezone: jiro.timezone,
+    theme: 'quicksilver',
+    pluginsForceUpgrade: true,
+    plugins: plugins.additionalPlugins($.project.fullName),
+    permissions: [
+      { group: { name: jiro.readGroup, permissions: jiro.readPermissions } },
+      { group: { name: jiro.adminGroup, permissions: ['Overall/Administer'] } },
+      { group: { name: $.project.unixGroupName, permissions: jiro.committerPermissions
+        + (if std.member($.jenkins.plugins, 'gerrit-trigger') then ['Gerrit/ManualTrigger', 'Gerrit/Retrigger'] else []) } },
+    ] + permissionsExtra.additionalPermissions($.project.fullName),
+  },
+  deployment: {
+    host: jiro.host,
+    prefix: '/' + $.project.shortName,
+    url: 'https://' + self.host + self.prefix,
+    uiPort: 8080,
+    jnlpPort: 50000,
+    controlPort: 8081,
+    cluster: jiro.cluster,
+  },
+  kubernetes: {
+    master: {
+      defaultJnlpAgentLabel: 'basic',
+      namespace: $.project.shortName,
+      stsName: $.project.shortName,
+    },
+    agents: {
+      namespace: $.kubernetes.master.namespace,
+      defaultResources: {
+        local share(x) = std.floor(x * $.project.resourcePacks / $.jenkins.maxConcurrency),
+        cpu: {
+          request: '%dm' % std.min(k.agent.maxCpuMillis, share(k.packCpuMillis)),
+          limit: '%dm' % std.min(k.agent.maxCpuMillis, std.max(share(k.packCpuMillis) + std.floor(k.jnlp.cpuMillis * k.jnlp.cpuBurst),
+                                                               k.agent.minCpuLimitMillis)),
+        },
+        memory: {
+          limit: '%dMi' % std.min(k.agent.maxMemoryMiB, share(k.packMemoryMiB)),
+          request: self.limit,
+        },
+      },
+    },
+  },
+  agentTemplate(name, image, labels, mode):: {
+    name: name,
+    labels: labels,
+    mode: mode,
+    docker: { registry: 'docker.io', repository: 'eclipsecbi', image: image, tag: jiro.agentTag },
+    env: {
+      JAVA_TOOL_OPTIONS: [],
+      JENKINS_REMOTING_JAVA_OPTS: ['-showversion', '-XshowSettings:vm', '-Xmx256m',
+                                   '-Dorg.jenkinsci.remoting.engine.JnlpProtocol3.disabled=true',
+                                   '-Dorg.jenkinsci.plugins.gitclient.CliGitAPIImpl.useSETSID=true'],
+      OPENJ9_JAVA_OPTIONS: ['-XX:+IgnoreUnrecognizedVMOptions', '-XX:+IdleTuningCompactOnIdle', '-XX:+IdleTuningGcOnIdle'],
+      _JAVA_OPTIONS: [],
+    },
+    home: '/home/jenkins',
+    username: 'jenkins',
+    maxHeap: '256m',
+    kubernetes: { resources: $.kubernetes.agents.defaultResources },
+  },
+  clouds: {
+    kubernetes: {
+      kind: 'kubernetes',
+      namespace: $.kubernetes.agents.namespace,
+      podRetention: 'never',
+      templates: {
+        basic: $.agentTemplate('basic', 'jiro-agent-basic-ubuntu', ['basic', 'basic-ubuntu'], 'NORMAL'),
+        'ubuntu-2204': $.agentTemplate('ubuntu-2204', 'jiro-agent-ubuntu-2204', ['ubuntu-2204'], 'EXCLUSIVE'),
+        'ubuntu-2404': $.agentTemplate('ubuntu-2404', 'jiro-agent-ubuntu-2404',
+                                       ['ubuntu-latest', 'ubuntu-2404', 'migration', 'jipp-migration',
+                                        'centos-7', 'centos-8', 'centos-latest'], 'EXCLUSIVE'),
+      },
+    },
+  },
+  maven: {
+    generate: true,
+    interactiveMode: false,
+    showVersion: !std.startsWith($.project.fullName, 'ee4j'),
+    transferListenerLogLevel: 'warn',
+    mavenrc: '',
+    local bots = 'bots/' + $.project.fullName,
+    files: {
+      'settings.xml': {
+        color: 'always',
+        mirrors: { 'eclipse.maven.central.mirror': { name: 'Eclipse Central Proxy', mirrorOf: 'central',
+                                                      url: 'https://repo.eclipse.org/repository/maven-central/' } },
+        profiles: {},
+        servers: {
+          central: { username: { pass: bots + '/central.sonatype.org/token-username' },
+                     password: { pass: bots + '/central.sonatype.org/token-password' } },
+          'central.staging': self.central,
+          'gpg.passphrase': { passphrase: { pass: bots + '/gpg/passphrase' } },
+          'repo.eclipse.org': { username: { sm: { path: $.project.fullName + '/repo.eclipse.org', key: 'token-username' } },
+                                password: { sm: { path: $.project.fullName + '/repo.eclipse.org', key: 'token-password' } } },
+        },
+      },
+      'settings-security.xml': { master: { pass: bots + '/apache-maven-security-settings' } },
+    },
+  },
+  gradle: {
+    generate: false,
+    files: { 'gradle.properties': { eclipseRepoUsername: { pass: 'nexus/username' },
+                                    eclipseRepoPassword: { pass: 'nexus/password' } } },
+  },
+  sbt: {
+    generate: false,
+    files: { '.credentials': { realm: 'Sonatype Nexus Repository Manager', host: 'repo.eclipse.org',
+                               user: { pass: 'nexus/username' }, password: { pass: 'nexus/password' } } },
+  },
+}
+"""
+
+# `merged`: what Jiro resolves for the instance. `base`: the defaults plus only the inputs
+# we map, so derived values (URL, namespaces, agent resources, default permissions) agree.
+EVAL_SNIPPET = r"""
+local defaults = import '%(stand_in)s';
+local config = import 'config.jsonnet';
+local merged = defaults + config;
+local get(o, path, d) =
+  if std.length(path) == 0 then o
+  else if std.isObject(o) && std.objectHas(o, path[0]) then get(o[path[0]], path[1:], d)
+  else d;
+local pick(o, keys) = if std.isObject(o) then { [k]: o[k] for k in keys if std.objectHas(o, k) } else {};
+{
+  merged: merged,
+  base: defaults + {
+    project: pick(get(merged, ['project'], {}), ['fullName', 'displayName', 'shortName', 'unixGroupName', 'resourcePacks']),
+    jenkins+: pick(get(merged, ['jenkins'], {}), ['plugins', 'maxConcurrency', 'staticAgentCount']),
+    deployment+: pick(get(merged, ['deployment'], {}), ['host', 'prefix', 'cluster']),
+    kubernetes+: { master+: pick(get(merged, ['kubernetes', 'master'], {}), ['namespace']) },
+  },
+}
+"""
+
+# Jiro paths that a mapping rule below handles (and reports on itself).
+CONSUMED = [
+    ("project",),
+    ("jenkins", "version"), ("jenkins", "maxConcurrency"), ("jenkins", "staticAgentCount"),
+    ("jenkins", "agentConnectionTimeout"), ("jenkins", "timezone"), ("jenkins", "theme"),
+    ("jenkins", "plugins"), ("jenkins", "permissions"),
+    ("deployment", "host"), ("deployment", "prefix"), ("deployment", "cluster"),
+    ("kubernetes", "master", "namespace"),
+    ("storage",), ("seLinuxLevel",),
+    ("maven", "generate"), ("gradle", "generate"), ("sbt", "generate"),
+    ("clouds", "kubernetes", "templates"),
+]
+
+# Values compared with Jiro's committed output (target/config.json), when there is one.
+CROSS_CHECK = [
+    ("project", "resourcePacks"), ("jenkins", "maxConcurrency"), ("jenkins", "staticAgentCount"),
+    ("jenkins", "plugins"), ("jenkins", "permissions"), ("deployment", "host"), ("deployment", "prefix"),
+]
+
+# Why an unconsumed Jiro setting has no equivalent: first matching path prefix wins.
+REASONS = [
+    (("maven", "files"), ("Maven settings are generated by Jiro from its password store; pods mount the existing "
+                         "Secret m2-secret-dir: update that Secret (or set buildTools.maven.settingsSecret)")),
+    (("gradle", "files"), ("gradle.properties is generated by Jiro from its password store; pods mount the "
+                          "existing Secret gradle-secret-dir")),
+    (("sbt", "files"), ("sbt credentials are generated by Jiro from its password store; pods mount the existing "
+                       "Secret sbt-secret-dir")),
+    (("maven",), "Maven client options (.mavenrc) are not modelled"),
+    (("gerrit",), ("Gerrit sites (SSH keys, known hosts) are not modelled; configure the Gerrit trigger in "
+                  "jenkins.yaml and keep the key Secrets")),
+    (("secrets",), "Jiro-managed Secrets are not modelled; they stay in the namespace"),
+    (("kubernetes", "master", "resources"), ("controller resources follow the resource packs; express the "
+                                            "difference with resourcePacks, maxConcurrency or resourceModel")),
+    (("kubernetes", "agents", "defaultResources"), "agent resources follow the resource packs"),
+    (("kubernetes",), "this Kubernetes setting is not modelled"),
+    (("deployment",), "not modelled: the URL and ports follow host and prefix"),
+    (("jenkins", "pluginsForceUpgrade"), "not modelled: plugins come with the controller image"),
+    (("accessControl",), "the bot user and Unix groups are managed outside jenkins-fleet"),
+    (("docker",), "controller images come from controllers and imageRepository in fleet.yaml"),
+    (("jiroMaster",), "controller images come from controllers in fleet.yaml"),
+    (("clouds",), "only pod templates are imported from the Kubernetes cloud"),
+]
+TEMPLATE_REASON = "pod templates carry only name, labels, image, mode and resources"
+KNOWN_FILES = {"config.jsonnet", "jiro.jsonnet", "jenkins/configuration.yml"}
+STANDARD_WRAPPER = 'localjiro=import"../../templates/jiro.libsonnet";jiro+{"config.json"+:import"config.jsonnet"}'
+
+
+# --- results ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NotImported:
+    path: str  # Jiro path, e.g. maven.files["settings.xml"].servers["ossrh-s01"]
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass
+class InstanceReport:
+    jiro_name: str  # directory under JIRO_CHECKOUT/instances
+    name: str = ""  # fullName, the directory written under --into
+    status: str = "failed"  # imported | failed | exists
+    files: list[str] = field(default_factory=list)
+    not_imported: list[NotImported] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "jiroName": self.jiro_name, "name": self.name, "status": self.status, "files": self.files,
+            "notImported": [dataclasses.asdict(n) for n in self.not_imported], "notes": self.notes,
+            "diagnostics": [_diag_json(d) for d in self.diagnostics],
+        }
+
+
+@dataclass
+class ImportResult:
+    checkout: str
+    into: str
+    fleet_written: bool
+    instances: list[InstanceReport]
+    fleet_notes: list[str]
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status == "imported" and not any(d.is_error for d in r.diagnostics) for r in self.instances)
+
+    def as_json(self) -> dict:
+        counts = Counter(r.status for r in self.instances)
+        return {
+            "checkout": self.checkout, "into": self.into, "fleetSettingsWritten": self.fleet_written,
+            "fleetNotImported": FLEET_NOT_IMPORTED, "fleetNotes": self.fleet_notes,
+            "instances": [r.as_json() for r in self.instances],
+            "summary": {"imported": counts["imported"], "failed": counts["failed"], "exists": counts["exists"],
+                        "seconds": round(self.seconds, 3)},
+        }
+
+
+def _diag_json(d: Diagnostic) -> dict:
+    return {"file": d.file, "line": d.line, "column": d.column, "key": d.key, "severity": d.severity,
+            "message": d.message, "hint": d.hint}
+
+
+# --- what Jiro generated (target/config.json, committed in the Jiro repository) ----------------
+
+@dataclass
+class JiroFacts:
+    """Checkout-wide facts that config.jsonnet does not carry: what 'latest' meant, base plugins, images."""
+
+    latest: str
+    latest_known: bool
+    plugins: dict[str, list[str]]  # Jenkins version -> Jiro's base plugins
+    images: dict[str, str]  # Jenkins version -> controller base image
+    agent_tags: dict[str, str]  # Jenkins version -> agent image tag
+    instance_tags: dict[str, str]  # Jiro instance name -> agent image tag Jiro used
+    resolved: dict[str, dict[tuple, Any]]  # Jiro instance name -> the CROSS_CHECK values Jiro resolved
+    image_repository: str
+
+    def agent_tag(self, version: str) -> str:
+        return self.agent_tags.get(version) or self.agent_tags.get(self.latest) or FALLBACK_AGENT_TAG
+
+    def base_plugins(self, version: str) -> list[str]:
+        return self.plugins.get(version) or self.plugins.get(self.latest) or FALLBACK_BASE_PLUGINS
+
+    def image(self, version: str) -> str:
+        return self.images.get(version) or f"{JIRO_REPOSITORY}/jiro-master:{version}"
+
+
+def _version_key(v: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
+
+def read_facts(instances_dir: str, names: list[str]) -> JiroFacts:
+    latest_votes: Counter = Counter()
+    plugins: dict[str, list[str]] = {}
+    images: dict[str, str] = {}
+    tags: dict[str, Counter] = {}
+    instance_tags: dict[str, str] = {}
+    resolved: dict[str, dict] = {}
+    repositories: Counter = Counter()
+    for name in names:
+        try:
+            with open(os.path.join(instances_dir, name, "target", "config.json"), encoding="utf-8") as fh:
+                target = json.load(fh)
+            master = target["jiroMaster"]
+            version = str(master["version"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # no committed output for this instance: nothing to learn from it
+        if target.get("jenkins", {}).get("version") == "latest":
+            latest_votes[version] += 1
+        if isinstance(master.get("plugins"), list):
+            plugins.setdefault(version, [str(p) for p in master["plugins"]])
+        docker = master.get("docker") or {}
+        if {"registry", "repository", "image", "tag"} <= set(docker):
+            images.setdefault(version, "{registry}/{repository}/{image}:{tag}".format(**docker))
+        basic = target.get("clouds", {}).get("kubernetes", {}).get("templates", {}).get("basic", {})
+        tag = basic.get("docker", {}).get("tag")
+        if isinstance(tag, str):
+            tags.setdefault(version, Counter())[tag] += 1
+            instance_tags[name] = tag
+        resolved[name] = {p: _get(target, p) for p in CROSS_CHECK if _get(target, p) is not None}
+        ctl = target.get("docker", {}).get("master", {})
+        if "registry" in ctl and "repository" in ctl:
+            repositories[f"{ctl['registry']}/{ctl['repository']}"] += 1
+    if latest_votes:
+        top = max(latest_votes.values())
+        latest = max((v for v, n in latest_votes.items() if n == top), key=_version_key)
+    else:
+        latest = FALLBACK_LATEST
+    return JiroFacts(
+        latest=latest, latest_known=bool(latest_votes), plugins=plugins, images=images,
+        agent_tags={v: c.most_common(1)[0][0] for v, c in tags.items()}, instance_tags=instance_tags,
+        resolved=resolved,
+        image_repository=repositories.most_common(1)[0][0] if repositories else JIRO_IMAGE_REPOSITORY)
+
+
+# --- evaluating config.jsonnet ---------------------------------------------------------------
+
+# Jiro helpers the stand-in uses when the checkout has them, and what replaces them otherwise.
+JIRO_HELPERS = {
+    "plugins.libsonnet": "{ additionalPlugins(projectFullName):: [] }",
+    "permissions_extra.libsonnet": "{ additionalPermissions(projectFullName):: [] }",
+}
+HELPER_PREFIX = "jiro-import:"
+
+
+def missing_helpers(checkout: str) -> list[str]:
+    return [name for name in JIRO_HELPERS if not os.path.isfile(os.path.join(checkout, "templates", name))]
+
+
+class _Imports:
+    """Jsonnet imports: the stand-in by name, everything else from inside the Jiro checkout only."""
+
+    def __init__(self, checkout: str | None):
+        self.root = os.path.realpath(checkout) if checkout else None
+        self.config_lib = os.path.join(self.root, "templates", "config.libsonnet") if self.root else None
+
+    def __call__(self, base: str, rel: str):
+        if rel == STAND_IN_NAME:
+            return STAND_IN_NAME, STAND_IN.encode()
+        if rel.startswith(HELPER_PREFIX):
+            name = rel[len(HELPER_PREFIX):]
+            path = os.path.join(self.root, "templates", name) if self.root else ""
+            if not os.path.isfile(path):
+                return rel, JIRO_HELPERS[name].encode()
+            rel, base = path, ""
+        if self.root is None:
+            raise RuntimeError(f"import '{rel}' is not available here")
+        path = os.path.realpath(os.path.join(base, rel))
+        if path == self.config_lib:
+            return path, STAND_IN.encode()  # Jiro's defaults: the stand-in
+        if os.path.commonpath([path, self.root]) != self.root:
+            raise RuntimeError(f"import '{rel}' leaves the Jiro checkout")
+        try:
+            with open(path, "rb") as fh:
+                return path, fh.read()
+        except OSError as exc:
+            raise RuntimeError(f"cannot import '{rel}': {exc.strerror}") from None
+
+
+def _stand_in_params(agent_tag: str) -> dict[str, str]:
+    params = {
+        "constants": JIRO_RESOURCE_MODEL, "committerPermissions": JIRO_COMMITTER_PERMISSIONS,
+        "readGroup": JIRO_READ_GROUP, "readPermissions": JIRO_READ_PERMISSIONS, "adminGroup": JIRO_ADMIN_GROUP,
+        "host": JIRO_HOST, "cluster": JIRO_CLUSTER, "timezone": JIRO_TIMEZONE,
+        "connectionTimeout": JIRO_CONNECTION_TIMEOUT, "agentTag": agent_tag,
+    }
+    return {"jiro": json.dumps(params)}
+
+
+def evaluate(checkout: str, instance_dir: str, agent_tag: str) -> tuple[dict, dict]:
+    """(merged, base) for one instance; RuntimeError with Jsonnet's message on failure."""
+    out = _jsonnet.evaluate_snippet(
+        os.path.join(instance_dir, "<import-jiro>.jsonnet"), EVAL_SNIPPET % {"stand_in": STAND_IN_NAME},
+        ext_codes=_stand_in_params(agent_tag), import_callback=_Imports(checkout), max_trace=6)
+    result = json.loads(out)
+    return result["merged"], result["base"]
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+_SIMPLE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")  # else ["key"], as Jsonnet writes it
+
+
+def jiro_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _SIMPLE_KEY.match(part):
+            out += ("." if out else "") + part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def differences(merged: Any, base: Any, path: tuple = ()) -> list[tuple]:
+    """Paths where `merged` differs from `base`: added or removed keys, or different values."""
+    if isinstance(merged, dict) and isinstance(base, dict):
+        out: list[tuple] = []
+        for key in merged:
+            out += [path + (key,)] if key not in base else differences(merged[key], base[key], path + (key,))
+        out += [path + (key,) for key in base if key not in merged]
+        return out
+    return [] if merged == base else [path]
+
+
+def _under(path: tuple, prefixes) -> bool:
+    return any(path[:len(p)] == p for p in prefixes)
+
+
+def _reason(path: tuple) -> str:
+    for prefix, reason in REASONS:
+        if path[:len(prefix)] == prefix:
+            return reason
+    return "no equivalent in the instance schema"
+
+
+def _get(data: Any, path: tuple, default=None):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return default
+        data = data[key]
+    return data
+
+
+def _leaf_diff(wanted: dict, have: dict) -> dict:
+    """The leaves of `wanted` whose value differs from `have` (nested dicts kept as nested)."""
+    out = {}
+    for key, value in wanted.items():
+        if isinstance(value, dict):
+            sub = _leaf_diff(value, have.get(key, {}) if isinstance(have.get(key), dict) else {})
+            if sub:
+                out[key] = sub
+        elif have.get(key) != value:
+            out[key] = value
+    return out
+
+
+def _same_quantity(a: str, b: str, parse) -> bool:
+    try:
+        return parse(a) == parse(b)
+    except (ValueError, TypeError):
+        return a == b
+
+
+class _Fits:
+    """Does a value fit one part of the instance schema? (Keeps the regexes in one place: the schema.)"""
+
+    def __init__(self, schema: dict):
+        self.schema = schema
+        self._cache: dict[str, Any] = {}
+
+    def __call__(self, pointer: str, value: Any) -> bool:
+        if pointer not in self._cache:
+            node: Any = self.schema
+            for part in pointer.strip("/").split("/"):
+                node = node[part]
+            if "$ref" in node:
+                node = self.schema["$defs"][node["$ref"].rsplit("/", 1)[1]]
+            self._cache[pointer] = jsonschema_rs.Draft202012Validator(node)
+        return self._cache[pointer].is_valid(value)
+
+    def hint(self, pointer: str) -> str:
+        node: Any = self.schema
+        for part in pointer.strip("/").split("/"):
+            node = node[part]
+        return node.get("x-hint", "")
+
+
+P_PROJECT = "properties/project/properties/"
+P_JENKINS = "properties/jenkins/properties/"
+P_DEPLOY = "properties/deployment/properties/"
+P_STORAGE = "properties/storage/properties/"
+P_TEMPLATE = "properties/agents/properties/podTemplates/items/properties/"
+P_PERMISSION = "$defs/permission"
+P_PLUGIN = "$defs/pluginId"
+P_PRINCIPAL = P_JENKINS + "permissions/items/properties/group"
+
+
+# --- mapping one instance ------------------------------------------------------------------------
+
+@dataclass
+class Evaluated:
+    report: InstanceReport
+    directory: str  # the Jiro instance directory
+    merged: dict
+    base: dict
+    version: str = "latest"  # the Jenkins version to write ('latest': none)
+
+
+class Mapper:
+    """Turns one evaluated Jiro instance into our instance definition (a dict in the file's key order)."""
+
+    def __init__(self, ev: Evaluated, defaults: dict, fits: _Fits):
+        self.ev, self.m, self.b, self.d = ev, ev.merged, ev.base, defaults
+        self.fits = fits
+        self.report = ev.report
+        self.skip = lambda path, reason: self.report.not_imported.append(NotImported(jiro_path(path), reason))
+
+    def build(self) -> dict:
+        doc = {"project": self.project(), "jenkins": self.jenkins(), "deployment": self.deployment(),
+               "storage": self.storage(), "agents": self.agents(), "buildTools": self.build_tools(),
+               "resourceModel": self.resource_model()}
+        self.leftovers()
+        return {k: v for k, v in doc.items() if v or k == "project"}
+
+    # project ---------------------------------------------------------------------------------
+    def project(self) -> dict:
+        p = self.m["project"]
+        out = {"fullName": p["fullName"], "displayName": p["displayName"]}
+        if p.get("shortName") != p["fullName"].rsplit(".", 1)[-1]:
+            out["shortName"] = p["shortName"]
+        if p.get("resourcePacks", 1) != 1:
+            out["resourcePacks"] = p["resourcePacks"]
+        if p.get("unixGroupName", p["fullName"]) != p["fullName"]:
+            out["unixGroupName"] = p["unixGroupName"]
+        return out
+
+    # jenkins ---------------------------------------------------------------------------------
+    def jenkins(self) -> dict:
+        j, dj = self.m.get("jenkins", {}), self.d["jenkins"]
+        out: dict = {}
+        if self.ev.version != "latest":
+            out["version"] = self.ev.version
+        for key in ("maxConcurrency", "staticAgentCount", "agentConnectionTimeout", "timezone"):
+            if key in j and j[key] != dj[key]:
+                if self.fits(P_JENKINS + key, j[key]):
+                    out[key] = j[key]
+                else:
+                    self.skip(("jenkins", key), f"{j[key]!r} does not fit the instance schema "
+                                                f"({self.fits.hint(P_JENKINS + key) or 'see its range'})")
+        theme = j.get("theme", "quicksilver")
+        if theme not in JIRO_THEMES:
+            self.skip(("jenkins", "theme"), f"unknown Jiro theme {theme!r}; the fleet's theme applies")
+        elif JIRO_THEMES[theme] != dj["theme"]:
+            out["theme"] = JIRO_THEMES[theme]
+        plugins = self.plugins(j.get("plugins", []), dj["plugins"])
+        if plugins:
+            out["plugins"] = plugins
+        permissions = self.permissions(j.get("permissions", []), dj["permissions"])
+        if permissions:
+            out["permissions"] = permissions
+        return out
+
+    def plugins(self, jiro: list, fleet_plugins: list) -> list:
+        provided = {p.split(":", 1)[0] for p in fleet_plugins}
+        out, already = [], []
+        for spec in jiro:
+            if not isinstance(spec, str) or not self.fits(P_PLUGIN, spec):
+                self.skip(("jenkins", "plugins"), f"{spec!r} is not a plugin id")
+            elif spec.split(":", 1)[0] in provided:
+                already.append(spec)
+            elif spec not in out:
+                out.append(spec)
+        if already:
+            self.report.notes.append(f"plugins already provided by the fleet (base set or profiles), not repeated: "
+                                     f"{', '.join(already)}")
+        return out
+
+    def permissions(self, jiro: list, fleet_entries: list) -> list:
+        granted: dict[tuple, list] = {}
+        for i, entry in enumerate(jiro):
+            principal = _principal(entry)
+            if principal is None:
+                self.skip(("jenkins", "permissions", i), "not a group or user permission entry")
+                continue
+            kind, name, perms = principal
+            granted.setdefault((kind, name), [])
+            granted[(kind, name)] += [p for p in perms if p not in granted[(kind, name)]]
+        fleet = {(e["kind"], e["name"]): e["permissions"] for e in fleet_entries}
+        out = []
+        for (kind, name), perms in granted.items():
+            extra = [p for p in perms if p not in fleet.get((kind, name), [])]
+            unknown = [p for p in extra if not isinstance(p, str) or not self.fits(P_PERMISSION, p)]
+            extra = [p for p in extra if p not in unknown]
+            if unknown:
+                self.skip(("jenkins", "permissions"), f"{kind} {name}: {', '.join(map(str, unknown))} "
+                                                      "(not in the permission list of the instance schema)")
+            if extra and not self.fits(P_PRINCIPAL, name):
+                self.skip(("jenkins", "permissions"), f"{kind} name {name!r} does not fit the instance schema")
+            elif extra:
+                out.append({kind: name, "permissions": extra})
+        for (kind, name), perms in fleet.items():
+            more = [p for p in perms if p not in granted.get((kind, name), [])]
+            if more:
+                self.skip(("jenkins", "permissions"), f"the fleet grants {kind} {name} {', '.join(more)}, "
+                                                      "which Jiro did not; fleet grants cannot be removed per instance")
+        return out
+
+    # deployment --------------------------------------------------------------------------------
+    def deployment(self) -> dict:
+        dep, dd = self.m.get("deployment", {}), self.d["deployment"]
+        out: dict = {}
+        wanted = {
+            "host": dep.get("host", JIRO_HOST),
+            "prefix": _prefix(dep.get("prefix", "/" + self.m["project"]["shortName"])),
+            "cluster": dep.get("cluster", JIRO_CLUSTER),
+            "namespace": _get(self.m, ("kubernetes", "master", "namespace"), self.m["project"]["shortName"]),
+        }
+        if "seLinuxLevel" in self.m:
+            wanted["seLinuxLevel"] = self.m["seLinuxLevel"]
+        for key, value in wanted.items():
+            if value == dd.get(key):
+                continue
+            if self.fits(P_DEPLOY + key, value):
+                out[key] = value
+            else:
+                source = {"namespace": ("kubernetes", "master", "namespace"),
+                          "seLinuxLevel": ("seLinuxLevel",)}.get(key, ("deployment", key))
+                self.skip(source, f"{value!r} does not fit the instance schema ({self.fits.hint(P_DEPLOY + key)})")
+        return out
+
+    # storage ------------------------------------------------------------------------------------
+    def storage(self) -> dict:
+        st, ds = self.m.get("storage", {}), self.d["storage"]
+        if not isinstance(st, dict):
+            self.skip(("storage",), "not a mapping")
+            return {}
+        out: dict = {}
+        for key in st:
+            if key not in ("storageClassName", "quota"):
+                self.skip(("storage", key), "only storageClassName and quota are imported")
+        cls = st.get("storageClassName", "")
+        if cls != ds["storageClassName"]:
+            if cls == "":
+                self.skip(("storage", "storageClassName"),
+                          f"Jiro used the cluster's default storage class; the fleet default "
+                          f"{ds['storageClassName']!r} applies")
+            elif self.fits(P_STORAGE + "storageClassName", cls):
+                out["storageClassName"] = cls
+            else:
+                self.skip(("storage", "storageClassName"), f"{cls!r} does not fit the instance schema")
+        size = st.get("quota", JIRO_STORAGE_SIZE)
+        if not _same_quantity(size, ds["size"], memory_mib):
+            if self.fits(P_STORAGE + "size", size):
+                out["size"] = size
+            else:
+                self.skip(("storage", "quota"), f"{size!r} does not fit the instance schema "
+                                                f"({self.fits.hint(P_STORAGE + 'size')})")
+        return out
+
+    # agents ---------------------------------------------------------------------------------------
+    def agents(self) -> dict:
+        path = ("clouds", "kubernetes", "templates")
+        jiro = _get(self.m, path, {})
+        base = _get(self.b, path, {})
+        default_res = _get(self.m, ("kubernetes", "agents", "defaultResources"), {})
+        fleet_templates = {t["name"]: t for t in self.d["agents"]["podTemplates"]}
+        agent_res = self.d["resources"]["agent"]
+        out = []
+        for name, t in sorted(jiro.items()):
+            origin = base.get(name) or _origin(t, base)
+            for diff in differences(_template_rest(t), _template_rest(origin)):
+                self.skip(path + (name,) + diff, TEMPLATE_REASON)
+            ours = self.template(name, t, default_res)
+            if ours is None:
+                continue
+            have = fleet_templates.get(name)
+            if have is not None and not ours.get("resources") and have["resources"] == agent_res and all(
+                    have.get(k) == ours.get(k, "EXCLUSIVE" if k == "mode" else None)
+                    for k in ("labels", "image", "mode")):
+                continue  # the fleet already gives the instance this very template
+            out.append(ours)
+        for name in sorted(set(base) - set(jiro)):
+            if name in fleet_templates:
+                self.skip(path + (name,), "removed in Jiro, but the fleet still provides this pod template")
+        for name in sorted(set(fleet_templates) - set(jiro)):
+            self.report.notes.append(f"the fleet adds pod template '{name}', which Jiro did not have")
+        return {"podTemplates": out} if out else {}
+
+    def template(self, name: str, t: dict, default_res: dict) -> dict | None:
+        where = ("clouds", "kubernetes", "templates", name)
+        docker = t.get("docker", {})
+        image = "{registry}/{repository}/{image}:{tag}".format(**docker) \
+            if {"registry", "repository", "image", "tag"} <= set(docker) else None
+        labels = t.get("labels", [name])
+        problems = [(key, value) for key, value, ptr in (("name", name, "name"), ("image", image, "image"),
+                                                          ("labels", labels, "labels"))
+                    if not self.fits(P_TEMPLATE + ptr, value)]
+        if problems:
+            self.skip(where, "cannot be expressed: " + ", ".join(f"{k} {v!r} does not fit the instance schema"
+                                                                 for k, v in problems))
+            return None
+        ours: dict = {"name": name, "labels": list(labels), "image": image}
+        if t.get("mode", "EXCLUSIVE") != "EXCLUSIVE":
+            ours["mode"] = t["mode"]
+        resources: dict = {}
+        res = _get(t, ("kubernetes", "resources"), {})
+        for kind, parse, pointer in (("cpu", cpu_millis, "cpu"), ("memory", memory_mib, "memory")):
+            for side in ("request", "limit"):
+                value = _get(res, (kind, side))
+                default = _get(default_res, (kind, side))
+                if value is None or (default is not None and _same_quantity(str(value), str(default), parse)):
+                    continue
+                ptr = f"{P_TEMPLATE}resources/properties/{pointer}/properties/{side}"
+                if self.fits(ptr, value):
+                    resources.setdefault(kind, {})[side] = value
+                else:
+                    self.skip(where + ("kubernetes", "resources", kind, side),
+                              f"{value!r} does not fit the instance schema ({self.fits.hint(ptr)})")
+        if resources:
+            ours["resources"] = resources
+        return ours
+
+    # build tools ------------------------------------------------------------------------------------
+    def build_tools(self) -> dict:
+        out: dict = {}
+        for tool, jiro_default in JIRO_TOOL_DEFAULTS.items():
+            enabled = _get(self.m, (tool, "generate"), jiro_default)
+            if not isinstance(enabled, bool):
+                self.skip((tool, "generate"), "not true or false")
+                continue
+            have = self.d["buildTools"].get(tool, {})
+            entry: dict = {}
+            if enabled != have.get("enabled", False):
+                entry["enabled"] = enabled
+            if enabled:
+                for key, ref in JIRO_TOOL_SECRETS[tool].items():
+                    if have.get(key) != ref:
+                        entry[key] = dict(ref)
+            if entry:
+                out[tool] = entry
+        return out
+
+    # resource constants --------------------------------------------------------------------------------
+    def resource_model(self) -> dict:
+        diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.d["resourceModel"])
+        if diff:
+            self.report.notes.append("the fleet's resource constants differ from Jiro's; Jiro's are kept for this "
+                                     "instance (resourceModel)")
+        return diff
+
+    # everything else ------------------------------------------------------------------------------------
+    def leftovers(self) -> None:
+        for path in differences(self.m, self.b):
+            if not _under(path, CONSUMED):
+                self.skip(path, _reason(path))
+
+
+def _principal(entry) -> tuple[str, str, list] | None:
+    if not isinstance(entry, dict):
+        return None
+    for kind in ("group", "user"):
+        inner = entry.get(kind)
+        if isinstance(inner, dict) and isinstance(inner.get("name"), str) and isinstance(inner.get("permissions"), list):
+            return kind, inner["name"], inner["permissions"]
+    # Jiro's older form names no kind: e-mail addresses and matrix-auth's 'anonymous' are users.
+    if isinstance(entry.get("principal"), str) and isinstance(entry.get("grantedPermissions"), list):
+        name = entry["principal"]
+        return ("user" if "@" in name or name == "anonymous" else "group"), name, entry["grantedPermissions"]
+    return None
+
+
+def _prefix(prefix: str) -> str:
+    prefix = prefix.rstrip("/") if isinstance(prefix, str) else prefix
+    return prefix
+
+
+def _template_rest(t: dict) -> dict:
+    """A Jiro pod template minus what we map (name, labels, mode, image, resources)."""
+    rest = {k: v for k, v in t.items() if k not in ("name", "labels", "mode")}
+    if isinstance(rest.get("docker"), dict):
+        rest["docker"] = {k: v for k, v in rest["docker"].items()
+                          if k not in ("registry", "repository", "image", "tag")}
+    if isinstance(rest.get("kubernetes"), dict):
+        rest["kubernetes"] = {k: v for k, v in rest["kubernetes"].items() if k != "resources"}
+    return rest
+
+
+def _origin(t: dict, base: dict) -> dict:
+    """The default template a new one was most likely derived from (same agent image), else basic."""
+    image = _get(t, ("docker", "image"))
+    for candidate in base.values():
+        if _get(candidate, ("docker", "image")) == image:
+            return candidate
+    return base.get("basic", {})
+
+
+# --- fleet settings --------------------------------------------------------------------------------
+
+def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_in_templates: list[dict]) -> dict:
+    """Fleet settings that reproduce Jiro's defaults."""
+    versions = sorted(set(versions) | {facts.latest}, key=_version_key)
+    return {
+        "name": "jiro",
+        "clusters": [{"name": c, "description": "imported from Jiro; set the real capacity",
+                      "capacity": {"cpu": "1000", "memory": "4Ti"}} for c in sorted(set(clusters) | {JIRO_CLUSTER})],
+        "defaults": {
+            "cluster": JIRO_CLUSTER,
+            "host": JIRO_HOST,
+            "pathPrefix": "shortName",
+            "timezone": JIRO_TIMEZONE,
+            "theme": JIRO_THEMES["quicksilver"],
+            "agentConnectionTimeout": JIRO_CONNECTION_TIMEOUT,
+            "storageSize": JIRO_STORAGE_SIZE,
+            "adminGroup": JIRO_ADMIN_GROUP,
+            "adminEmail": JIRO_ADMIN_EMAIL,
+            "readGroup": JIRO_READ_GROUP,
+            "readPermissions": list(JIRO_READ_PERMISSIONS),
+            "committerPermissions": list(JIRO_COMMITTER_PERMISSIONS),
+            "agentImage": f"{JIRO_REPOSITORY}/jiro-agent-basic-ubuntu:{facts.agent_tag(facts.latest)}",
+            "imageRepository": facts.image_repository,
+            "ldap": dict(JIRO_LDAP),
+        },
+        "resourceModel": json.loads(json.dumps(JIRO_RESOURCE_MODEL)),
+        "controllers": {
+            "latest": facts.latest,
+            "versions": {v: {"image": facts.image(v),
+                             "plugins": [p for p in facts.base_plugins(v) if p != THEME_PLUGIN] + [THEME_PLUGIN]}
+                         for v in versions},
+        },
+        "profiles": [{
+            "name": "jiro-defaults",
+            "description": "What every Jiro instance had: its default pod templates and Maven settings",
+            "match": ["*"],
+            "set": {
+                "agents": {"podTemplates": stand_in_templates},
+                "buildTools": {"maven": {"enabled": True, **json.loads(json.dumps(JIRO_TOOL_SECRETS["maven"]))}},
+            },
+        }],
+    }
+
+
+def fleet_text(data: dict, facts: JiroFacts) -> str:
+    notes = [
+        "# Fleet settings written by `fleet import-jiro`: Jiro's defaults (eclipse-cbi/jiro templates/config.libsonnet).",
+        "# Review before use:",
+        "#  - clusters[].capacity is a placeholder (Jiro does not know it): set the real figures.",
+        "#  - no defaults.storageClassName: Jiro used the cluster's default storage class.",
+        f"#  - controllers.latest is what Jiro's 'latest' meant in the committed output ({facts.latest})"
+        if facts.latest_known else
+        f"#  - controllers.latest ({facts.latest}) is a guess: the checkout has no committed target/config.json.",
+        f"#  - every controller version also gets the {THEME_PLUGIN} plugin, for the imported themes.",
+        f"# See {DOCS}.",
+    ]
+    return FLEET_HEADER + "\n".join(notes) + "\n" + dump_yaml(data, sort_keys=False)
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+def instance_text(report: InstanceReport, jiro_rel: str, doc: dict) -> str:
+    lines = [f"# Imported from Jiro ({jiro_rel}) by `fleet import-jiro`; see {DOCS}."]
+    if report.not_imported:
+        lines.append("# not imported:")
+        lines += [f"#   - {_one_line(n.text())}" for n in report.not_imported]
+    else:
+        lines.append("# not imported: nothing")
+    return INSTANCE_HEADER + "\n".join(lines) + "\n" + dump_yaml(doc, sort_keys=False)
+
+
+def override_text(jiro_rel: str, raw: bytes) -> bytes:
+    head = (f"# Imported from Jiro ({jiro_rel}/jenkins/configuration.yml): merged over the generated JCasC\n"
+            "# (maps merge key by key, lists replace), as Jiro did.\n").encode()
+    return head + raw + (b"" if raw.endswith(b"\n") or not raw else b"\n")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _atomic_write(path: str, data: bytes) -> None:
+    # Not mkstemp: its 0600 mode would stick to the file; 0666 lets the umask decide, as for any file.
+    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:12]}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _wrapper_problem(instance_dir: str) -> str | None:
+    path = os.path.join(instance_dir, "jiro.jsonnet")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    code = re.sub(r"(//|#)[^\n]*", "", text)
+    compact = re.sub(r"\s+", "", code).replace("'", '"').replace(",}", "}")
+    if compact == STANDARD_WRAPPER:
+        return None
+    patched = sorted(set(re.findall(r'"([^"\n]+\.(?:json|yml|yaml))"\s*\+?:', code)) - {"config.json"})
+    what = f"patches {', '.join(patched)}" if patched else "differs from Jiro's standard wrapper"
+    if "JAVA_OPTS" in code:
+        what += " (JAVA_OPTS)"
+    return f"custom wrapper {what}; such patches of Jiro's generated files are not imported"
+
+
+def _other_files(instance_dir: str) -> list[str]:
+    out = []
+    for dirpath, dirnames, filenames in os.walk(instance_dir):
+        rel_dir = os.path.relpath(dirpath, instance_dir)
+        if rel_dir == "target" or rel_dir.startswith("target" + os.sep):
+            dirnames[:] = []
+            continue
+        dirnames.sort()
+        for name in sorted(filenames):
+            rel = os.path.normpath(os.path.join(rel_dir, name)).replace(os.sep, "/")
+            if rel not in KNOWN_FILES:
+                out.append(rel)
+    return out
+
+
+# --- the command ------------------------------------------------------------------------------------
+
+def import_jiro(checkout: str, into: str, names=(), force: bool = False,
+                paths: fleetmod.Paths | None = None) -> ImportResult:
+    """Import Jiro instances from `checkout` into the fleet directory `into`.
+
+    Raises FleetError for problems that stop the whole import (no instances/ in the
+    checkout, an unknown NAME, an invalid existing fleet.yaml); per-instance problems
+    are in the returned reports.
+    """
+    started = time.monotonic()
+    paths = paths or fleetmod.Paths(instances=into)
+    schemas = Schemas(paths.schemas)
+    fits = _Fits(schemas.raw(INSTANCE_SCHEMA))
+    jiro_instances = os.path.join(checkout, "instances")
+    if not os.path.isdir(jiro_instances):
+        raise FleetError([Diagnostic(checkout, 0, 0, "", "not a Jiro checkout: it has no instances/ directory",
+                                     hint="pass the root of a clone of eclipse-cbi/jiro")])
+    selected = fleetdir.select(jiro_instances, tuple(names))
+    if not selected:
+        raise FleetError([Diagnostic(jiro_instances, 0, 0, "", "no Jiro instances in this directory")])
+    facts = read_facts(jiro_instances, fleetdir.instance_names(jiro_instances))
+    fleet_path = os.path.join(into, FLEET_FILE)
+    existing = _existing_fleet(fleet_path, schemas) if os.path.exists(fleet_path) else None
+
+    # 1. evaluate every selected instance
+    evaluated: list[Evaluated] = []
+    reports: list[InstanceReport] = []
+    seen: dict[str, str] = {}
+    for jiro_name in selected:
+        report = InstanceReport(jiro_name)
+        reports.append(report)
+        ev = _evaluate_one(checkout, jiro_instances, jiro_name, report, facts, fits)
+        if ev is None:
+            continue
+        name = ev.merged["project"]["fullName"]
+        report.name = name
+        if name in seen:
+            report.diagnostics.append(_diag(ev, f"fullName '{name}' is also the fullName of Jiro instance "
+                                                f"'{seen[name]}'", "rename one of them in Jiro first"))
+            continue
+        seen[name] = jiro_name
+        target_dir = os.path.join(into, name)
+        if os.path.exists(os.path.join(target_dir, INSTANCE_FILE)) and not force:
+            report.status = "exists"
+            report.diagnostics.append(Diagnostic(target_dir, 0, 0, "", "instance directory already exists",
+                                                 hint="pass --force to overwrite its instance.yaml and jenkins.yaml"))
+            continue
+        evaluated.append(ev)
+
+    # 2. fleet settings: the existing ones, or Jiro's defaults
+    if existing is None:
+        pinned = [_get(ev.merged, ("jenkins", "version"), "latest") for ev in evaluated]
+        clusters = [_get(ev.merged, ("deployment", "cluster"), JIRO_CLUSTER) for ev in evaluated]
+        fleet = new_fleet(facts, [c for c in clusters if fits(P_DEPLOY + "cluster", c)],
+                          [v for v in pinned if v != "latest" and fits(P_JENKINS + "version", v)],
+                          _stand_in_templates(facts))
+        fleet_notes = [] if facts.latest_known else [
+            f"Jiro's 'latest' Jenkins version is unknown (no committed target/config.json); assumed {facts.latest}"]
+    else:
+        fleet = existing
+        fleet_notes = []
+    fleet_notes += [f"the checkout has no templates/{name}: what Jiro adds there per project is not imported"
+                    for name in missing_helpers(checkout)]
+    usable = [ev for ev in evaluated if _fits_fleet(ev, fleet, facts, existing is not None, fits)]
+
+    # 3. the defaults our fleet gives each instance, from our own model
+    defaults = _fleet_defaults(paths, fleet, usable)
+
+    # 4. map, stage, validate, move into place
+    staged: dict[str, dict[str, bytes]] = {}
+    for ev in usable:
+        doc = Mapper(ev, defaults[ev.report.name], fits).build()
+        rel = os.path.relpath(ev.directory, checkout).replace(os.sep, "/")
+        files = {INSTANCE_FILE: instance_text(ev.report, rel, doc).encode()}
+        override = os.path.join(ev.directory, "jenkins", "configuration.yml")
+        if os.path.exists(override):
+            with open(override, "rb") as fh:
+                files[OVERRIDE_FILE] = override_text(rel, fh.read())
+        staged[ev.report.name] = files
+    fleet_bytes = fleet_text(fleet, facts).encode() if existing is None else None
+    written = _stage_and_write(into, fleet_bytes, staged, {ev.report.name: ev.report for ev in usable}, force, paths)
+    for r in reports:
+        r.diagnostics = sort_diagnostics(r.diagnostics)
+    return ImportResult(checkout, into, written, reports, fleet_notes, time.monotonic() - started)
+
+
+def _diag(ev: Evaluated, message: str, hint: str = "") -> Diagnostic:
+    return Diagnostic(os.path.join(ev.directory, "config.jsonnet"), 0, 0, "", message, hint=hint)
+
+
+def _existing_fleet(path: str, schemas: Schemas) -> dict:
+    doc = load(path)
+    diags = validate_document(doc, schemas.fleet, "while validating the fleet settings")
+    if not diags:
+        diags = checks.check_fleet(FleetSources(os.path.dirname(path), doc, {}))
+    if any(d.is_error for d in diags):
+        raise FleetError(diags)
+    return doc.data
+
+
+def _evaluate_one(checkout, jiro_instances, jiro_name, report, facts, fits) -> Evaluated | None:
+    directory = os.path.join(jiro_instances, jiro_name)
+    config = os.path.join(directory, "config.jsonnet")
+    if not os.path.exists(config):
+        report.diagnostics.append(Diagnostic(directory, 0, 0, "", "no config.jsonnet",
+                                             hint="instances defined only in jiro.jsonnet are not supported"))
+        return None
+    tag = facts.instance_tags.get(jiro_name) or facts.agent_tag(facts.latest)
+    try:
+        merged, base = evaluate(checkout, directory, tag)
+    except RuntimeError as exc:
+        report.diagnostics.append(Diagnostic(config, 0, 0, "", f"Jsonnet evaluation failed: {str(exc).strip()}",
+                                             hint="the instance must evaluate in Jiro; imports resolve from the "
+                                                  "checkout"))
+        return None
+    ev = Evaluated(report, directory, merged, base)
+    project = merged.get("project")
+    # Without these the instance would not be the same controller: fail it rather than guess.
+    bad = [key for key in ("fullName", "displayName", "shortName", "resourcePacks", "unixGroupName")
+           if not isinstance(project, dict) or not fits(P_PROJECT + key, project.get(key))]
+    if bad:
+        for key in bad:
+            value = project.get(key) if isinstance(project, dict) else None
+            report.diagnostics.append(_diag(ev, f"project.{key} {value!r} cannot be imported",
+                                            fits.hint(P_PROJECT + key) or "it does not fit the instance schema"))
+        return None
+    if project["fullName"] != jiro_name:
+        report.notes.append(f"Jiro directory '{jiro_name}' holds project '{project['fullName']}'; "
+                            "written under its fullName")
+    for path, value in facts.resolved.get(jiro_name, {}).items():
+        mine = _get(merged, path)
+        if mine != value:
+            detail = ""
+            if isinstance(value, list) and isinstance(mine, list):
+                only = [json.dumps(v, sort_keys=True) if not isinstance(v, str) else v for v in value if v not in mine]
+                detail = f" (Jiro's output also has: {', '.join(only)})" if only else ""
+            report.notes.append(f"{jiro_path(path)} differs from Jiro's committed output (target/config.json){detail}; "
+                                "the output may be stale, or Jiro used helpers this checkout lacks")
+    problem = _wrapper_problem(directory)
+    if problem:
+        report.not_imported.append(NotImported("jiro.jsonnet", problem))
+    for rel in _other_files(directory):
+        report.not_imported.append(NotImported(rel, "file not imported"))
+    return ev
+
+
+def _fits_fleet(ev: Evaluated, fleet: dict, facts: JiroFacts, existing: bool, fits: _Fits) -> bool:
+    """Pick the Jenkins version to write; refuse a cluster or version the fleet does not know."""
+    clusters = [c["name"] for c in fleet["clusters"]]
+    versions = fleet["controllers"]["versions"]
+    where = os.path.relpath(os.path.join(ev.directory, "config.jsonnet"))
+    cluster = _get(ev.merged, ("deployment", "cluster"), JIRO_CLUSTER)
+    requested = _get(ev.merged, ("jenkins", "version"), "latest")
+    for key, value in (("deployment.cluster", cluster), ("jenkins.version", requested)):
+        pointer = (P_DEPLOY if key.startswith("deployment") else P_JENKINS) + key.split(".")[1]
+        if not fits(pointer, value):
+            ev.report.diagnostics.append(_diag(ev, f"{key} {value!r} cannot be imported",
+                                               fits.hint(pointer) or "it does not fit the instance schema"))
+            return False
+    if cluster not in clusters:
+        ev.report.diagnostics.append(_diag(ev, f"cluster '{cluster}' is not defined in the fleet settings",
+                                           f"add it to clusters in fleet.yaml, then import again ({where})"))
+        return False
+    if requested != "latest":
+        if requested not in versions:
+            ev.report.diagnostics.append(_diag(ev, f"Jenkins version '{requested}' is not in the fleet's controller "
+                                                   "catalog", f"add it to controllers.versions in fleet.yaml "
+                                                              f"(known: {', '.join(sorted(versions))})"))
+            return False
+        ev.version = requested
+        return True
+    latest = fleet["controllers"]["latest"]
+    if not existing or not facts.latest_known or facts.latest == latest:
+        if existing and not facts.latest_known:
+            ev.report.notes.append(f"Jiro's 'latest' is unknown here; the fleet's latest ({latest}) applies")
+        return True
+    if facts.latest in versions:
+        ev.version = facts.latest
+        ev.report.notes.append(f"Jiro's 'latest' was {facts.latest} but the fleet's is {latest}: "
+                               f"pinned to {facts.latest} so that nothing changes by accident")
+        return True
+    ev.report.diagnostics.append(_diag(ev, f"Jiro's 'latest' Jenkins ({facts.latest}) is not in the fleet's "
+                                           "controller catalog", "add it to controllers.versions in fleet.yaml"))
+    return False
+
+
+def _stub(ev: Evaluated) -> dict:
+    """The least of an instance that our model needs to say what the fleet would give it."""
+    p = ev.merged["project"]
+    project = {"fullName": p["fullName"], "displayName": p["displayName"], "resourcePacks": p["resourcePacks"]}
+    if p["shortName"] != p["fullName"].rsplit(".", 1)[-1]:
+        project["shortName"] = p["shortName"]
+    if isinstance(p.get("unixGroupName"), str) and p["unixGroupName"]:
+        project["unixGroupName"] = p["unixGroupName"]
+    data: dict = {"project": project}
+    if ev.version != "latest":
+        data["jenkins"] = {"version": ev.version}
+    return data
+
+
+def _fleet_defaults(paths: fleetmod.Paths, fleet: dict, evaluated: list[Evaluated]) -> dict[str, dict]:
+    inputs = [ModelInput(ev.report.name, _stub(ev), fleetdir.matching_profiles(fleet, ev.report.name))
+              for ev in evaluated]
+    return _models(paths, fleet, inputs)
+
+
+def _models(paths: fleetmod.Paths, fleet: dict, inputs: list[ModelInput]) -> dict[str, dict]:
+    if not inputs:
+        return {}
+    engine = ModelEngine(paths.templates)
+    # Only the models are needed; skip the Kubernetes objects where the engine allows it.
+    if "objects" in inspect.signature(engine.evaluate).parameters:
+        result = engine.evaluate(fleet, inputs, objects=False)
+    else:  # pragma: no cover - older engine
+        result = engine.evaluate(fleet, inputs)
+    return {name: value["model"] for name, value in result.items()}
+
+
+def _stand_in_templates(facts: JiroFacts) -> list[dict]:
+    """Jiro's default pod templates, in our form (resources follow the packs)."""
+    code = f"local d = import '{STAND_IN_NAME}'; (d + {{ project+: {{ fullName: 'x.x', displayName: 'x' }} }})"
+    out = _jsonnet.evaluate_snippet("<jiro-templates>", code + ".clouds.kubernetes.templates",
+                                    ext_codes=_stand_in_params(facts.agent_tag(facts.latest)),
+                                    import_callback=_Imports(None))
+    templates = json.loads(out)
+    result = []
+    for name, t in templates.items():
+        d = t["docker"]
+        entry = {"name": name, "labels": t["labels"],
+                 "image": f"{d['registry']}/{d['repository']}/{d['image']}:{d['tag']}"}
+        if t["mode"] != "EXCLUSIVE":
+            entry["mode"] = t["mode"]
+        result.append(entry)
+    return result
+
+
+def _stage_and_write(into: str, fleet_bytes: bytes | None, staged: dict[str, dict[str, bytes]],
+                     reports: dict[str, InstanceReport], force: bool, paths: fleetmod.Paths) -> bool:
+    """Validate everything in a scratch fleet directory first; move only what passed into `into`.
+
+    Returns whether the new fleet settings were written.
+    """
+    if not staged:
+        return False
+    os.makedirs(into, exist_ok=True)
+    scratch = tempfile.mkdtemp(prefix=".import-jiro-", dir=into)
+    fleet_file = os.path.join(into, FLEET_FILE)
+    try:
+        if fleet_bytes is None:
+            shutil.copyfile(fleet_file, os.path.join(scratch, FLEET_FILE))
+        else:
+            with open(os.path.join(scratch, FLEET_FILE), "wb") as fh:
+                fh.write(fleet_bytes)
+        for name, files in staged.items():
+            os.makedirs(os.path.join(scratch, name))
+            for rel, data in files.items():
+                with open(os.path.join(scratch, name, rel), "wb") as fh:
+                    fh.write(data)
+        by_instance = _validate_scratch(scratch, into, sorted(staged), paths)
+        # Our own fleet settings must validate, and the templates must evaluate (a bug otherwise):
+        # then nothing is written.
+        stray = [d for key, diags in by_instance.items() if key not in staged for d in diags if d.is_error]
+        if stray:
+            raise FleetError(stray)
+        valid = [name for name in sorted(staged) if not any(d.is_error for d in by_instance.get(name, []))]
+        written = fleet_bytes is not None and bool(valid)
+        if written:
+            _atomic_write(fleet_file, fleet_bytes)
+        for name in sorted(staged):
+            reports[name].diagnostics.extend(by_instance.get(name, []))
+        for name in valid:  # never move an invalid file into the fleet
+            target = os.path.join(into, name)
+            os.makedirs(target, exist_ok=True)
+            for rel, data in sorted(staged[name].items()):
+                _atomic_write(os.path.join(target, rel), data)
+            stale = os.path.join(target, OVERRIDE_FILE)
+            if force and OVERRIDE_FILE not in staged[name] and os.path.exists(stale):
+                os.unlink(stale)  # --force: the directory reflects this import
+            reports[name].files = [os.path.join(target, rel) for rel in sorted(staged[name])]
+            reports[name].status = "imported"
+        return written
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _validate_scratch(scratch: str, into: str, names: list[str], paths: fleetmod.Paths) -> dict[str, list]:
+    """check_sources over the scratch fleet, diagnostics by instance name (or 'fleet.yaml'), at their final paths.
+
+    check_sources stops at files it cannot read; those instances are set aside and the
+    rest validated again, so that one unreadable file does not hide the others' problems.
+    """
+    found: dict[str, list[Diagnostic]] = {}
+    check = fleetmod.Paths(instances=scratch, templates=paths.templates, schemas=paths.schemas)
+    while names:
+        try:
+            checked = fleetmod.check_sources(check, names)
+            diags, done = checked.diagnostics, True
+            # What `fleet validate` adds: the rules over resolved models (LimitRange fit, unique
+            # namespaces and URLs), here among the imported instances.
+            diags += checks.check_models(_models(paths, checked.sources.fleet.data, checked.inputs),
+                                         checked.sources)
+        except FleetError as exc:
+            diags, done = exc.diagnostics, False
+        for d in diags:
+            d = _relocate(d, scratch, into)
+            key = os.path.relpath(d.file, into).split(os.sep, 1)[0] if d.file else FLEET_FILE
+            found.setdefault(key, []).append(d)
+        failed = {n for n in names if n in found}
+        if done or not failed or FLEET_FILE in found:
+            break
+        names = [n for n in names if n not in failed]
+    return found
+
+
+def _relocate(d: Diagnostic, scratch: str, into: str) -> Diagnostic:
+    if d.file and os.path.commonpath([os.path.abspath(d.file), os.path.abspath(scratch)]) == os.path.abspath(scratch):
+        return dataclasses.replace(d, file=os.path.join(into, os.path.relpath(d.file, scratch)))
+    return d
+
+
+def write_report(result: ImportResult, path: str) -> None:
+    _atomic_write(path, (json.dumps(result.as_json(), indent=2, sort_keys=False) + "\n").encode())
+
+
+__all__ = ["FLEET_NOT_IMPORTED", "ImportResult", "InstanceReport", "NotImported", "import_jiro", "write_report"]
