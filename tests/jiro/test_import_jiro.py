@@ -37,7 +37,7 @@ NOT_IMPORTED = {
     "modeling.xtext": ['clouds.kubernetes.templates["centos-8-6gb"].env.JENKINS_REMOTING_JAVA_OPTS',
                        'maven.files["settings.xml"].servers["ossrh-s01"]'],
     "technology.cbi": [],
-    "technology.jgit": ["jenkins.permissions", "gerrit"],
+    "technology.jgit": ["gerrit"],
 }
 
 
@@ -139,8 +139,7 @@ def test_report_json(imported, tmp_path):
     report = load_json(tmp_path / "report.json")
     assert report["summary"]["imported"] == 8 and report["summary"]["failed"] == 0
     by_name = {i["name"]: i for i in report["instances"]}
-    assert [n["path"] for n in by_name["technology.jgit"]["notImported"]] == ["jenkins.permissions", "gerrit"]
-    assert "Gerrit/ManualTrigger" in by_name["technology.jgit"]["notImported"][0]["reason"]
+    assert [n["path"] for n in by_name["technology.jgit"]["notImported"]] == ["gerrit"]
     assert report["fleetNotImported"], "the fleet-wide list is part of the report"
 
 
