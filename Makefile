@@ -35,11 +35,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 update-golden: $(STAMP)
-	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden
-	@git status --short tests/golden || true
+	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/monitoring/test_monitoring_golden.py
+	@git status --short tests/golden tests/monitoring/golden || true
 
 fuzz-long: $(STAMP)
-	FLEET_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/properties
+	FLEET_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/properties tests/hardening
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

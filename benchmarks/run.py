@@ -71,6 +71,27 @@ print((time.perf_counter() - start) / len(inputs))
     return float(out.stdout.strip())
 
 
+def binding_comparison(instances_dir: str, count: int) -> dict[str, float]:
+    """ms per instance of one batched model+objects evaluation, per Jsonnet binding."""
+    code = f"""
+import sys, time, json, importlib
+sys.path.insert(0, {ROOT!r})
+from generator import fleet
+paths = fleet.Paths(instances={instances_dir!r})
+checked = fleet.check_sources(paths)
+inputs = checked.inputs[:{count}]
+codes = {{"fleet": json.dumps(checked.sources.fleet.data),
+          "instances": json.dumps([{{"name": i.name, "data": i.data, "profiles": list(i.profiles)}} for i in inputs])}}
+for name in ("_jsonnet", "_gojsonnet"):
+    binding = importlib.import_module(name)
+    start = time.perf_counter()
+    binding.evaluate_file(paths.templates + "/fleet.jsonnet", jpathdir=[paths.templates], tla_codes=codes)
+    print(name, (time.perf_counter() - start) / len(inputs) * 1000)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return {line.split()[0]: float(line.split()[1]) for line in out.stdout.splitlines()}
+
+
 def scenario_rows(n: int, work: str, jobs: int) -> list[tuple[str, float, float, int, int]]:
     fleet_dir = os.path.join(work, f"fleet{n}")
     out_dir = os.path.join(work, f"build{n}")
@@ -113,6 +134,9 @@ def main() -> None:
                 print(f"\nnaive baseline (per instance, {args.baseline_sample} instances, 1 process): "
                       f"{naive * 1000:.1f} ms -> {naive * n:.1f} s for {n}")
                 print(f"full regeneration vs naive: {naive * n / full[1]:.1f}x faster")
+                bindings = binding_comparison(os.path.join(work, f"fleet{n}"), 200)
+                print("Jsonnet bindings, one evaluation of 200 instances: "
+                      + ", ".join(f"{k} {v:.1f} ms/instance" for k, v in sorted(bindings.items())))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

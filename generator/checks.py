@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections import defaultdict
 
@@ -177,7 +178,33 @@ def _rule_agents(src, fleet, ctx):
                                      hint="a container cannot request more than its limit", context=ctx)
 
 
-_INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents]
+JCASC_ROOTS = ["appearance", "credentials", "jenkins", "security", "tool", "unclassified"]
+
+
+def _rule_override(src, fleet, ctx):
+    """The hand-written JCasC merged over ours: a mapping of JCasC root elements, each a mapping."""
+    doc = src.override
+    if doc is None:
+        return
+    ctx = ("while checking the hand-written JCasC override",) + ctx
+    if not isinstance(doc.data, dict):
+        yield doc.diagnostic((), "a JCasC override must be a mapping of JCasC root elements",
+                             hint=f"for example 'jenkins:'; roots: {', '.join(JCASC_ROOTS)}", context=ctx)
+        return
+    for key, value in doc.data.items():
+        if key not in JCASC_ROOTS:
+            close = difflib.get_close_matches(key, JCASC_ROOTS, n=1)
+            yield doc.diagnostic((key,), f"unknown JCasC root element '{key}'", key=True,
+                                 hint=f"did you mean '{close[0]}'?" if close else f"JCasC roots: {', '.join(JCASC_ROOTS)}",
+                                 context=ctx)
+        elif not isinstance(value, dict):
+            yield doc.diagnostic((key,), f"'{key}' must be a mapping, not {type(value).__name__ if value is not None else 'null'}",
+                                 hint="it would replace the whole generated section; write the keys to change instead",
+                                 context=ctx)
+
+
+_INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents,
+                   _rule_override]
 
 
 def _duplicate_names(doc, path, items, what, ctx) -> list[Diagnostic]:

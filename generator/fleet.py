@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable
 
-from . import __version__, cache, checks, fleetdir, manifests, output
+from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
 from .errors import Diagnostic, FleetError, sort_diagnostics
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
@@ -48,21 +48,27 @@ class Generated:
     index: dict
     warnings: list[Diagnostic]
     cached: list[str] = field(default_factory=list)  # not re-rendered: carry their files over
+    keys: dict[str, str] = field(default_factory=dict)  # inputs key per instance, for the cache file
 
 
 def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
     """Load and validate the fleet file and the selected instances; raise with every error."""
     schemas = schemas or Schemas(paths.schemas)
-    sources = fleetdir.read(paths.instances, names)
-    diags = _schema_diagnostics(sources.fleet, schemas.fleet, "while validating the fleet settings")
-    if not diags:
-        diags = checks.check_fleet(sources)
+    sources, load_diags = fleetdir.read_all(paths.instances, names)
+    if sources is None:
+        raise FleetError(load_diags)  # instance checks need the fleet settings
+    fleet_diags = _schema_diagnostics(sources.fleet, schemas.fleet, "while validating the fleet settings")
+    if not fleet_diags:
+        fleet_diags = checks.check_fleet(sources) + monitoring.check_settings(
+            sources.fleet, fleetdir.instance_names(paths.instances))
         version = sources.fleet.data.get("kubernetesVersion", DEFAULT_KUBERNETES_VERSION)
         supported = manifests.supported_versions()
         if version not in supported and ".".join(version.split(".")[:2]) not in supported:
-            diags.append(sources.fleet.diagnostic(("kubernetesVersion",), f"no Kubernetes schemas for version {version}",
-                                                  hint=f"supported: {supported[0]} to {supported[-1]}"))
-    if any(d.is_error for d in diags):
+            fleet_diags.append(sources.fleet.diagnostic(
+                ("kubernetesVersion",), f"no Kubernetes schemas for version {version}",
+                hint=f"supported: {supported[0]} to {supported[-1]}"))
+    diags = load_diags + fleet_diags
+    if any(d.is_error for d in fleet_diags):
         raise FleetError(diags)  # instance checks need a sound fleet file
     inputs = []
     for name, src in sorted(sources.instances.items()):
@@ -171,15 +177,24 @@ def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
 
 
 def _cached_models(cache_dir: str | None, keys: dict[str, str]) -> tuple[dict[str, dict], dict]:
-    """Models of instances whose inputs did not change since cache_dir was written."""
+    """Models of instances whose inputs did not change since cache_dir was written.
+
+    A hit also needs the instance's files to be as generate left them: all
+    present and none modified after the index (written last). A damaged
+    output is rendered again rather than carried over.
+    """
     if not cache_dir:
         return {}, {}
-    index = output.read_index(cache_dir) or {}
-    entries = index.get("instances", {})
+    state = output.read_cache(cache_dir)
+    if not state:
+        return {}, {}
+    entries = state["index"].get("instances", {})
     models = {}
     for name, key in keys.items():
         entry = entries.get(name)
-        if not entry or entry.get("inputsKey") != key:
+        if not entry or state["keys"].get(name) != key:
+            continue
+        if not output.files_intact(cache_dir, name, entry.get("files", {}), state["written_ns"]):
             continue
         try:
             with open(os.path.join(cache_dir, name, "model.json"), encoding="utf-8") as fh:
@@ -227,17 +242,22 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     todo = [i for i in checked.inputs if i.name not in cached_models]
     models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, jobs, True, progress)
     diags = list(checked.diagnostics) + diags
+    # Fleet-level files (the alerting rules) depend on fleet.yaml only: rendered on every run.
+    fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, paths.templates, paths.schemas)
+    diags.extend(fleet_diags)
+    files.update(fleet_files)
     models.update(cached_models)
     diags.extend(checks.check_models(models, sources))
     if any(d.is_error for d in diags):
         raise FleetError(diags)
-    index = build_index(models, files, keys, {n: old_entries[n] for n in cached_models})
+    index = build_index(models, files, {n: old_entries[n] for n in cached_models})
+    if fleet_files:
+        index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     return Generated(sorted(sources.instances), models, files, index, sort_diagnostics(diags),
-                     sorted(cached_models))
+                     sorted(cached_models), keys)
 
 
-def build_index(models: dict[str, dict], files: dict[str, bytes], keys: dict[str, str],
-                cached: dict[str, dict]) -> dict:
+def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[str, dict]) -> dict:
     entries: dict[str, dict] = dict(cached)
     for name, model in sorted(models.items()):
         if name in cached:
@@ -249,7 +269,6 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], keys: dict[str
             "namespace": dep["namespace"],
             "url": dep["url"],
             "jenkinsVersion": model["jenkins"]["version"],
-            "inputsKey": keys[name],
             "files": {rel[len(prefix):]: sha256(data) for rel, data in sorted(files.items()) if rel.startswith(prefix)},
         }
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}
@@ -259,7 +278,10 @@ def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:
     instances = dict((old or {}).get("instances", {}))
     instances = {k: v for k, v in instances.items() if k in keep}
     instances.update(new["instances"])
-    return {"generator": new["generator"], "instances": dict(sorted(instances.items()))}
+    merged = {"generator": new["generator"], "instances": dict(sorted(instances.items()))}
+    if "fleet" in new:  # fleet-level files are rendered on every run: the new entry is complete
+        merged["fleet"] = new["fleet"]
+    return merged
 
 
 def index_bytes(index: dict) -> bytes:

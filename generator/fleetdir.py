@@ -65,8 +65,13 @@ def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
     return sorted(chosen)
 
 
-def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:
-    """Load fleet.yaml and the selected instances; every unreadable file is reported at once."""
+def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[FleetSources | None, list[Diagnostic]]:
+    """Load fleet.yaml and the selected instances, keeping going past unreadable files.
+
+    Returns the sources that loaded (None when fleet.yaml did not) and a
+    diagnostic for every file that did not, so one broken file never hides the
+    problems of the others.
+    """
     diags: list[Diagnostic] = []
     fleet_doc = None
     try:
@@ -76,11 +81,10 @@ def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSource
     instances: dict[str, InstanceSource] = {}
     for name in select(directory, names):
         inst_dir = os.path.join(directory, name)
-        inst_path = os.path.join(inst_dir, INSTANCE_FILE)
         override_path = os.path.join(inst_dir, OVERRIDE_FILE)
         doc = override = None
         try:
-            doc = load(inst_path)
+            doc = load(os.path.join(inst_dir, INSTANCE_FILE))
         except FleetError as exc:
             diags.extend(exc.diagnostics)
         if os.path.exists(override_path):
@@ -88,11 +92,18 @@ def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSource
                 override = load(override_path)
             except FleetError as exc:
                 diags.extend(exc.diagnostics)
+                doc = None  # an instance whose override is unreadable is not modelled
         if doc is not None:
             instances[name] = InstanceSource(name, inst_dir, doc, override)
-    if diags:
+    return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
+
+
+def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:
+    """Load fleet.yaml and the selected instances; raise with every unreadable file at once."""
+    sources, diags = read_all(directory, names)
+    if diags or sources is None:
         raise FleetError(diags)
-    return FleetSources(directory, fleet_doc, instances)
+    return sources
 
 
 def matching_profiles(fleet: dict, full_name: str) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
 
 import jenkins
 import requests
@@ -167,6 +168,58 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
+class ControllerState:
+    version: str  # X-Jenkins of the answer; "" when absent
+    quieting_down: bool
+    quiet_down_reason: str
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    id: int
+    task: str  # the job's full name; "" when Jenkins exports none (a Pipeline `node` block waiting)
+    why: str
+    in_queue_since: int  # epoch milliseconds, the controller's clock
+    blocked: bool
+    buildable: bool
+    stuck: bool
+
+
+@dataclass(frozen=True)
+class QueueState:
+    items: tuple[QueueItem, ...]
+    now: int  # epoch milliseconds by the controller's clock (its Date header), else ours
+
+    def longest_wait(self) -> float:
+        """Seconds the oldest item has waited (0 when the queue is empty)."""
+        return max((max(0, self.now - i.in_queue_since) / 1000 for i in self.items), default=0.0)
+
+
+KUBERNETES_COMPUTER = "org.csanchez.jenkins.plugins.kubernetes.KubernetesComputer"
+
+
+@dataclass(frozen=True)
+class Computer:
+    name: str
+    kind: str  # the _class: hudson.model.Hudson$MasterComputer, hudson.slaves.SlaveComputer, ...
+    offline: bool
+    idle: bool
+    executors: int
+
+    @property
+    def cloud(self) -> bool:
+        """An agent pod of the Kubernetes cloud: it counts against containerCap (maxConcurrency)."""
+        return self.kind == KUBERNETES_COMPUTER
+
+
+@dataclass(frozen=True)
+class Computers:
+    busy_executors: int  # busy executors of online computers (ComputerSet.getBusyExecutors)
+    total_executors: int  # executors of online computers
+    computers: tuple[Computer, ...]
+
+
+@dataclass(frozen=True)
 class RequestRecord:
     method: str
     path: str
@@ -213,8 +266,8 @@ class JenkinsClient:
         return Identity(data["id"], data.get("fullName") or data["id"], self.version or "",
                         self.sessions[-1] if self.sessions else "")
 
-    def plugins(self) -> list[InstalledPlugin]:
-        data = self._json("GET", "pluginManager/api/json?depth=2")
+    def plugins(self, *, crumb: bool = True) -> list[InstalledPlugin]:
+        data = self._json_response("GET", "pluginManager/api/json?depth=2", crumb=crumb)[0]
         try:
             return sorted((InstalledPlugin(p["shortName"], str(p["version"]), bool(p.get("active")),
                                            bool(p.get("enabled")),
@@ -234,10 +287,13 @@ class JenkinsClient:
                               headers={"Content-Type": YAML_TYPE})
         except RemoteError as err:
             if err.status == 400:
-                return CheckResult(tuple(_issues(err.body, "error", what)))
+                return CheckResult(_rejection(err.body, what))
             if err.status == 500 and legacy_errors and not isinstance(err, AuthError):
                 return CheckResult((CheckIssue(-1, _oops_message(err.body), "error"),))
             raise
+        if not resp.text.strip():  # a clean check is `[]`: an empty page proves nothing was checked
+            raise BadResponse(f"{what} answered an empty body instead of its JSON list (a proxy in the way?)",
+                              request=what)
         return CheckResult(tuple(_issues(resp.text, "warning", what)))
 
     def export(self) -> str:
@@ -257,8 +313,7 @@ class JenkinsClient:
                 return ApplyResult("configure")
             except RemoteError as err:
                 if err.status == 400:
-                    return ApplyResult("configure", tuple(_issues(err.body, "error",
-                                                                  "POST /configuration-as-code/configure")))
+                    return ApplyResult("configure", _rejection(err.body, "POST /configuration-as-code/configure"))
                 if err.status not in (404, 405) or isinstance(err, AuthError):
                     raise
                 self._configure_available = False
@@ -308,6 +363,46 @@ class JenkinsClient:
             return ApplyResult("reload-token", (CheckIssue(-1, _html_text(text), "error"),))
         return ApplyResult("reload-token")
 
+    # --- what `fleet status` needs (GETs only: no crumb) --------------------------------------
+
+    def controller_state(self) -> ControllerState:
+        """GET /api/json?tree=quietingDown,quietDownReason; the version is the answer's X-Jenkins."""
+        data, resp = self._json_response("GET", "api/json?tree=quietingDown,quietDownReason", crumb=False)
+        if not isinstance(data, dict) or "quietingDown" not in data:
+            raise BadResponse("GET /api/json did not describe a Jenkins controller", request="GET /api/json")
+        return ControllerState(resp.headers.get("X-Jenkins", ""), bool(data["quietingDown"]),
+                               str(data.get("quietDownReason") or ""))
+
+    def queue(self) -> QueueState:
+        """GET /queue/api/json: what waits, why, and since when (inQueueSince, epoch ms)."""
+        what = "GET /queue/api/json"
+        data, resp = self._json_response(
+            "GET", "queue/api/json?tree=items[id,inQueueSince,why,blocked,buildable,stuck,task[name,fullName]]",
+            crumb=False)
+        try:
+            items = tuple(QueueItem(int(i["id"]), str((i.get("task") or {}).get("fullName")
+                                                      or (i.get("task") or {}).get("name") or ""),
+                                    str(i.get("why") or ""), int(i["inQueueSince"]), bool(i.get("blocked")),
+                                    bool(i.get("buildable")), bool(i.get("stuck")))
+                          for i in data["items"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadResponse(f"{what}: unexpected content ({type(exc).__name__}: {exc})", request=what) from None
+        return QueueState(items, _server_time_ms(resp))
+
+    def computers(self) -> Computers:
+        """GET /computer/api/json: executors busy and online, and every computer (node or agent pod)."""
+        what = "GET /computer/api/json"
+        data, _ = self._json_response(
+            "GET", "computer/api/json?tree=busyExecutors,totalExecutors,"
+                   "computer[displayName,offline,idle,numExecutors]", crumb=False)
+        try:
+            computers = tuple(Computer(str(c.get("displayName", "")), str(c.get("_class", "")), bool(c["offline"]),
+                                       bool(c["idle"]), int(c.get("numExecutors", 0)))
+                              for c in data["computer"])
+            return Computers(int(data["busyExecutors"]), int(data["totalExecutors"]), computers)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise BadResponse(f"{what}: unexpected content ({type(exc).__name__}: {exc})", request=what) from None
+
     # --- plumbing ---------------------------------------------------------------------------
 
     def _observe(self, response: requests.Response, *args, **kwargs) -> None:
@@ -322,10 +417,13 @@ class JenkinsClient:
                                       response.elapsed.total_seconds()))
 
     def _json(self, method: str, path: str):
+        return self._json_response(method, path)[0]
+
+    def _json_response(self, method: str, path: str, *, crumb: bool = True):
         what = f"{method} /{path.split('?')[0]}"
-        resp = self._send(method, path)
+        resp = self._send(method, path, crumb=crumb)
         try:
-            return json.loads(resp.text)
+            return json.loads(resp.text), resp
         except ValueError:
             kind = resp.headers.get("Content-Type", "").split(";")[0] or "no content type"
             raise BadResponse(f"{what} answered {kind} that is not JSON"
@@ -428,6 +526,14 @@ class JenkinsClient:
 
 # --- helpers --------------------------------------------------------------------------------
 
+def _server_time_ms(resp: requests.Response) -> int:
+    """The answer's Date header in epoch ms: queue ages by the controller's own clock, not ours."""
+    try:
+        return int(parsedate_to_datetime(resp.headers["Date"]).timestamp() * 1000)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return int(time.time() * 1000)
+
+
 def _chain(exc: BaseException):
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -494,6 +600,12 @@ def _oops_message(body: str) -> str:
         if m:
             return m.group(1).strip()
     return _excerpt(body)
+
+
+def _rejection(body: str, what: str) -> tuple[CheckIssue, ...]:
+    """The errors of a 400 answer; never none: a 400 without its list (a proxy's) is still a rejection."""
+    return tuple(_issues(body, "error", what)) or (
+        CheckIssue(-1, "400 Bad Request without the list of errors (a proxy in the way?)", "error"),)
 
 
 def _issues(body: str, severity: str, what: str) -> list[CheckIssue]:

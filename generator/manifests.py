@@ -1,5 +1,5 @@
 """Offline validation of generated objects: Kubernetes schemas (kubernetes-validate,
-strict), the OpenShift Route CRD, and our JCasC schema."""
+strict), the OpenShift Route CRD, the Prometheus Operator ServiceMonitor CRD, and our JCasC schema."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from kubernetes_validate import utils as kv
 from .errors import Diagnostic
 
 ROUTE_CRD = os.path.join("openshift", "routes.route.openshift.io.crd.yaml")
+SERVICE_MONITOR_CRD = os.path.join("prometheus-operator", "servicemonitors.monitoring.coreos.com.crd.yaml")
 
 
 def _api_file(api_version: str) -> str:
@@ -56,6 +57,26 @@ def _route_validator(schemas_dir: str):
     return jsonschema_rs.Draft202012Validator(_structural(version["schema"]["openAPIV3Schema"]))
 
 
+@lru_cache(maxsize=4)
+def _service_monitor_validator(schemas_dir: str):
+    with open(os.path.join(schemas_dir, SERVICE_MONITOR_CRD), encoding="utf-8") as fh:
+        crd = yaml.safe_load(fh)
+    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
+    return jsonschema_rs.Draft202012Validator(_closed(_structural(version["schema"]["openAPIV3Schema"])))
+
+
+def _closed(node):
+    """Strict like kubernetes-validate's -strict schemas: objects with listed properties take no others."""
+    if isinstance(node, list):
+        return [_closed(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _closed(v) for k, v in node.items()}
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
 def _structural(node):
     """OpenAPI v3 structural schema -> JSON Schema: int-or-string becomes anyOf, empty combinators go."""
     if isinstance(node, list):
@@ -75,6 +96,9 @@ def validate_object(obj: dict, file: str, kubernetes_version: str, schemas_dir: 
     if kind == "Route" and api == "route.openshift.io/v1":
         validator = _route_validator(schemas_dir)
         origin = "the OpenShift Route CRD schema"
+    elif kind == "ServiceMonitor" and api == "monitoring.coreos.com/v1":
+        validator = _service_monitor_validator(schemas_dir)
+        origin = f"the ServiceMonitor CRD schema in schemas/{SERVICE_MONITOR_CRD}"
     else:
         try:
             validator = _k8s_validator(kubernetes_version, kind, api)

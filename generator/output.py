@@ -78,6 +78,53 @@ def out_dir_of(lock_path: str) -> str:
     return os.path.join(parent, name[1:-len(".lock")])
 
 
+# --- the incremental cache ---------------------------------------------------------------------
+# Kept beside the output, not in fleet.json: the keys depend on library versions, and
+# fleet.json must be the same bytes on every machine.
+
+def cache_path(out_dir: str) -> str:
+    parent, name = os.path.split(os.path.abspath(out_dir))
+    return os.path.join(parent, f".{name}.cache.json")
+
+
+def read_cache(out_dir: str) -> dict | None:
+    """The cache state if it belongs to the current output tree (same fleet.json), else None."""
+    try:
+        with open(cache_path(out_dir), encoding="utf-8") as fh:
+            state = json.load(fh)
+        index_path = os.path.join(out_dir, INDEX)
+        with open(index_path, "rb") as fh:
+            index_bytes = fh.read()
+        written_ns = os.stat(index_path).st_mtime_ns
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or state.get("index") != sha256(index_bytes):
+        return None
+    return {"keys": state.get("keys", {}), "index": json.loads(index_bytes), "written_ns": written_ns}
+
+
+def write_cache(out_dir: str, keys: dict[str, str]) -> None:
+    """Record the inputs keys of the tree just written (call with the lock held)."""
+    with open(os.path.join(out_dir, INDEX), "rb") as fh:
+        digest = sha256(fh.read())
+    target = cache_path(out_dir)
+    tmp = f"{target}.tmp-{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"index": digest, "keys": dict(sorted(keys.items()))}, fh, indent=1)
+    os.replace(tmp, target)
+
+
+def files_intact(out_dir: str, name: str, files: dict[str, str], written_ns: int) -> bool:
+    """Every file of an instance present and not modified after the index was written."""
+    for rel in files:
+        try:
+            if os.stat(os.path.join(out_dir, name, rel)).st_mtime_ns > written_ns:
+                return False
+        except OSError:
+            return False
+    return True
+
+
 # --- reading the current tree ---------------------------------------------------------------
 
 def read_index(out_dir: str) -> dict | None:
@@ -197,7 +244,8 @@ def write_tree(out_dir: str, files: dict[str, bytes], carry_over: list[str] = ()
                 os.link(src, dst)  # files are never rewritten in place, so sharing inodes is safe
             except OSError:
                 shutil.copy2(src, dst)
-        for rel, data in sorted(files.items()):
+        # The index last: no file of the tree is newer than it unless edited afterwards.
+        for rel, data in sorted(files.items(), key=lambda item: (item[0] == INDEX, item[0])):
             dst = os.path.join(tmp, rel)
             d = os.path.dirname(dst)
             if d not in made:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 
 import yaml
 
@@ -13,12 +12,13 @@ from .render import Renderer
 from .sources import Document
 
 # Order of resources in kustomization.yaml: what must exist first comes first.
+# servicemonitor.yaml exists only for instances monitored through a ServiceMonitor.
 OBJECT_ORDER = [
     "namespace.yaml", "resourcequota.yaml", "limitrange.yaml", "serviceaccount.yaml", "role.yaml",
     "rolebinding.yaml", "configmap-jenkins-config.yaml", "service-jenkins-ui.yaml",
-    "service-jenkins-discovery.yaml", "route.yaml", "statefulset.yaml",
+    "service-jenkins-discovery.yaml", "route.yaml", "statefulset.yaml", "servicemonitor.yaml",
 ]
-JCASC_ROOTS = ["appearance", "credentials", "jenkins", "security", "tool", "unclassified"]
+OPTIONAL_OBJECTS = {"servicemonitor.yaml"}
 
 try:
     _Loader = yaml.CSafeLoader
@@ -57,27 +57,11 @@ class Producer:
                                    hint="this is a template bug; please report it")]
         diags = validate_jcasc(data, out_file, self.jcasc_validator)
         source = f"{name}/instance.yaml"
-        if override is not None:
-            diags.extend(self._check_override(override))
+        if override is not None:  # checked by checks._rule_override before modelling
             if isinstance(override.data, dict):
                 data = deep_merge(data, override.data)
             source += f" and {name}/jenkins.yaml"
         return header(source) + dump_yaml(data, sort_keys=False), diags
-
-    @staticmethod
-    def _check_override(doc: Document) -> list[Diagnostic]:
-        if not isinstance(doc.data, dict):
-            return [doc.diagnostic((), "a JCasC override must be a mapping of JCasC root elements",
-                                   hint=f"for example 'jenkins:'; roots: {', '.join(JCASC_ROOTS)}")]
-        diags = []
-        for key in doc.data:
-            if key not in JCASC_ROOTS:
-                close = difflib.get_close_matches(key, JCASC_ROOTS, n=1)
-                diags.append(doc.diagnostic((key,), f"unknown JCasC root element '{key}'", key=True,
-                                            hint=f"did you mean '{close[0]}'?" if close
-                                            else f"JCasC roots: {', '.join(JCASC_ROOTS)}",
-                                            context=("while merging the hand-written JCasC override",)))
-        return diags
 
     def files(self, name: str, model: dict, objects: dict, override: Document | None) -> tuple[dict[str, bytes], list[Diagnostic]]:
         jcasc, diags = self.jcasc(name, model, override)
@@ -86,7 +70,8 @@ class Producer:
         objects["configmap-jenkins-config.yaml"] = {**cm, "data": {"jenkins.yaml": jcasc}}
         out: dict[str, bytes] = {f"{name}/jenkins/jenkins.yaml": jcasc.encode()}
         source = header(f"{name}/instance.yaml")
-        for file in OBJECT_ORDER:
+        present = [f for f in OBJECT_ORDER if f not in OPTIONAL_OBJECTS or f in objects]
+        for file in present:
             obj = objects[file]
             rel = f"{name}/k8s/{file}"
             diags.extend(validate_object(obj, rel, self.kubernetes_version, self.schemas_dir))
@@ -94,7 +79,7 @@ class Producer:
         kustomization = {
             "apiVersion": "kustomize.config.k8s.io/v1beta1",
             "kind": "Kustomization",
-            "resources": OBJECT_ORDER,
+            "resources": present,
         }
         out[f"{name}/k8s/kustomization.yaml"] = (source + dump_yaml(kustomization, sort_keys=False)).encode()
         out[f"{name}/image/Dockerfile"] = self.renderer.render("image/Dockerfile.j2", m=model).encode()

@@ -7,6 +7,7 @@ errors with a position, not surprises further down.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,11 @@ except AttributeError:  # pragma: no cover - libyaml missing
     _Loader = yaml.SafeLoader
 
 MAX_BYTES = 1024 * 1024
+# Deeper than any real instance or JCasC file; libyaml allows 1000 levels, which exhausts
+# Python's recursion limit in the builder below.
+MAX_DEPTH = 64
+# Integers beyond 64 bits are never meaningful here; they also defeat int->str conversion.
+MAX_INT = 2 ** 63
 
 Path = tuple  # a key path: ("jenkins", "plugins", 3)
 
@@ -32,6 +38,8 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
 }
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
 
 
 @dataclass
@@ -86,6 +94,11 @@ def _span(node: yaml.Node) -> int:
     return 1
 
 
+def _short_tag(tag: str) -> str:
+    short = tag.removeprefix("tag:yaml.org,2002:")
+    return tag if short == tag else "!!" + short
+
+
 def _pos(node: yaml.Node) -> tuple[int, int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1, _span(node))
 
@@ -95,6 +108,7 @@ class _Builder:
         self.doc = doc
         self.errors: list[Diagnostic] = []
         self.seen: set[int] = set()
+        self.aliases: list[tuple[Path, yaml.Node]] = []  # reported once their position is known
         self.constructor = yaml.constructor.SafeConstructor()
 
     def error(self, node: yaml.Node, path: Path, message: str, hint: str = "") -> None:
@@ -106,12 +120,19 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         if id(node) in self.seen:
             # The composer hands out the same node object for every alias of an anchor.
-            self.error(node, path, "anchors and aliases are not allowed",
-                       hint="write the value out in full; aliases hide what a value is "
-                            "and allow exponential 'billion laughs' documents")
+            self.aliases.append((path, node))
             return None
         self.seen.add(id(node))
         self.doc.values[path] = _pos(node)
+        if len(path) >= MAX_DEPTH and isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+            self.error(node, path, f"nested more than {MAX_DEPTH} levels deep",
+                       hint="instance, fleet and JCasC files are a few levels deep; is this the right file?")
+            return None
+        if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in (_MAP, _SEQ):
+            # e.g. !!python/object:... {}, !!set or a local !tag on a mapping or list
+            self.error(node, path, f"YAML tag '{_short_tag(node.tag)}' is not allowed",
+                       hint="only plain mappings, lists, strings, numbers, booleans and null are accepted")
+            return None
         if isinstance(node, yaml.MappingNode):
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -139,11 +160,26 @@ class _Builder:
         if node.tag == _TIMESTAMP:
             return node.value  # keep dates as written: our schemas want strings
         if node.tag not in _SCALAR_TAGS:
-            self.error(node, path, f"YAML tag '{node.tag}' is not allowed",
+            self.error(node, path, f"YAML tag '{_short_tag(node.tag)}' is not allowed",
                        hint="only plain strings, numbers, booleans and null are accepted")
             return None
-        value = self.constructor.construct_object(node)
-        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, KeyError, IndexError):
+            # an explicit tag on text that is not of that type (!!int abc, !!bool maybe),
+            # or an integer with more digits than Python converts
+            digits = node.value.lstrip("+-").replace("_", "")
+            if node.tag == "tag:yaml.org,2002:int" and digits.isdigit():
+                self.error(node, path, "number out of range", hint="numbers here are below 2^63")
+            else:
+                shown = node.value if len(node.value) <= 40 else node.value[:37] + "..."
+                self.error(node, path, f"{shown!r} is not a valid {_short_tag(node.tag)}",
+                           hint="remove the tag, or write a value of that type")
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and not -MAX_INT <= value < MAX_INT:
+            self.error(node, path, "number out of range", hint="numbers here are below 2^63")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
             self.error(node, path, f"{node.value!r} is not a finite number")
             return None
         return value
@@ -163,21 +199,89 @@ def parse_text(text: str, path: str) -> Document:
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         source = doc.lines[line - 1] if 0 < line <= len(doc.lines) else None
         problem = exc.problem or "invalid YAML"
-        context = (f"while {exc.context}" + (
-            f" (started on line {exc.context_mark.line + 1})" if exc.context_mark else ""),) \
-            if exc.context else ()
+        context: tuple[str, ...] = ()
+        if exc.context and exc.context.startswith("while "):
+            context = (exc.context + (f" (started on line {exc.context_mark.line + 1})"
+                                      if exc.context_mark else ""),)
+        elif exc.context:  # e.g. "expected a single document in the stream" + "but found another document"
+            problem = f"{exc.context}, {problem}"
+        at_tab = source is not None and source[column - 1:column] == "\t"  # libyaml does not name the tab
         raise FleetError([Diagnostic(path, line, column, "", f"YAML syntax error: {problem}",
-                                     hint=_syntax_hint(problem), context=context,
+                                     hint=_syntax_hint("tab" if at_tab else problem), context=context,
                                      source_line=source)]) from None
-    except yaml.YAMLError as exc:  # reader errors (bad characters) carry no problem_mark
+    except yaml.reader.ReaderError as exc:  # a control character; its position is a byte offset
+        raise FleetError([_bad_character(doc, text, exc.character)]) from None
+    except yaml.YAMLError as exc:
         raise FleetError([Diagnostic(path, 1, 1, "", f"YAML error: {exc}")]) from None
     if node is None:
         raise FleetError([Diagnostic(path, 1, 1, "", "file is empty", hint="expected a YAML mapping")])
     builder = _Builder(doc)
     doc.data = builder.build(node, ())
+    if builder.aliases:
+        where = _alias_positions(text)
+        for alias_path, node in builder.aliases:
+            line, column, span = where.get(alias_path) or _pos(node)
+            source = doc.lines[line - 1] if 0 < line <= len(doc.lines) else None
+            builder.errors.append(Diagnostic(
+                path, line, column, format_path(alias_path), "anchors and aliases are not allowed",
+                hint="write the value out in full; aliases hide what a value is "
+                     "and allow exponential 'billion laughs' documents",
+                source_line=source, span=span))
     if builder.errors:
         raise FleetError(builder.errors)
     return doc
+
+
+def _alias_positions(text: str) -> dict[Path, tuple[int, int, int]]:
+    """Where each alias (*name) was written, by key path.
+
+    The composer resolves aliases to the anchored node and forgets the alias
+    itself, so on error the events are read once more to point at the '*name'.
+    """
+    found: dict[Path, tuple[int, int, int]] = {}
+    stack: list[list] = []  # [path or None, is_mapping, pending key | index]
+    expect_key = object()
+    for event in yaml.parse(text, Loader=_Loader):
+        if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        path: Path | None = ()
+        if stack:
+            frame = stack[-1]
+            if frame[1] and frame[2] is expect_key:  # a key: remember it, it is not a value
+                frame[2] = event.value if isinstance(event, yaml.ScalarEvent) else None
+                if isinstance(event, yaml.CollectionStartEvent):
+                    stack.append([None, isinstance(event, yaml.MappingStartEvent), expect_key if
+                                  isinstance(event, yaml.MappingStartEvent) else 0])
+                continue
+            if frame[1]:
+                path = None if frame[0] is None or frame[2] is None else frame[0] + (frame[2],)
+                frame[2] = expect_key
+            else:
+                path = None if frame[0] is None else frame[0] + (frame[2],)
+                frame[2] += 1
+        if isinstance(event, yaml.AliasEvent) and path is not None:
+            start, end = event.start_mark, event.end_mark
+            found.setdefault(path, (start.line + 1, start.column + 1,
+                                    max(1, end.column - start.column) if start.line == end.line else 1))
+        elif isinstance(event, yaml.CollectionStartEvent):
+            mapping = isinstance(event, yaml.MappingStartEvent)
+            stack.append([path, mapping, expect_key if mapping else 0])
+    return found
+
+
+def _bad_character(doc: Document, text: str, code: int) -> Diagnostic:
+    before = (text[:max(text.find(chr(code)), 0)] + "x").splitlines()  # the same line breaks as doc.lines
+    line, column = len(before), len(before[-1])
+    source = doc.lines[line - 1] if 0 < line <= len(doc.lines) else None
+    if source is not None:  # never echo raw control characters to a terminal
+        source = "".join("\ufffd" if (ord(c) < 32 and c != "\t") or 0x7F <= ord(c) < 0xA0 else c
+                         for c in source)
+    return Diagnostic(doc.path, line, column, "", f"control character U+{code:04X} is not allowed in YAML",
+                      hint="remove it; inside double quotes it can be written as an escape such as \\t",
+                      source_line=source)
 
 
 def _syntax_hint(problem: str) -> str:
@@ -207,9 +311,10 @@ def load(path: str | os.PathLike) -> Document:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        start = raw.rfind(b"\n", 0, exc.start) + 1
+        end = raw.find(b"\n", exc.start)
+        shown = raw[start:end if end >= 0 else len(raw)].decode("utf-8", "replace").rstrip("\r")
+        column = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
         raise FleetError([Diagnostic(path, line, column, "", "file is not valid UTF-8",
-                                     hint="save the file as UTF-8")]) from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return parse_text(text, path)
+                                     hint="save the file as UTF-8", source_line=shown)]) from None
+    return parse_text(text.removeprefix("\ufeff"), path)

@@ -1,13 +1,15 @@
 // Entry point: evaluates many instances in one Jsonnet run.
 // TLAs: fleet (fleet settings), instances ([{name, data, profiles}]), objects (false: models only).
 // Output: { <fullName>: { model, objects: { <file name>: object } } }.
-// The ConfigMap holding the JCasC is added after Jinja rendering.
+// The ConfigMap holding the JCasC is added after Jinja rendering; servicemonitor.yaml exists
+// only for instances scraped through a ServiceMonitor.
 local model = import 'model/instance.libsonnet';
 local ns = import 'k8s/namespace.libsonnet';
 local quota = import 'k8s/quota.libsonnet';
 local rbac = import 'k8s/rbac.libsonnet';
 local net = import 'k8s/network.libsonnet';
 local ctl = import 'k8s/controller.libsonnet';
+local mon = import 'k8s/monitoring.libsonnet';
 
 function(fleet, instances, objects=true)
   local ctx = model.context(fleet);
@@ -22,12 +24,15 @@ function(fleet, instances, objects=true)
       'serviceaccount.yaml': rbac.serviceAccount(m),
       'role.yaml': rbac.role(m),
       'rolebinding.yaml': rbac.roleBinding(m),
-      'service-jenkins-ui.yaml': net.uiService(m),
+      'service-jenkins-ui.yaml': mon.uiService(m, net.uiService(m)),
       'service-jenkins-discovery.yaml': net.discoveryService(m),
       'route.yaml': net.route(m),
       'statefulset.yaml': ctl.statefulSet(m),
       'configmap-jenkins-config.yaml': ctl.configMap(m, null),
-    },
+    } + (
+      local sm = mon.serviceMonitor(m);
+      if sm == null then {} else { 'servicemonitor.yaml': sm }
+    ),
   }
   for inst in instances
 }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -89,17 +88,6 @@ def tree_diff(actual: dict[str, bytes], expected: dict[str, bytes], *, shown: in
         parts.append(f"... and {len(changed) - shown} more changed file(s)")
     parts.append("If the change is intended: make update-golden, then review the diff.")
     return "\n".join(parts)
-
-
-# fleet.json records, per instance, a hash of its inputs that includes the versions of the
-# installed libraries (generator/cache.py): golden comparisons mask that one value.
-_INPUTS_KEY = re.compile(rb'("inputsKey": ")[0-9a-f]{64}(")')
-
-
-def comparable(tree: dict[str, bytes]) -> dict[str, bytes]:
-    """The tree with the environment-dependent inputsKey values of fleet.json masked."""
-    return {p: _INPUTS_KEY.sub(rb"\1<inputs key>\2", d) if p.endswith("fleet.json") else d
-            for p, d in tree.items()}
 
 
 def replace_tree(target: str | os.PathLike, files: dict[str, bytes]) -> None:

@@ -46,6 +46,8 @@ def _register() -> None:
     cli.add_command(import_jiro.import_jiro)
     from . import push
     cli.add_command(push.push)
+    from . import status
+    cli.add_command(status.status)
     from . import audit
     cli.add_command(audit.audit)
     cli.add_command(audit.explain)

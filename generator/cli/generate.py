@@ -8,7 +8,7 @@ import time
 
 import click
 
-from .. import fleet, output
+from .. import fleet, monitoring, output
 from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 
 @click.command()
@@ -97,12 +97,14 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
         with output.OutputLock(out_dir):
             old_index = output.read_index(out_dir)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
+            keys = {**_kept_keys(out_dir, keep), **gen.keys}
             index = fleet.merged_index(gen.index, old_index, keep + gen.cached)
             files = dict(gen.files)
             changed = _changed_files(old_index, index)
-            if changed or not os.path.isdir(out_dir) or old_index != index:
+            if changed or not os.path.isdir(out_dir) or old_index != index or gen.keys.keys() - set(gen.cached):
                 files[output.INDEX] = fleet.index_bytes(index)
                 output.write_tree(out_dir, files, carry)
+            output.write_cache(out_dir, keys)
         elapsed = time.monotonic() - started
         rendered = len(gen.names) - len(gen.cached)
         ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} into {out_dir}/ "
@@ -110,11 +112,19 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
                  f"in {elapsed:.2f}s")
 
 
+def _kept_keys(out_dir: str, keep: list[str]) -> dict[str, str]:
+    """Inputs keys of instances carried over unselected: still valid for their unchanged files."""
+    state = output.read_cache(out_dir) if keep else None
+    return {n: state["keys"][n] for n in keep if state and n in state["keys"]}
+
+
 def _changed_files(old_index, new_index) -> list[str]:
     """Files whose hash differs between two indexes (added, changed or removed)."""
     def flat(index):
-        return {f"{n}/{rel}": digest for n, e in (index or {}).get("instances", {}).items()
-                for rel, digest in e.get("files", {}).items()}
+        files = {f"{n}/{rel}": digest for n, e in (index or {}).get("instances", {}).items()
+                 for rel, digest in e.get("files", {}).items()}
+        files.update((index or {}).get("fleet", {}).get("files", {}))  # fleet-level: monitoring/...
+        return files
     old, new = flat(old_index), flat(new_index)
     return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
 
@@ -137,7 +147,7 @@ def _check_only(ctx: Context, gen, out_dir: str, names) -> None:
     keep, _ = _carry_over(old_index, gen, names, ctx.paths.instances)
     files = dict(gen.files)
     files[output.INDEX] = fleet.index_bytes(fleet.merged_index(gen.index, old_index, keep))
-    scope = (set(gen.names) | {output.INDEX}) if names else None
+    scope = (set(gen.names) | {output.INDEX} | set(monitoring.FLEET_DIRS)) if names else None
     changes = output.compare(out_dir, files, scope=scope)
     for change in changes:
         click.echo(f"{change.status:8} {os.path.join(out_dir, change.path)}", color=ctx.color)

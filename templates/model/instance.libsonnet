@@ -4,6 +4,20 @@
 local quota = import 'quota.libsonnet';
 local u = import 'util.libsonnet';
 
+// The Prometheus plugin settings when fleet.yaml says nothing. The disabled metrics are the
+// per-job build series (one per job and quantile), the bulk of a controller's cardinality.
+local prometheusDefaults = {
+  path: 'prometheus',
+  collectingMetricsPeriodInSeconds: 60,
+  disabledMetrics: [
+    { regex: 'default_jenkins_builds_last_.*' },
+    { regex: 'default_jenkins_builds_.*_summary' },
+    { name: 'default_jenkins_builds_health_score' },
+    { name: 'default_jenkins_builds_discard_active' },
+    { name: 'default_jenkins_builds_available_builds_count' },
+  ],
+};
+
 // Computed once per fleet and shared by every instance of the evaluation.
 local defaultLayer(fleet, resourceModel) = {
   local d = fleet.defaults,
@@ -25,6 +39,13 @@ local defaultLayer(fleet, resourceModel) = {
     sbt: { enabled: false, credentialsSecret: { name: 'sbt-secret-dir', key: '.credentials' } },
   },
   resourceModel: resourceModel,
+  // The fleet's monitoring block gives the defaults; profiles and instances override
+  // `enabled` and `prometheus` (docs/monitoring.md).
+  local mon = std.get(fleet, 'monitoring', {}),
+  monitoring: {
+    enabled: std.get(mon, 'enabled', false),
+    prometheus: u.merge(prometheusDefaults, std.get(mon, 'prometheus', {})),
+  },
 };
 
 local accumulated(layers, path) = std.flattenArrays([u.get(l, path, []) for l in layers]);
@@ -58,8 +79,11 @@ local pluginId(p) = std.split(p, ':')[0];
     local requested = m.jenkins.version;
     local version = if requested == 'latest' then fleet.controllers.latest else requested;
     local catalog = fleet.controllers.versions[version];
+    local monitored = m.monitoring.enabled;
+    // Monitoring needs the Prometheus plugin: it comes first so a catalog or instance pin wins.
     local plugins = u.uniqueBy(
-      [{ id: pluginId(x), spec: x } for x in std.get(catalog, 'plugins', []) + accumulated(layers, ['jenkins', 'plugins'])],
+      [{ id: pluginId(x), spec: x } for x in (if monitored then ['prometheus'] else [])
+                                               + std.get(catalog, 'plugins', []) + accumulated(layers, ['jenkins', 'plugins'])],
       function(x) x.id
     );
 
@@ -164,6 +188,16 @@ local pluginId(p) = std.split(p, ':')[0];
         ],
       },
       buildTools: m.buildTools,
+      monitoring: if !monitored then { enabled: false } else {
+        local fm = std.get(fleet, 'monitoring', {}),
+        enabled: true,
+        scrape: std.get(fm, 'scrape', 'serviceMonitor'),
+        scrapeInterval: std.get(fm, 'scrapeInterval', '60s'),
+        serviceMonitorLabels: std.get(fm, 'serviceMonitorLabels', {}),
+        // What Prometheus requests on the controller pod (the container port 'http', 8080).
+        metricsPath: prefix + '/' + m.monitoring.prometheus.path + '/',
+        prometheus: m.monitoring.prometheus,
+      },
       labels: {
         'app.kubernetes.io/name': 'jenkins',
         'app.kubernetes.io/instance': shortName,

@@ -23,7 +23,9 @@ from .controller import (
                          plugin_entry,
                          plugins_for,
 )
+from .load import ComputerEntry, QueueEntry, agent_pods, builtin_node, queue_item
 from .server import DoubleServer, closed_port_url
 
-__all__ = ["ADMINISTER", "CASC_1947", "CASC_NEW", "CASC_OLD", "MANAGE", "READ", "SYSTEM_READ", "DoubleServer",
-           "Fault", "JenkinsDouble", "User", "closed_port_url", "default_users", "plugin_entry", "plugins_for"]
+__all__ = ["ADMINISTER", "CASC_1947", "CASC_NEW", "CASC_OLD", "MANAGE", "READ", "SYSTEM_READ", "ComputerEntry",
+           "DoubleServer", "Fault", "JenkinsDouble", "QueueEntry", "User", "agent_pods", "builtin_node",
+           "closed_port_url", "default_users", "plugin_entry", "plugins_for", "queue_item"]

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 
 import yaml
 
-from . import casc
+from . import casc, load
 
 READ = "hudson.model.Hudson.Read"
 ADMINISTER = "hudson.model.Hudson.Administer"
@@ -212,6 +212,10 @@ class JenkinsDouble:
         self.faults: list[Fault] = []
         self.log: list[LogEntry] = []
         self.quieting_down = False
+        self.quiet_down_reason: str | None = None
+        # Build queue and executors (load.py): set per test, e.g. double.queue = [load.queue_item(...)]
+        self.queue: list[load.QueueEntry] = []
+        self.computers: list[load.ComputerEntry] = [load.builtin_node()]
         self.root_url = "http://localhost:8080/"
         self.cookie_name = "JSESSIONID." + hashlib.sha256(name.encode()).hexdigest()[:8]
         self.session_id = hashlib.sha256(("session" + name).encode()).hexdigest()[:8]
@@ -434,6 +438,7 @@ class JenkinsDouble:
             "/configuration-as-code/reload": self._casc_reload, "/configuration-as-code/schema": self._casc_schema,
             "/quietDown": self._quiet_down, "/cancelQuietDown": self._cancel_quiet_down,
             "/safeRestart": self._safe_restart,
+            "/queue/api/json": self._queue_api, "/computer/api/json": self._computer_api,
         }
         if self.casc_generation >= 2065:
             routes["/configuration-as-code/configure"] = self._casc_configure
@@ -459,11 +464,22 @@ class JenkinsDouble:
             "nodeName": "", "numExecutors": jenkins.get("numExecutors", 2),
             "description": jenkins.get("systemMessage"), "jobs": [], "overallLoad": {},
             "primaryView": {"_class": "hudson.model.AllView", "name": "all", "url": self.root_url},
-            "quietDownReason": None, "quietingDown": self.quieting_down, "slaveAgentPort": 50000,
+            "quietDownReason": self.quiet_down_reason if self.quieting_down else None,
+            "quietingDown": self.quieting_down, "slaveAgentPort": 50000,
             "unlabeledLoad": {"_class": "jenkins.model.UnlabeledLoadStatistics"}, "url": self.root_url,
             "useCrumbs": self.csrf, "useSecurity": True,
             "views": [{"_class": "hudson.model.AllView", "name": "all", "url": self.root_url}],
         }
+        tree = (req.query.get("tree") or [None])[0]
+        return self._json(_apply_tree(data, tree) if tree else data)
+
+    def _queue_api(self, req, user):
+        data = load.queue_json(self.queue, self.root_url)
+        tree = (req.query.get("tree") or [None])[0]
+        return self._json(_apply_tree(data, tree) if tree else load.default_view_of_queue(data))
+
+    def _computer_api(self, req, user):
+        data = load.computers_json(self.computers)
         tree = (req.query.get("tree") or [None])[0]
         return self._json(_apply_tree(data, tree) if tree else data)
 

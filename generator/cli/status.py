@@ -1,0 +1,136 @@
+"""`fleet status`: the live state of each controller next to its quota."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .. import output
+from .. import push as push_lib
+from .. import status as status_lib
+from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, print_diagnostics
+
+
+@click.command()
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
+              help="table: one line per controller; json: everything, on stdout.")
+@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, metavar="S",
+              help="Seconds to wait for each HTTP answer.")
+@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+              help="Controllers asked in parallel.")
+@click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
+              type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
+@click.option("--url", metavar="URL", help="The controller's URL, when exactly one instance is asked.")
+@click.option("--targets", "targets_path", type=click.Path(dir_okay=False), envvar="FLEET_TARGETS", metavar="FILE",
+              help="YAML overriding URLs per cluster or instance, as for 'fleet push'. [env: FLEET_TARGETS]")
+@click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False), envvar="FLEET_CREDENTIALS",
+              metavar="FILE", help="INI or YAML credentials file, mode 0600, outside the repository. "
+                                   "[env: FLEET_CREDENTIALS]")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates; allow plain http to remote hosts.")
+@click.pass_obj
+def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path, credentials_path, insecure):
+    """Show the live state of controllers: health, builds, queue, plugins.
+
+    \b
+    Per controller, read-only: GET /api/json (version, quiet-down), /queue/api/json
+    (waiting builds, longest wait), /computer/api/json (running builds, agents),
+    /pluginManager/api/json (drift against the catalog in build/<NAME>/model.json).
+    A controller is SATURATED when its running builds reach its capacity
+    (maxConcurrency + online permanent-agent executors) and builds are waiting:
+    its quota, not Jenkins, is the bottleneck.
+
+    \b
+    URLs and credentials as for 'fleet push': FLEET_JENKINS_USER and
+    FLEET_JENKINS_TOKEN, or --credentials FILE; --targets FILE for URLs.
+    The user needs Overall/Read (and Overall/SystemRead for the plugins).
+
+    \b
+    Exit codes: 0 every controller answered, 1 bad input, 3 a controller was
+    unreachable or its state could not be read. See docs/monitoring.md.
+
+    \b
+    Examples:
+      fleet status
+      fleet status 'ee4j.*' --format json
+    """
+    with guard(ctx):
+        entries = push_lib.read_build(build_dir, names)
+        if url is not None and len(entries) != 1:
+            raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
+        print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances))
+        targets = None
+        if targets_path:
+            index = output.read_index(build_dir) or {}
+            targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+            print_diagnostics(ctx, targets.warnings)
+        if credentials_path:
+            store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        else:
+            store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
+        resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, insecure=insecure)
+        if insecure:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            click.echo(click.style("warning:", fg="yellow", bold=True) + " --insecure: TLS certificates are not "
+                       "verified; anyone on the path can read the API token", err=True, color=ctx.color)
+        options = status_lib.StatusOptions(jobs=jobs, timeout=timeout, verify_tls=not insecure)
+        with Progress(ctx, len(resolved), "asking") as bar:
+            fleet = status_lib.fleet_status(resolved, options, progress=lambda _s: bar.advance(1))
+        if fmt == "json":
+            click.echo(json.dumps(fleet.report(), indent=2, sort_keys=True, ensure_ascii=False))
+        else:
+            _print_table(ctx, fleet)
+        counts = fleet.counts()
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+        saturated = sum(1 for s in fleet.statuses if s.saturated)
+        ctx.info(f"{len(fleet.statuses)} controller{'s' * (len(fleet.statuses) != 1)}: {summary or 'none'}"
+                 + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)")
+        sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
+
+
+COLUMNS = ("instance", "state", "version", "quiet", "running", "queue", "wait", "plugins", "saturated", "reason")
+
+
+def table_rows(fleet) -> list[tuple[str, ...]]:
+    """One row of plain cells per controller (the table, without styling)."""
+    rows = []
+    for s in fleet.statuses:
+        running = "-" if s.running is None else f"{s.running}/{s.capacity}"
+        saturated = "-" if s.saturated is None else ("SATURATED" if s.saturated else "no")
+        quiet = "-" if s.quieting_down is None else ("yes" if s.quieting_down else "no")
+        version = s.version or "-"
+        if s.version and s.expected_version and s.version != s.expected_version:
+            version += "*"
+        rows.append((s.name, s.state, version, quiet, running,
+                     "-" if s.queue_length is None else str(s.queue_length),
+                     status_lib.format_duration(s.longest_wait) if s.queue else "-",
+                     s.plugin_summary() if s.state != "unreachable" else "-", saturated, s.reason))
+    return rows
+
+
+def _print_table(ctx: Context, fleet) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    terminal = sys.stdout.isatty()
+    console = Console(file=sys.stdout, width=None if terminal else 220, soft_wrap=False,
+                      force_terminal=ctx.color if ctx.color is not None else None, no_color=ctx.color is False,
+                      highlight=False)
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    right = {"running", "queue", "wait"}
+    for column in COLUMNS:
+        table.add_column(column, no_wrap=column != "reason", justify="right" if column in right else "left")
+    styles = {"ok": "green", "partial": "yellow", "failed": "bold red", "unreachable": "bold red"}
+    for row in table_rows(fleet):
+        cells = [escape(c) for c in row]
+        cells[1] = f"[{styles[row[1]]}]{cells[1]}[/]"
+        if row[8] == "SATURATED":
+            cells[8] = f"[bold yellow]{cells[8]}[/]"
+        cells[9] = escape(row[9] if len(row[9]) <= 120 else row[9][:117] + "...")
+        table.add_row(*cells)
+    console.print(table)

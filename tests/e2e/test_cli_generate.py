@@ -1,0 +1,248 @@
+"""`fleet validate` and `fleet generate` end to end: a real interpreter on a copy of the sample fleet."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+
+import pytest
+from fleettest import (
+    ROOT,
+    copy_sample_fleet,
+    fleet_in_process,
+    fleet_subprocess,
+    read_tree,
+    tree_diff,
+    write,
+)
+
+from generator.output import OutputLock
+
+GOLDEN = os.path.join(ROOT, "tests", "golden", "sample-fleet")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The sample fleet and its build/, generated once by a real `fleet generate`."""
+    root = tmp_path_factory.mktemp("sample")
+    copy_sample_fleet(root)
+    run = fleet_subprocess(["generate", "--jobs", "1"], root)
+    assert run.code == 0, run.stderr
+    assert re.search(r"^generated 13 instances .*build/", run.stderr, re.MULTILINE), run.stderr
+    return root
+
+
+@pytest.fixture
+def work(built, tmp_path):
+    """A private copy of the sample fleet and its build/ for one test."""
+    shutil.copytree(built, tmp_path, dirs_exist_ok=True)
+    return tmp_path
+
+
+def edit(path, old: str, new: str) -> None:
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    assert old in text
+    write(path, text.replace(old, new))
+
+
+def instance_files(tree: dict[str, bytes], name: str) -> dict[str, bytes]:
+    return {p: d for p, d in tree.items() if p.startswith(name + "/")}
+
+
+def assert_index_matches_tree(build) -> None:
+    tree = read_tree(build)
+    index = json.loads(tree["fleet.json"])
+    listed = {f"{n}/{rel}" for n, e in index["instances"].items() for rel in e["files"]}
+    # every file of an instance directory is listed, and nothing listed is missing
+    # (fleet-wide outputs such as monitoring/ live outside the instance directories)
+    assert listed == {p for p in tree if p.split("/", 1)[0] in index["instances"]}
+
+
+def test_validate_the_sample_fleet(tmp_path):
+    copy_sample_fleet(tmp_path)
+    run = fleet_subprocess(["validate"], tmp_path)
+    assert run.code == 0, run.stderr
+    assert re.fullmatch(r"13 instances valid \(\d+\.\d+s\)\n", run.stderr), run.stderr
+    assert not os.path.exists(tmp_path / "build")
+
+
+def test_generate_writes_the_golden_tree(built):
+    report = tree_diff(read_tree(built / "build"), read_tree(GOLDEN),
+                       label="tests/golden/sample-fleet")
+    assert not report, report
+    assert_index_matches_tree(built / "build")
+
+
+def test_check_is_clean_right_after_generate(work):
+    run = fleet_subprocess(["generate", "--check", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert run.stdout == ""
+    assert "build/ is up to date (13 instances)" in run.stderr
+
+
+def test_check_names_the_files_an_edit_changes(work):
+    before = read_tree(work / "build")
+    edit(work / "instances" / "technology.cbi" / "instance.yaml", "resourcePacks: 5", "resourcePacks: 6")
+    run = fleet_subprocess(["generate", "--check", "--jobs", "1"], work)
+    assert run.code == 1, run.stderr
+    lines = run.stdout.splitlines()
+    assert "changed  build/technology.cbi/k8s/resourcequota.yaml" in lines
+    assert "changed  build/fleet.json" in lines
+    assert all(re.match(r"^(changed|added|removed) +build/(technology\.cbi/|fleet\.json$)", x) for x in lines), lines
+    assert re.search(r"\d+ generated files would change; run 'fleet generate'", run.stderr)
+    assert read_tree(work / "build") == before  # --check writes nothing
+
+
+def test_generate_one_instance_keeps_the_others_byte_identical(work):
+    before = read_tree(work / "build")
+    edit(work / "instances" / "technology.cbi" / "instance.yaml", "resourcePacks: 5", "resourcePacks: 6")
+    edit(work / "instances" / "tools.cdt" / "instance.yaml", "resourcePacks: 3", "resourcePacks: 4")
+    run = fleet_subprocess(["generate", "technology.cbi", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert "generated 1 instance " in run.stderr
+    after = read_tree(work / "build")
+    for name in {p.split("/")[0] for p in before} - {"technology.cbi", "fleet.json"}:
+        assert instance_files(after, name) == instance_files(before, name), name  # tools.cdt too: not selected
+    # P=6, S=3, C=12: 2200m + 12 x 200m + 6 x 2000m
+    assert b"requests.cpu: 16600m" in after["technology.cbi/k8s/resourcequota.yaml"]
+    old_index, new_index = json.loads(before["fleet.json"]), json.loads(after["fleet.json"])
+    assert new_index["instances"]["technology.cbi"] != old_index["instances"]["technology.cbi"]
+    del new_index["instances"]["technology.cbi"], old_index["instances"]["technology.cbi"]
+    assert new_index == old_index
+    assert_index_matches_tree(work / "build")
+    # the later full run picks up tools.cdt, and --check then agrees with the tree
+    assert fleet_subprocess(["generate", "--jobs", "1"], work).code == 0
+    assert fleet_subprocess(["generate", "--check", "--jobs", "1"], work).code == 0
+
+
+def test_generate_by_pattern(work):
+    run = fleet_subprocess(["generate", "ee4j.*", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert "generated 3 instances " in run.stderr
+
+
+def test_removing_an_instance_removes_its_output(work):
+    shutil.rmtree(work / "instances" / "science.january")
+    check = fleet_subprocess(["generate", "--check", "--jobs", "1"], work)
+    assert check.code == 1
+    assert "removed  build/science.january/model.json" in check.stdout.splitlines()
+    run = fleet_subprocess(["generate", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert not os.path.exists(work / "build" / "science.january")
+    assert "science.january" not in json.loads((work / "build" / "fleet.json").read_text())["instances"]
+    assert_index_matches_tree(work / "build")
+
+
+def test_an_invalid_instance_leaves_the_previous_build_intact(work):
+    before = read_tree(work / "build")
+    edit(work / "instances" / "rt.jetty" / "instance.yaml", "resourcePacks: 6", "resourcePacks: six")
+    run = fleet_subprocess(["generate", "--jobs", "2"], work)
+    assert run.code == 1
+    assert "Traceback" not in run.stderr
+    assert "instances/rt.jetty/instance.yaml:" in run.stderr
+    assert "expected a whole number, found the string 'six'" in run.stderr
+    assert read_tree(work / "build") == before
+    # No half-written tree is left beside build/ (the lock and the cache state are expected there).
+    assert sorted(n for n in os.listdir(work) if n.startswith(".build.")
+                  and not n.endswith((".lock", ".cache.json"))) == []
+
+
+def test_generate_repairs_a_damaged_build(work):
+    """A hand-edited or deleted output file is put back by the next `fleet generate`, cache or not."""
+    before = read_tree(work / "build")
+    with open(work / "build" / "technology.cbi" / "k8s" / "route.yaml", "ab") as fh:
+        fh.write(b"# edited by hand\n")
+    os.remove(work / "build" / "rt.jetty" / "k8s" / "route.yaml")
+    run = fleet_subprocess(["generate", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert read_tree(work / "build") == before
+    assert fleet_subprocess(["generate", "--check", "--jobs", "1"], work).code == 0
+
+
+def test_instances_elsewhere(work, tmp_path_factory):
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    run = fleet_subprocess(["--instances", work / "instances", "generate", "--out", "out", "--jobs", "1"], elsewhere)
+    assert run.code == 0, run.stderr
+    assert read_tree(elsewhere / "out") == read_tree(work / "build")
+
+
+def test_fleet_instances_environment_variable(work, tmp_path_factory, monkeypatch):
+    elsewhere = tmp_path_factory.mktemp("env")
+    monkeypatch.setenv("FLEET_INSTANCES", str(work / "instances"))
+    run = fleet_in_process(["validate"], elsewhere)
+    assert run.code == 0, run.stderr
+    assert "13 instances valid" in run.stderr
+
+
+def test_missing_instances_directory(tmp_path):
+    run = fleet_subprocess(["validate"], tmp_path)
+    assert run.code == 1
+    assert "instances directory not found" in run.stderr and "--instances DIR" in run.stderr
+
+
+def test_unknown_instance_name(work):
+    run = fleet_subprocess(["generate", "technology.cbj", "--jobs", "1"], work)
+    assert run.code == 1
+    assert "no instance named 'technology.cbj'" in run.stderr
+    assert "did you mean technology.cbi" in run.stderr
+
+
+@pytest.mark.parametrize("args", [["generate", "--jobs", "0"], ["generate", "--bogus"], ["nonsense"],
+                                  ["--instances"], ["validate", "--out", "x"]])
+def test_usage_errors_exit_2(args, tmp_path):
+    run = fleet_subprocess(args, tmp_path)
+    assert run.code == 2, (run.code, run.stderr)
+    assert run.stderr.splitlines()[-1].startswith("Error: ") and "Traceback" not in run.stderr
+
+
+def _commands():
+    from generator.cli import cli
+    return sorted(cli.commands)
+
+
+def test_help_of_the_program(tmp_path):
+    run = fleet_subprocess(["--help"], tmp_path)
+    assert run.code == 0
+    for text in ("--instances", "--debug", "--quiet", "--version", "Exit codes"):
+        assert text in run.stdout
+    for name in _commands():
+        assert re.search(rf"^  {re.escape(name)}\b", run.stdout, re.MULTILINE), name
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_of_every_command(command, tmp_path):
+    from generator.cli import cli
+
+    run = fleet_in_process([command, "--help"], tmp_path)
+    assert run.code == 0, run.stderr
+    assert f"Usage: cli {command}" in run.stdout or f"Usage: fleet {command}" in run.stdout
+    for param in cli.commands[command].params:
+        if getattr(param, "hidden", False):
+            continue
+        for opt in param.opts:
+            if opt.startswith("--"):
+                assert opt in run.stdout, f"{command} --help does not mention {opt}"
+
+
+def test_generate_help_mentions_its_options(tmp_path):
+    run = fleet_subprocess(["generate", "--help"], tmp_path)
+    assert run.code == 0
+    for text in ("--out", "--jobs", "--check", "NAME", "fleet.json"):
+        assert text in run.stdout
+
+
+def test_a_second_generate_on_the_same_output_refuses(work):
+    before = read_tree(work / "build")
+    edit(work / "instances" / "technology.cbi" / "instance.yaml", "resourcePacks: 5", "resourcePacks: 6")
+    with OutputLock(work / "build"):
+        run = fleet_subprocess(["generate", "--jobs", "1"], work)
+    assert run.code == 4, run.stderr
+    assert "Traceback" not in run.stderr
+    assert re.search(r"^error: .*build is being written by fleet generate \(pid \d+\); wait for it to finish",
+                     run.stderr, re.MULTILINE), run.stderr
+    assert read_tree(work / "build") == before
+    # once the lock is free the same command succeeds
+    assert fleet_subprocess(["generate", "--jobs", "1"], work).code == 0

@@ -1,0 +1,73 @@
+"""The fleet-level rules file through `fleet generate`: index, --check, subsets, the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from fleettest import copy_sample_fleet, fleet_in_process, read_tree
+
+RULES = "monitoring/jenkins-fleet.rules.yaml"
+
+
+def run(instances, cwd, *args):
+    return fleet_in_process(["--instances", instances, *args], cwd)
+
+
+def edit_fleet(instances, old, new):
+    path = os.path.join(instances, "fleet.yaml")
+    with open(path) as fh:
+        text = fh.read()
+    assert old in text
+    with open(path, "w") as fh:
+        fh.write(text.replace(old, new))
+
+
+def test_rules_follow_the_fleet_settings_through_subsets_check_and_cache(tmp_path):
+    instances = copy_sample_fleet(tmp_path)
+    out = tmp_path / "build"
+    first = run(instances, tmp_path, "generate", "--out", out, "-j", "1")
+    assert first.code == 0, first.stderr
+    tree = read_tree(out)
+    index = json.loads(tree["fleet.json"])
+    assert index["fleet"]["files"][RULES] == hashlib.sha256(tree[RULES]).hexdigest()
+
+    # an unchanged fleet: cached instances, the rules file kept, nothing to do for --check
+    again = run(instances, tmp_path, "generate", "--out", out, "-j", "1")
+    assert "0 rendered, 13 unchanged; 0 files changed" in again.stderr
+    assert read_tree(out) == tree
+    assert run(instances, tmp_path, "generate", "--check", "--out", out).code == 0
+
+    # a threshold changes: --check sees it, also when only one instance is named
+    edit_fleet(instances, "queueWaitMinutes: 15", "queueWaitMinutes: 25")
+    for names in ((), ("technology.cbi",)):
+        check = run(instances, tmp_path, "generate", *names, "--check", "--out", out)
+        assert check.code == 1
+        assert f"changed  {out / RULES}" in check.stdout.splitlines()
+        assert f"changed  {out / 'fleet.json'}" in check.stdout.splitlines()
+        assert "technology.cbi/" not in check.stdout  # the instances are not affected
+    # generating one instance rewrites the rules (they depend on fleet.yaml only) and keeps the others
+    subset = run(instances, tmp_path, "generate", "technology.cbi", "--out", out, "-j", "1")
+    assert subset.code == 0, subset.stderr
+    assert "1 files changed" in subset.stderr  # the rules file (fleet.json is not counted)
+    after = read_tree(out)
+    assert "for: 25m" in after[RULES].decode()
+    assert {p for p in after if not p.startswith("monitoring/")} == {p for p in tree if not p.startswith("monitoring/")}
+    assert json.loads(after["fleet.json"])["fleet"]["files"][RULES] == hashlib.sha256(after[RULES]).hexdigest()
+    assert run(instances, tmp_path, "generate", "technology.cbi", "--check", "--out", out).code == 0
+    # (the other instances' inputs keys still predate the fleet.yaml edit: a full run settles them)
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    assert read_tree(out)[RULES] == after[RULES]
+    assert run(instances, tmp_path, "generate", "--check", "--out", out).code == 0
+
+    # monitoring off: the rules file, the ServiceMonitors and the index entry go
+    edit_fleet(instances, "monitoring:\n  enabled: true", "monitoring:\n  enabled: false")
+    check = run(instances, tmp_path, "generate", "science.january", "--check", "--out", out)
+    assert f"removed  {out / RULES}" in check.stdout.splitlines()
+    off = run(instances, tmp_path, "generate", "--out", out, "-j", "1")
+    assert off.code == 0, off.stderr
+    final = read_tree(out)
+    assert not [p for p in final if p.startswith("monitoring/") or p.endswith("servicemonitor.yaml")]
+    assert "fleet" not in json.loads(final["fleet.json"])
+    assert not os.path.exists(out / "monitoring")

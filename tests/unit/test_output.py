@@ -1,0 +1,166 @@
+"""generator/output.py: the output tree is replaced whole, under a lock, or not at all."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from fleettest import read_tree, write
+
+from generator import output
+from generator.errors import FleetError, OutputBusyError
+from generator.output import INDEX, Change, OutputLock, compare, recover, write_tree
+
+OLD = {INDEX: b'{"instances": {}}\n', "a/k8s/ns.yaml": b"old a\n", "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
+NEW = {INDEX: b'{"instances": {"a": {}}}\n', "a/k8s/ns.yaml": b"new a\n", "c/model.json": b"{}\n"}
+
+
+def leftovers(parent) -> list[str]:
+    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith(".lock"))
+
+
+def make(out, files=OLD):
+    with OutputLock(out):
+        write_tree(str(out), dict(files))
+
+
+def test_first_write_creates_exactly_the_files(tmp_path):
+    make(tmp_path / "build")
+    assert read_tree(tmp_path / "build") == OLD
+    assert leftovers(tmp_path) == []
+
+
+def test_rewrite_replaces_the_tree_and_removes_stale_files(tmp_path):
+    make(tmp_path / "build")
+    make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "build") == NEW  # b/ is gone entirely, not just its files
+    assert not os.path.exists(tmp_path / "build" / "b")
+    assert leftovers(tmp_path) == []
+
+
+def test_carry_over_keeps_named_files_of_the_previous_tree(tmp_path):
+    make(tmp_path / "build")
+    with OutputLock(tmp_path / "build"):
+        write_tree(str(tmp_path / "build"), {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n"},
+                   carry_over=["b/model.json", "b/image/Dockerfile"])
+    assert read_tree(tmp_path / "build") == {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n",
+                                             "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
+
+
+def test_a_failure_while_writing_leaves_the_previous_tree_intact(tmp_path):
+    make(tmp_path / "build")
+    before = read_tree(tmp_path / "build")
+    # 'x' as a file and as a directory: the write fails half-way through the new tree
+    broken = {INDEX: b"{}\n", "w/file": b"1\n", "x": b"file\n", "x/y": b"under a file\n"}
+    with pytest.raises(OSError), OutputLock(tmp_path / "build"):
+        write_tree(str(tmp_path / "build"), broken)
+    assert read_tree(tmp_path / "build") == before
+    assert leftovers(tmp_path) == []
+
+
+def test_a_failure_during_the_swap_leaves_the_previous_tree_intact(tmp_path, monkeypatch):
+    make(tmp_path / "build")
+    before = read_tree(tmp_path / "build")
+
+    def boom(tmp, out_dir):
+        raise OSError("simulated failure")
+
+    monkeypatch.setattr(output, "_swap", boom)
+    with pytest.raises(OSError, match="simulated"):
+        make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "build") == before
+    assert leftovers(tmp_path) == []
+
+
+def test_fallback_swap_without_renameat2(tmp_path, monkeypatch):
+    monkeypatch.setattr(output, "_EXCHANGE", None)
+    make(tmp_path / "build")
+    make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "build") == NEW
+    assert leftovers(tmp_path) == []
+
+
+def test_refuses_to_replace_a_directory_it_did_not_write(tmp_path):
+    precious = tmp_path / "build"
+    write(precious / "notes.txt", "mine\n")
+    with pytest.raises(FleetError) as info:
+        make(precious, NEW)
+    assert "has no fleet.json" in info.value.diagnostics[0].message
+    assert read_tree(precious) == {"notes.txt": b"mine\n"}
+
+
+def test_an_empty_directory_may_be_used(tmp_path):
+    (tmp_path / "build").mkdir()
+    make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "build") == NEW
+
+
+def test_refuses_a_file_as_output(tmp_path):
+    write(tmp_path / "build", "a file\n")
+    with pytest.raises(FleetError) as info:
+        make(tmp_path / "build", NEW)
+    assert "not a directory" in info.value.diagnostics[0].message
+    assert (tmp_path / "build").read_text() == "a file\n"
+
+
+def test_recover_after_a_kill_between_the_two_renames(tmp_path):
+    """The fallback swap renames build -> .build.old-PID, then .build.tmp-PID -> build; killed in between."""
+    make(tmp_path / "build")
+    before = read_tree(tmp_path / "build")
+    os.rename(tmp_path / "build", tmp_path / ".build.old-4242")
+    for rel, data in NEW.items():
+        write(tmp_path / ".build.tmp-4242" / rel, data)
+    assert not os.path.exists(tmp_path / "build")
+    with OutputLock(tmp_path / "build"):
+        recover(str(tmp_path / "build"))
+    assert read_tree(tmp_path / "build") == before
+    assert leftovers(tmp_path) == []
+
+
+def test_recover_removes_leftovers_and_keeps_the_current_tree(tmp_path):
+    make(tmp_path / "build")
+    write(tmp_path / ".build.tmp-17" / "half" / "written", "x")
+    write(tmp_path / ".build.old-18" / INDEX, "{}")
+    with OutputLock(tmp_path / "build"):
+        recover(str(tmp_path / "build"))
+    assert read_tree(tmp_path / "build") == OLD
+    assert leftovers(tmp_path) == []
+
+
+def test_the_next_write_recovers_by_itself(tmp_path):
+    make(tmp_path / "build")
+    os.rename(tmp_path / "build", tmp_path / ".build.old-4242")
+    write(tmp_path / ".build.tmp-4242" / "partial", "x")
+    make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "build") == NEW
+    assert leftovers(tmp_path) == []
+
+
+def test_the_lock_refuses_a_second_writer(tmp_path):
+    out = tmp_path / "build"
+    with OutputLock(out) as first:
+        with pytest.raises(OutputBusyError) as info, OutputLock(out):
+            pass
+        assert f"(pid {os.getpid()})" in str(info.value)
+        assert str(out) in str(info.value)
+        assert os.path.basename(first.path) == ".build.lock"
+    with OutputLock(out):  # released on exit
+        pass
+
+
+def test_locks_on_different_outputs_do_not_conflict(tmp_path):
+    with OutputLock(tmp_path / "build"), OutputLock(tmp_path / "build2"):
+        pass
+
+
+def test_compare_lists_added_changed_and_removed(tmp_path):
+    make(tmp_path / "build")
+    changes = compare(str(tmp_path / "build"), NEW)
+    assert set(changes) == {Change("changed", INDEX), Change("changed", "a/k8s/ns.yaml"), Change("added", "c/model.json"),
+                            Change("removed", "b/image/Dockerfile"), Change("removed", "b/model.json")}
+    assert len(changes) == 5
+    # scoped to instance 'a' (and the index): b's files are not someone else's business
+    scoped = compare(str(tmp_path / "build"), NEW, scope={"a", INDEX})
+    assert [c for c in scoped if c.status == "removed"] == []
+    assert compare(str(tmp_path / "build"), OLD) == []
+    assert compare(str(tmp_path / "nothing"), {"x": b""}) == [Change("added", "x")]
