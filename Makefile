@@ -5,11 +5,13 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?=
 
-.PHONY: help venv fleet validate test update-golden fuzz-long bench clean
+.PHONY: help venv fleet validate check test update-golden fuzz-long bench clean
 
 help:
 	@echo "make fleet          create .venv if missing, validate and regenerate instances/ into build/"
 	@echo "make test           run the whole test suite (what CI runs)"
+	@echo "make check          what a pull request must pass, against the main branch (BASE=REF to choose);"
+	@echo "                    summary for the PR comment in check-summary.md"
 	@echo "make update-golden  rewrite tests/golden expected trees from the current templates (review the diff!)"
 	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
 	@echo "make bench          run the benchmarks in benchmarks/"
@@ -30,6 +32,11 @@ fleet: $(STAMP)
 
 validate: $(STAMP)
 	$(BIN)/fleet validate
+
+# The pull-request check (fleet check --help): validation, generation, audit, rendered diff and
+# quota delta against BASE (default: the merge base with main). Exit code 1 when it fails.
+check: $(STAMP)
+	$(BIN)/fleet check $(if $(BASE),--base $(BASE),--base) --summary-md check-summary.md
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -51,6 +51,10 @@ def _register() -> None:
     from . import audit
     cli.add_command(audit.audit)
     cli.add_command(audit.explain)
+    from . import check, diff, new
+    cli.add_command(new.new)
+    cli.add_command(diff.diff)
+    cli.add_command(check.check)
 
 
 _register()

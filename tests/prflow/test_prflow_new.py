@@ -1,0 +1,138 @@
+"""`fleet new`: the file it writes, and every refusal leaving the instances directory untouched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from fleettest import SCHEMA_LINE, copy_sample_fleet
+from prflowtest import fleet, tree
+
+NOTE = ("# Created by 'fleet new'. State only what differs from the fleet defaults "
+        "(docs/adding-a-project.md).\n")
+
+
+@pytest.fixture
+def fleet_dir(tmp_path) -> Path:
+    """A private copy of the sample fleet (no git needed): tmp_path/instances."""
+    copy_sample_fleet(tmp_path)
+    return tmp_path
+
+
+def new(where: Path, *args):
+    return fleet(where, "new", *args, "-j", "1")
+
+
+def test_minimal_instance_states_only_what_the_fleet_expects(fleet_dir):
+    run = new(fleet_dir, "science.dawn", "--display-name", "Eclipse DAWN")
+    assert run.code == 0, run.stderr
+    path = fleet_dir / "instances" / "science.dawn" / "instance.yaml"
+    assert path.read_text() == (SCHEMA_LINE + NOTE + "project:\n  fullName: science.dawn\n  displayName: Eclipse DAWN\n")
+    assert run.stdout.splitlines()[:2] == [
+        "created instances/science.dawn/instance.yaml",
+        ("  https://ci.example.org/dawn on cluster okd-c1, namespace dawn; 1 pack: quota 3 pods, "
+        "2.65 CPU and 10.5 GiB requested"),
+    ]
+    assert "next steps:" in run.stdout and "make check" in run.stdout and "docs/adding-a-project.md" in run.stdout
+    assert "never edit or commit build/" in run.stdout
+    validated = fleet(fleet_dir, "validate", "science.dawn", "--no-cache")
+    assert validated.code == 0 and "warning" not in validated.stderr, validated.stderr
+
+
+def test_packs_and_cluster_are_written_only_when_they_differ_from_the_defaults(fleet_dir):
+    run = new(fleet_dir, "tools.big", "--display-name", "Big: \"tools\" #1", "--packs", "3", "--cluster", "okd-c2")
+    assert run.code == 0, run.stderr
+    text = (fleet_dir / "instances" / "tools.big" / "instance.yaml").read_text()
+    assert text == (SCHEMA_LINE + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
+                    "  resourcePacks: 3\ndeployment:\n  cluster: okd-c2\n")
+    assert yaml.safe_load(text)["project"]["displayName"] == 'Big: "tools" #1'
+    assert "on cluster okd-c2, namespace big; 3 packs" in run.stdout
+    # The ee4j profile already puts its instances on okd-c2: stating it again is noise.
+    run = new(fleet_dir, "ee4j.mail", "--display-name", "Jakarta Mail", "--cluster", "okd-c2", "--packs", "1")
+    assert run.code == 0, run.stderr
+    text = (fleet_dir / "instances" / "ee4j.mail" / "instance.yaml").read_text()
+    assert "deployment" not in text and "resourcePacks" not in text
+    assert "https://ci.ee4j.example.org/mail on cluster okd-c2" in run.stdout
+    # ... but leaving the profile's cluster has to be said.
+    run = new(fleet_dir, "ee4j.small", "--display-name", "Jakarta Small", "--cluster", "okd-c1")
+    assert run.code == 0, run.stderr
+    assert (fleet_dir / "instances" / "ee4j.small" / "instance.yaml").read_text().endswith(
+        "deployment:\n  cluster: okd-c1\n")
+
+
+def test_packs_above_the_policy(fleet_dir):
+    run = new(fleet_dir, "rt.huge", "--display-name", "Huge", "--packs", "10")
+    assert run.code == 0, run.stderr
+    assert "10 packs is above the fleet maximum of 8: add project.packsApproval" in run.stdout
+    run = new(fleet_dir, "rt.approved", "--display-name", "Approved", "--packs", "10",
+              "--packs-approval", "https://helpdesk.example.org/tickets/42")
+    assert run.code == 0, run.stderr
+    assert "above the fleet maximum" not in run.stdout
+    data = yaml.safe_load((fleet_dir / "instances" / "rt.approved" / "instance.yaml").read_text())
+    assert data["project"] == {"fullName": "rt.approved", "displayName": "Approved", "resourcePacks": 10,
+                               "packsApproval": "https://helpdesk.example.org/tickets/42"}
+
+
+REFUSALS = [
+    (["science.january", "--display-name", "January again"],
+     "instances/science.january: error: instance 'science.january' already exists",
+     "hint: edit instances/science.january/instance.yaml instead, or choose another name"),
+    (["Technology.Dash", "--display-name", "Dash"],
+     "instances: error: 'Technology.Dash' is not lowercase", "'technology.dash'"),
+    (["dash", "--display-name", "Dash"],
+     "instances: error: 'dash' is not a dotted name", "e.g. technology.dash"),
+    (["technology.-dash", "--display-name", "Dash"],
+     "instances: error: 'technology.-dash' is not a valid instance name (segment '-dash')", "starts and ends"),
+    (["technology.da_sh", "--display-name", "Dash"],
+     "instances: error: 'technology.da_sh' is not a valid instance name (segment 'da_sh')", "a-z, 0-9 and '-'"),
+    (["technology." + "d" * 60, "--display-name", "Dash"],
+     "is longer than 63 characters", ""),
+    (["technology.dash", "--display-name", "Dash", "--cluster", "okd-c9"],
+     "instances/technology.dash/instance.yaml: error: unknown cluster 'okd-c9'", "clusters in fleet.yaml: okd-c1, okd-c2"),
+    (["technology.dash", "--display-name", "Dash", "--packs", "0"],
+     "error: --packs 0: an instance needs at least 1 resource pack", "2 vCPU / 8 GiB"),
+    (["technology.dash", "--display-name", "  "], "error: the display name is empty", ""),
+    (["technology.dash", "--display-name", "two\nlines"], "error: the display name must be one line", ""),
+    # Validated with the whole fleet: technology.cbi already has namespace cbi and the URL /cbi on okd-c1.
+    (["modeling.cbi", "--display-name", "Another CBI"],
+     ("instances/modeling.cbi/instance.yaml:4:13: error: project.fullName: namespace 'cbi' on cluster 'okd-c1' "
+     "is also used by technology.cbi"), "set project.shortName or deployment.namespace to a unique name"),
+]
+
+
+@pytest.mark.parametrize("args, message, hint", REFUSALS, ids=[
+    "existing", "uppercase", "not-dotted", "bad-segment", "underscore", "too-long", "unknown-cluster", "zero-packs",
+    "empty-display-name", "multi-line-display-name", "namespace-collision"])
+def test_refusals_write_nothing(fleet_dir, args, message, hint):
+    before = tree(fleet_dir / "instances")
+    run = new(fleet_dir, *args)
+    assert run.code == 1, run.stdout + run.stderr
+    assert message in run.stderr
+    assert hint in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    assert tree(fleet_dir / "instances") == before  # no file, no directory, no staging leftover
+
+
+def test_collision_names_only_the_new_file(fleet_dir):
+    run = new(fleet_dir, "modeling.cbi", "--display-name", "Another CBI")
+    assert run.code == 1
+    assert "instances/technology.cbi/instance.yaml" not in run.stderr  # the mirror error would only confuse
+    assert "URL https://ci.example.org/cbi is also used by technology.cbi" in run.stderr
+
+
+def test_errors_elsewhere_in_the_fleet_are_named(fleet_dir):
+    broken = fleet_dir / "instances" / "tools.cdt" / "instance.yaml"
+    broken.write_text(broken.read_text().replace("resourcePacks: 3", "resourcePacks: many"))
+    before = tree(fleet_dir / "instances")
+    run = new(fleet_dir, "technology.dash", "--display-name", "Dash")
+    assert run.code == 1
+    assert "instances/tools.cdt/instance.yaml:" in run.stderr
+    assert "the fleet already has errors in other files; fix them first" in run.stderr
+    assert tree(fleet_dir / "instances") == before
+
+
+def test_usage_errors(fleet_dir):
+    run = fleet(fleet_dir, "new", "technology.dash")
+    assert run.code == 2 and "--display-name" in run.stderr
+    assert not (fleet_dir / "instances" / "technology.dash").exists()
