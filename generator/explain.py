@@ -142,7 +142,7 @@ BUILT_IN = {
     ("storage", "size"): "50Gi",
     ("project", "resourcePacks"): "1 pack",
 }
-SETTINGS = ("jenkins", "deployment", "storage", "agents", "buildTools", "resourceModel")
+SETTINGS = ("jenkins", "deployment", "storage", "agents", "buildTools", "resourceModel", "monitoring")
 
 
 class Layers:
@@ -174,8 +174,8 @@ class Layers:
 
     def fleet_level(self, path: tuple) -> Source | None:
         mapped = FLEET_KEYS.get(path)
-        if mapped is None and path[:1] == ("resourceModel",):
-            mapped = path
+        if mapped is None and path[:1] in (("resourceModel",), ("monitoring",)):
+            mapped = path  # same shape in fleet.yaml
         if mapped is None and path[:1] == ("ldap",):
             mapped = ("defaults",) + path
         if mapped is not None and self.fleet.has(mapped):

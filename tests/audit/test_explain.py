@@ -141,3 +141,12 @@ def test_explain_output_file(tmp_path):
 def test_explain_help_has_examples():
     run = fleet("basic", "explain", "--help")
     assert run.code == 0 and "fleet explain technology.cbi" in run.stdout
+
+
+def test_monitoring_values_are_traced_to_fleet_yaml():
+    """The fleet's monitoring block is a fleet-level source, not a built-in default."""
+    exp = explain_mod.explain(Paths(instances=SAMPLE_INSTANCES), "technology.cbi")
+    sources = {v.path: v.source for v in exp.values}
+    for path in ("monitoring.enabled", "monitoring.scrape"):
+        assert sources[path].kind == "fleet", (path, sources[path])
+        assert sources[path].file.endswith("fleet.yaml")
