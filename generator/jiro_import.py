@@ -29,7 +29,6 @@ instance with our own model (templates/model), so profiles are honoured.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 import os
 import re
@@ -43,10 +42,6 @@ from typing import Any
 
 import jsonschema_rs
 
-try:  # go-jsonnet: evaluates an instance in milliseconds, the C++ binding in a tenth of a second
-    import _gojsonnet as _jsonnet
-except ImportError:  # pragma: no cover - same results, only slower
-    import _jsonnet
 
 from . import checks, fleetdir
 from . import fleet as fleetmod
@@ -57,6 +52,7 @@ from .output import dump_yaml
 from .quantity import cpu_millis, memory_mib
 from .schema import INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import load
+from . import jsonnet as _jsonnet
 from .jiro_defaults import (  # noqa: E402 - Jiro's defaults live in their own module
     JIRO_RESOURCE_MODEL,
     CONSUMED, CROSS_CHECK, EVAL_SNIPPET, FALLBACK_AGENT_TAG, FALLBACK_BASE_PLUGINS,
@@ -1004,12 +1000,7 @@ def _fleet_defaults(paths: fleetmod.Paths, fleet: dict, evaluated: list[Evaluate
 def _models(paths: fleetmod.Paths, fleet: dict, inputs: list[ModelInput]) -> dict[str, dict]:
     if not inputs:
         return {}
-    engine = ModelEngine(paths.templates)
-    # Only the models are needed; skip the Kubernetes objects where the engine allows it.
-    if "objects" in inspect.signature(engine.evaluate).parameters:
-        result = engine.evaluate(fleet, inputs, objects=False)
-    else:  # pragma: no cover - older engine
-        result = engine.evaluate(fleet, inputs)
+    result = ModelEngine(paths.templates).evaluate(fleet, inputs, objects=False)  # models only
     return {name: value["model"] for name, value in result.items()}
 
 

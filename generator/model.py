@@ -7,10 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-try:  # go-jsonnet: 4-5x faster than the C++ binding on our templates (benchmarks/)
-    import _gojsonnet as _jsonnet
-except ImportError:  # pragma: no cover - the C++ binding gives identical output
-    import _jsonnet
+from . import jsonnet as _jsonnet
 
 from .errors import Diagnostic, FleetError
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 import json
 import os
 
-try:  # the same engine as generator/model.py
-    import _gojsonnet as _jsonnet
-except ImportError:  # pragma: no cover
-    import _jsonnet
 
 import jsonschema_rs
 
 from .errors import Diagnostic, FleetError
 from .output import dump_yaml
 from .sources import Document
+from . import jsonnet as _jsonnet
 
 RULES_FILE = "monitoring/jenkins-fleet.rules.yaml"
 RULES_TEMPLATE = os.path.join("monitoring", "rules.jsonnet")

@@ -8,7 +8,6 @@ import sys
 import click
 
 from .. import output
-from .. import push as push_lib
 from .common import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -61,6 +60,7 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
     Exit codes: 0 every controller succeeded (or dry run), 1 bad input, 3 a
     controller failed, 130 interrupted.  See docs/push.md.
     """
+    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     with guard(ctx):
         entries = push_lib.read_build(build_dir, names)
         if url is not None and len(entries) != 1:
@@ -101,6 +101,7 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
 
 
 def _print_details(ctx: Context, fleet) -> None:
+    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     for r in fleet.results:
         print_diagnostics(ctx, r.diagnostics)
         for warning in r.warnings:

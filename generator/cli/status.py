@@ -9,8 +9,6 @@ import sys
 import click
 
 from .. import output
-from .. import push as push_lib
-from .. import status as status_lib
 from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, print_diagnostics
 
 
@@ -57,6 +55,8 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
       fleet status
       fleet status 'ee4j.*' --format json
     """
+    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import status as status_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     with guard(ctx):
         entries = push_lib.read_build(build_dir, names)
         if url is not None and len(entries) != 1:
@@ -97,6 +97,7 @@ COLUMNS = ("instance", "state", "version", "quiet", "running", "queue", "wait", 
 
 def table_rows(fleet) -> list[tuple[str, ...]]:
     """One row of plain cells per controller (the table, without styling)."""
+    from .. import status as status_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     rows = []
     for s in fleet.statuses:
         running = "-" if s.running is None else f"{s.running}/{s.capacity}"
