@@ -38,27 +38,38 @@ class Diagnostic:
         return self.severity == ERROR
 
     def format(self) -> str:
-        where = display_path(self.file)
+        where = _printable(display_path(self.file))
         if self.line:
             where += f":{self.line}:{self.column}"
         head = f"{where}: {self.severity}: "
         if self.key:
-            head += f"{self.key}: "
-        head += self.message
+            head += f"{_printable(self.key)}: "
+        head += _printable(self.message)
         lines = [head]
         if self.source_line is not None and self.line:
-            text = self.source_line.rstrip("\n").expandtabs(1)
+            raw = self.source_line.rstrip("\n").expandtabs(1)
+            text = _printable(raw)
             number = str(self.line)
             lines.append(f"  {number} | {text}")
             pad = " " * len(number)
-            caret_at = max(self.column - 1, 0)
+            caret_at = len(_printable(raw[:max(self.column - 1, 0)]))
             width = max(1, min(self.span, max(len(text) - caret_at, 1)))
             lines.append(f"  {pad} | {' ' * caret_at}^{'~' * (width - 1)}")
         if self.hint:
-            lines.append(f"  hint: {self.hint}")
+            lines.append(f"  hint: {_printable(self.hint)}")
         for ctx in self.context:
-            lines.append(f"  {ctx}")
+            lines.append(f"  {_printable(ctx)}")
         return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters from inputs shown as escapes: they must not reach the terminal raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else
+                   (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
+                    else f"\\U{ord(c):08x}")
+                   for c in text)
 
 
 def display_path(path: str) -> str:

@@ -72,7 +72,7 @@ def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[F
     diagnostic for every file that did not, so one broken file never hides the
     problems of the others.
     """
-    diags: list[Diagnostic] = []
+    diags: list[Diagnostic] = _hidden_instances(directory) if not names else []
     fleet_doc = None
     try:
         fleet_doc = load(os.path.join(directory, FLEET_FILE))
@@ -96,6 +96,18 @@ def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[F
         if doc is not None:
             instances[name] = InstanceSource(name, inst_dir, doc, override)
     return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
+
+
+def _hidden_instances(directory: str) -> list[Diagnostic]:
+    """Instance files in dot-directories, which the fleet would otherwise skip without a word."""
+    try:
+        hidden = sorted(e for e in os.listdir(directory) if e.startswith(".")
+                        and os.path.isfile(os.path.join(directory, e, INSTANCE_FILE)))
+    except OSError:
+        return []
+    return [Diagnostic(os.path.join(directory, e, INSTANCE_FILE), 0, 0, "",
+                       f"the directory name '{e}' starts with '.', so this instance is not part of the fleet",
+                       hint="name the directory after the instance's fullName") for e in hidden]
 
 
 def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:

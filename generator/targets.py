@@ -4,6 +4,7 @@ the credentials file. Every user mistake becomes a positioned Diagnostic."""
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import fnmatch
 import ipaddress
 import json
@@ -144,8 +145,8 @@ def load_targets(path: str, known_instances: set[str] | None = None) -> Targets:
                     diags.append(doc.diagnostic(where + (key,), f"mode must be 'apply' or 'reload', not {value!r}"))
                 elif key == "url":
                     problem = _template_problem(value)
-                    if problem:
-                        diags.append(doc.diagnostic(where + (key,), problem))
+                    if problem:  # without the source line: the URL may carry user:token@
+                        diags.append(dataclasses.replace(doc.diagnostic(where + (key,), problem), source_line=None))
             if section == "instances" and known_instances is not None and name not in known_instances:
                 diags.append(doc.diagnostic(where, f"no generated instance '{name}'", key=True, severity=WARNING,
                                             hint="a typo, or an instance removed from the fleet?"))
@@ -282,10 +283,12 @@ def load_credentials(path: str, env, protected_dirs: list[str]) -> CredentialSto
     diags = []
     for (kind, name), values in sections.items():
         label = f"{path} [{kind}{':' + name if name else ''}]"
-        unknown = sorted(set(values) - {"user", "token", "reload-token"})
+        unknown = set(values) - {"user", "token", "reload-token"}
         if unknown:
+            # Not named: in a credentials file a mistyped line may put a token where a key belongs.
             diags.append(Diagnostic(path, 0, 0, f"{kind}{':' + name if name else ''}",
-                                    f"unknown key(s) {', '.join(unknown)}", hint="expected user, token, reload-token"))
+                                    f"{len(unknown)} unknown key{'s' * (len(unknown) != 1)} (not shown: "
+                                    "they may hold a token)", hint="expected user, token, reload-token"))
             continue
         if not values.get("user") or not values.get("token"):
             diags.append(Diagnostic(path, 0, 0, f"{kind}{':' + name if name else ''}",
@@ -323,7 +326,8 @@ def _ini_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
     for section in parser.sections():
         kind, _, name = section.partition(":")
         if (kind, bool(name)) not in (("default", False), ("cluster", True), ("instance", True)):
-            raise FleetError([Diagnostic(path, 0, 0, section, f"unknown section [{section}]",
+            raise FleetError([Diagnostic(path, 0, 0, "", "a section is not [default], [cluster:NAME] or "
+                                         "[instance:NAME] (its name is not shown: it may hold a token)",
                                          hint="use [default], [cluster:NAME] or [instance:NAME]")])
         out[(kind, name)] = dict(parser.items(section))
     return out
@@ -348,8 +352,8 @@ def _yaml_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
                     raise FleetError([Diagnostic(path, 0, 0, f"{key}.{name}", "expected user and token")])
                 out[(key[:-1], str(name))] = values
         else:
-            raise FleetError([Diagnostic(path, 0, 0, str(key), f"unexpected key '{key}'",
-                                         hint="expected default, clusters, instances")])
+            raise FleetError([Diagnostic(path, 0, 0, "", "an unexpected top-level key (not shown: it may "
+                                         "hold a token)", hint="expected default, clusters, instances")])
     return out
 
 

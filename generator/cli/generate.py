@@ -86,15 +86,19 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
         started = time.monotonic()
         names = tuple(names)
         total = len(fleet.fleetdir.select(ctx.paths.instances, names))
-        use_cache = not (no_cache or check)
-        with Progress(ctx, total, "generating") as bar:
-            gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
-                                 cache_dir=out_dir if use_cache else None)
-        print_diagnostics(ctx, gen.warnings)
         if check:
+            with Progress(ctx, total, "generating") as bar:
+                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance)
+            print_diagnostics(ctx, gen.warnings)
             _check_only(ctx, gen, out_dir, names)
             return
+        # The lock first: the cache and the files carried over must be those of the tree we replace.
         with output.OutputLock(out_dir):
+            output.recover(out_dir)  # finish or undo what a killed run left behind
+            with Progress(ctx, total, "generating") as bar:
+                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
+                                     cache_dir=None if no_cache else out_dir)
+            print_diagnostics(ctx, gen.warnings)
             old_index = output.read_index(out_dir)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
             keys = {**_kept_keys(out_dir, keep), **gen.keys}

@@ -207,8 +207,8 @@ def test_credentials_file_refusals(tmp_path):
     with pytest.raises(FleetError, match="inside the repository") as info:
         push.load_credentials(inside, {}, [str(repo / "instances")])
     for text, message in (("[default]\nuser=a\n", "needs both 'user' and 'token'"),
-                          ("[team:x]\nuser=a\ntoken=b\n", "unknown section [team:x]"),
-                          ("[default]\nuser=a\ntoken=" + MARKER + "\npassword=p\n", "unknown key(s) password"),
+                          ("[team:x]\nuser=a\ntoken=b\n", "a section is not [default], [cluster:NAME] or [instance:NAME]"),
+                          ("[default]\nuser=a\ntoken=" + MARKER + "\npassword=p\n", "1 unknown key (not shown"),
                           ("[default]\nuser = a\n  token" + MARKER + "\n[", "not a valid INI file")):
         with pytest.raises(FleetError) as info:
             push.load_credentials(_creds(tmp_path, "bad.ini", text), {}, [])
