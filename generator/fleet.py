@@ -259,23 +259,27 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
 
 def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[str, dict]) -> dict:
     entries: dict[str, dict] = dict(cached)
+    by_instance: dict[str, dict[str, str]] = {}
+    for rel, data in sorted(files.items()):
+        name, _, inner = rel.partition("/")
+        by_instance.setdefault(name, {})[inner] = sha256(data)
     for name, model in sorted(models.items()):
         if name in cached:
             continue
         dep = model["deployment"]
-        prefix = name + "/"
         entries[name] = {
             "cluster": dep["cluster"],
             "namespace": dep["namespace"],
             "url": dep["url"],
             "jenkinsVersion": model["jenkins"]["version"],
-            "files": {rel[len(prefix):]: sha256(data) for rel, data in sorted(files.items()) if rel.startswith(prefix)},
+            "files": by_instance.get(name, {}),
         }
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}
 
 
 def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:
     instances = dict((old or {}).get("instances", {}))
+    keep = set(keep)
     instances = {k: v for k, v in instances.items() if k in keep}
     instances.update(new["instances"])
     merged = {"generator": new["generator"], "instances": dict(sorted(instances.items()))}

@@ -141,7 +141,8 @@ def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], list[s
     keep = []
     if names:
         existing = set(fleet.fleetdir.instance_names(instances_dir))
-        keep = [n for n in entries if n not in gen.names and n in existing]
+        selected = set(gen.names)
+        keep = [n for n in entries if n not in selected and n in existing]
     carry = [f"{n}/{rel}" for n in keep + gen.cached for rel in entries[n]["files"]]
     return keep, carry
 
