@@ -8,6 +8,7 @@ import sys
 import click
 
 from .. import output
+from . import controllers
 from .common import (
     EXIT_INTERNAL,
     EXIT_OK,
@@ -62,26 +63,8 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
     """
     from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     with guard(ctx):
-        entries = push_lib.read_build(build_dir, names)
-        if url is not None and len(entries) != 1:
-            raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
-        print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances))
-        targets = None
-        if targets_path:
-            index = output.read_index(build_dir) or {}
-            targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
-            print_diagnostics(ctx, targets.warnings)
-        if credentials_path:
-            store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
-        else:
-            store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
-        resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
-                                            insecure=insecure)
-        if insecure:
-            import urllib3
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # we warn once, here
-            click.echo(click.style("warning:", fg="yellow", bold=True) + " --insecure: TLS certificates are not "
-                       "verified; anyone on the path can read the API token", err=True, color=ctx.color)
+        resolved = controllers.resolve(ctx, build_dir=build_dir, names=names, url=url, targets_path=targets_path,
+                                       credentials_path=credentials_path, insecure=insecure, reload=reload)
         options = push_lib.PushOptions(dry_run=dry_run, jobs=jobs, timeout=timeout, verify_tls=not insecure)
         with Progress(ctx, len(resolved), "pushing") as bar:
             fleet = push_lib.push_fleet(resolved, options, progress=lambda _result: bar.advance(1))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import click
 
-from .. import output
-from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, print_diagnostics
+from . import controllers
+from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard
 
 
 @click.command()
@@ -55,28 +54,10 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
       fleet status
       fleet status 'ee4j.*' --format json
     """
-    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     from .. import status as status_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
     with guard(ctx):
-        entries = push_lib.read_build(build_dir, names)
-        if url is not None and len(entries) != 1:
-            raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
-        print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances))
-        targets = None
-        if targets_path:
-            index = output.read_index(build_dir) or {}
-            targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
-            print_diagnostics(ctx, targets.warnings)
-        if credentials_path:
-            store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
-        else:
-            store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
-        resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, insecure=insecure)
-        if insecure:
-            import urllib3
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-            click.echo(click.style("warning:", fg="yellow", bold=True) + " --insecure: TLS certificates are not "
-                       "verified; anyone on the path can read the API token", err=True, color=ctx.color)
+        resolved = controllers.resolve(ctx, build_dir=build_dir, names=names, url=url, targets_path=targets_path,
+                                       credentials_path=credentials_path, insecure=insecure)
         options = status_lib.StatusOptions(jobs=jobs, timeout=timeout, verify_tls=not insecure)
         with Progress(ctx, len(resolved), "asking") as bar:
             fleet = status_lib.fleet_status(resolved, options, progress=lambda _s: bar.advance(1))
