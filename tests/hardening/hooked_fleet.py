@@ -13,7 +13,6 @@ Run as `python hooked_fleet.py ARGS...` with the repository on PYTHONPATH.
 
 from __future__ import annotations
 
-import builtins
 import os
 import signal
 import sys
@@ -58,13 +57,14 @@ def install(hook: str) -> None:
     elif kind == "kill-mid-write":
         limit, count = int(arg), [0]
 
-        def counting_open(file, mode="r", *args, **kwargs):
-            if "w" in mode and ".tmp-" in os.fspath(file):
-                count[0] += 1
-                if count[0] > limit:
-                    _die()
-            return builtins.open(file, mode, *args, **kwargs)
-        output.open = counting_open  # a module global shadows the builtin inside output.py only
+        real_write = output._write_new_file
+
+        def counting_write(path, data):
+            count[0] += 1
+            if count[0] > limit:
+                _die()
+            return real_write(path, data)
+        output._write_new_file = counting_write
     elif kind == "kill-before-swap":
         output._swap = lambda tmp, out_dir: _die()
     elif kind == "kill-after-exchange":
