@@ -113,3 +113,13 @@ def copy_sample_fleet(dest: str | os.PathLike) -> str:
     target = os.path.join(os.fspath(dest), "instances")
     shutil.copytree(SAMPLE_INSTANCES, target)
     return target
+
+
+def git(repo, *args: str) -> str:
+    """Run git in `repo` with a fixed identity and no user or system configuration."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="Test",
+               GIT_AUTHOR_EMAIL="test@example.org", GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.org")
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()

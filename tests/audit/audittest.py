@@ -8,11 +8,10 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-from fleettest import UPDATE, fleet_in_process
+from fleettest import UPDATE, fleet_in_process, git  # noqa: F401 - git is re-exported
 
 FLEETS = Path(__file__).parent / "fleets"
 
@@ -42,10 +41,3 @@ def check_expected(path: Path, actual: str) -> None:
         pytest.fail(f"output differs from {path}:\n{diff[:6000]}")
 
 
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="Test",
-               GIT_AUTHOR_EMAIL="test@example.org", GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.org")
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()

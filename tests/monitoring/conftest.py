@@ -20,20 +20,3 @@ def golden_outputs(tmp_path_factory) -> dict[str, dict[str, bytes]]:
             out[case] = generate_tree(os.path.join(GOLDEN, case, "instances"),
                                       tmp_path_factory.mktemp(case) / "build")
     return out
-
-
-@pytest.fixture
-def serve():
-    """Start Jenkins doubles: serve({"/a": JenkinsDouble(...), ...}) -> DoubleServer; stopped after the test."""
-    from jenkins_double import DoubleServer
-
-    servers = []
-
-    def start(controllers):
-        server = DoubleServer(controllers).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()

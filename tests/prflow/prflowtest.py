@@ -7,21 +7,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
-from fleettest import ROOT, Run
+from fleettest import ROOT, Run, git  # noqa: F401 - git is re-exported
 
 FLEET_PARTS = ("instances", "templates", "schemas")
-
-
-def git(repo: Path, *args: str) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update(GIT_CONFIG_GLOBAL=os.devnull, GIT_CONFIG_NOSYSTEM="1", GIT_AUTHOR_NAME="Test",
-               GIT_AUTHOR_EMAIL="test@example.org", GIT_COMMITTER_NAME="Test", GIT_COMMITTER_EMAIL="test@example.org")
-    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def make_repo(where: Path) -> Path:

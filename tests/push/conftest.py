@@ -19,7 +19,7 @@ for _path in (HERE, os.path.dirname(HERE)):  # push_helpers, and the jenkins_dou
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from jenkins_double import DoubleServer, JenkinsDouble, plugins_for
+from jenkins_double import JenkinsDouble, plugins_for
 from push_helpers import (
     ADMIN,
     MARKER,
@@ -41,19 +41,6 @@ def fleet(tmp_path):
     return run
 
 
-@pytest.fixture
-def serve():
-    """Start doubles: serve({"/a": JenkinsDouble(...), ...}) -> DoubleServer; stopped after the test."""
-    servers = []
-
-    def start(controllers) -> DoubleServer:
-        server = DoubleServer(controllers).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 @dataclass
