@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from contextlib import contextmanager
@@ -62,6 +63,10 @@ def guard(ctx: Context):
     except KeyboardInterrupt:
         click.echo("interrupted; the previous output is intact", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (`fleet audit | head`): stop quietly, as SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
         raise
     except Exception as exc:  # a bug, not a user mistake: say so, keep the traceback for --debug
