@@ -12,7 +12,7 @@ help:
 	@echo "make test           run the whole test suite (what CI runs)"
 	@echo "make check          what a pull request must pass, against the main branch (BASE=REF to choose);"
 	@echo "                    summary for the PR comment in check-summary.md"
-	@echo "make update-golden  rewrite tests/golden expected trees from the current templates (review the diff!)"
+	@echo "make update-golden  rewrite every expected file (golden trees, error texts, audit and import outputs); review the diff!"
 	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
 	@echo "make bench          run the benchmarks in benchmarks/"
 	@echo "make clean          remove build/ and caches (keeps .venv)"
@@ -42,8 +42,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 update-golden: $(STAMP)
-	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/monitoring/test_monitoring_golden.py
-	@git status --short tests/golden tests/monitoring/golden || true
+	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/errors tests/monitoring/test_monitoring_golden.py tests/audit tests/jiro
+	@git status --short tests || true
 
 fuzz-long: $(STAMP)
 	FLEET_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/properties tests/hardening
