@@ -34,7 +34,7 @@ if FUZZ:
 def examples(default: int, cost: int = 1) -> settings:
     """`default` examples normally; FLEET_FUZZ_EXAMPLES / cost when fuzzing long (cost: relative price)."""
     n = max(default, FUZZ // cost) if FUZZ else default
-    return settings(max_examples=n, deadline=None, derandomize=False,
+    return settings(max_examples=n, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
