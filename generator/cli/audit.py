@@ -129,7 +129,11 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
         doc = report.to_json()
         if fmt == "table" and not output:
             from rich.console import Console
-            console = Console(color_system="auto" if ctx.color is not False else None,
+
+            class _Console(Console):
+                def on_broken_pipe(self) -> None:  # rich would exit 1, which here means "error findings"
+                    raise BrokenPipeError
+            console = _Console(color_system="auto" if ctx.color is not False else None,
                               force_terminal=ctx.color or None, soft_wrap=False,
                               width=None if sys.stdout.isatty() else 200)
             audit_formats.print_table(doc, console)
