@@ -16,7 +16,7 @@ from .model import ModelEngine, ModelInput
 from .output import dump_json, sha256
 from .produce import Producer
 from .render import Renderer
-from .schema import Schemas
+from .schema import Schemas, validate_document
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_KUBERNETES_VERSION = "1.30"
@@ -57,7 +57,7 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
     sources, load_diags = fleetdir.read_all(paths.instances, names)
     if sources is None:
         raise FleetError(load_diags)  # instance checks need the fleet settings
-    fleet_diags = _schema_diagnostics(sources.fleet, schemas.fleet, "while validating the fleet settings")
+    fleet_diags = validate_document(sources.fleet, schemas.fleet, "while validating the fleet settings")
     if not fleet_diags:
         fleet_diags = checks.check_fleet(sources) + monitoring.check_settings(
             sources.fleet, fleetdir.instance_names(paths.instances))
@@ -72,18 +72,13 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
         raise FleetError(diags)  # instance checks need a sound fleet file
     inputs = []
     for name, src in sorted(sources.instances.items()):
-        own = _schema_diagnostics(src.doc, schemas.instance, f"while validating instance '{name}'")
+        own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
         # Semantic rules run even on schema-invalid files, so one run reports everything.
         own += checks.check_instance(src, sources)
         diags.extend(own)
         if not any(d.is_error for d in own):
             inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name)))
     return Checked(sources, inputs, diags)
-
-
-def _schema_diagnostics(doc, validator, context) -> list[Diagnostic]:
-    from .schema import validate_document
-    return validate_document(doc, validator, context)
 
 
 def kubernetes_version(fleet: dict) -> str:

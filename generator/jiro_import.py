@@ -35,7 +35,6 @@ import re
 import shutil
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +47,7 @@ from . import fleet as fleetmod
 from .errors import Diagnostic, FleetError, sort_diagnostics
 from .fleetdir import FLEET_FILE, INSTANCE_FILE, OVERRIDE_FILE, FleetSources
 from .model import ModelEngine, ModelInput
-from .output import dump_yaml
+from .output import dump_yaml, write_file
 from .quantity import cpu_millis, memory_mib
 from .schema import INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import load
@@ -743,20 +742,6 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _atomic_write(path: str, data: bytes) -> None:
-    # Not mkstemp: its 0600 mode would stick to the file; 0666 lets the umask decide, as for any file.
-    tmp = os.path.join(os.path.dirname(path) or ".", f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:12]}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _wrapper_problem(instance_dir: str) -> str | None:
     path = os.path.join(instance_dir, "jiro.jsonnet")
     try:
@@ -1053,14 +1038,14 @@ def _stage_and_write(into: str, fleet_bytes: bytes | None, staged: dict[str, dic
         valid = [name for name in sorted(staged) if not any(d.is_error for d in by_instance.get(name, []))]
         written = fleet_bytes is not None and bool(valid)
         if written:
-            _atomic_write(fleet_file, fleet_bytes)
+            write_file(fleet_file, fleet_bytes)
         for name in sorted(staged):
             reports[name].diagnostics.extend(by_instance.get(name, []))
         for name in valid:  # never move an invalid file into the fleet
             target = os.path.join(into, name)
             os.makedirs(target, exist_ok=True)
             for rel, data in sorted(staged[name].items()):
-                _atomic_write(os.path.join(target, rel), data)
+                write_file(os.path.join(target, rel), data)
             stale = os.path.join(target, OVERRIDE_FILE)
             if force and OVERRIDE_FILE not in staged[name] and os.path.exists(stale):
                 os.unlink(stale)  # --force: the directory reflects this import
@@ -1107,7 +1092,7 @@ def _relocate(d: Diagnostic, scratch: str, into: str) -> Diagnostic:
 
 
 def write_report(result: ImportResult, path: str) -> None:
-    _atomic_write(path, (json.dumps(result.as_json(), indent=2, sort_keys=False) + "\n").encode())
+    write_file(path, (json.dumps(result.as_json(), indent=2, sort_keys=False) + "\n").encode())
 
 
 __all__ = ["FLEET_NOT_IMPORTED", "ImportResult", "InstanceReport", "NotImported", "import_jiro", "write_report"]

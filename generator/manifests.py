@@ -28,7 +28,7 @@ def _k8s_validator(version: str, kind: str, api_version: str):
     """kubernetes-validate's schemas, compiled once per (Kubernetes version, kind) with jsonschema-rs.
 
     kubernetes_validate.validate() re-reads and recompiles its schemas on every
-    call (about 10 ms per object); this keeps its data and drops that cost.
+    call (9 ms for a StatefulSet); this keeps its data and drops that cost.
     """
     if version not in _supported():
         raise ValueError(f"kubernetes-validate {kubernetes_validate.version.__version__} has no schemas "

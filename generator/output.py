@@ -107,11 +107,28 @@ def write_cache(out_dir: str, keys: dict[str, str]) -> None:
     """Record the inputs keys of the tree just written (call with the lock held)."""
     with open(os.path.join(out_dir, INDEX), "rb") as fh:
         digest = sha256(fh.read())
-    target = cache_path(out_dir)
-    tmp = f"{target}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"index": digest, "keys": dict(sorted(keys.items()))}, fh, indent=1)
-    os.replace(tmp, target)
+    state = {"index": digest, "keys": dict(sorted(keys.items()))}
+    write_file(cache_path(out_dir), json.dumps(state, indent=1).encode())
+
+
+def write_file(path: str, data: bytes) -> None:
+    """Write beside the target and rename over it: readers see the old file or the new one, never half.
+
+    The mode is 0666 less the umask, as for any file (mkstemp's 0600 would stick). Raises OSError.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}-{os.urandom(4).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
 
 
 def files_intact(out_dir: str, name: str, files: dict[str, str], written_ns: int) -> bool:

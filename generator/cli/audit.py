@@ -4,47 +4,25 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 
 import click
 
 from .. import audit as audit_mod
-from .. import audit_formats, audit_live, vcs
+from .. import audit_formats, audit_live, output, vcs
 from .. import explain as explain_mod
 from ..errors import Diagnostic, FleetError
-from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics
+from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics, stdout_console
 
 
 def write_atomic(path: str, text: str) -> None:
-    """Write beside the target and rename over it: readers see the old file or the new one, never half."""
-    target = os.path.abspath(path)
-    directory = os.path.dirname(target)
-    if not os.path.isdir(directory):
+    """--output FILE, written atomically; a missing directory or a write error is a user-facing error."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
         raise FleetError([Diagnostic(path, 0, 0, "", "the directory for --output does not exist")])
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(target)}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a report is an ordinary file
-        os.replace(tmp, target)
+        output.write_file(path, text.encode("utf-8"))
     except OSError as exc:
-        _unlink(tmp)
         raise FleetError([Diagnostic(path, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
-    except BaseException:
-        _unlink(tmp)
-        raise
-
-
-def _unlink(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _emit(ctx: Context, text: str, output: str | None) -> None:
@@ -128,14 +106,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
             sys.exit(EXIT_INTERNAL)
         doc = report.to_json()
         if fmt == "table" and not output:
-            from rich.console import Console
-
-            class _Console(Console):
-                def on_broken_pipe(self) -> None:  # rich would exit 1, which here means "error findings"
-                    raise BrokenPipeError
-            console = _Console(color_system="auto" if ctx.color is not False else None,
-                              force_terminal=ctx.color or None, soft_wrap=False,
-                              width=None if sys.stdout.isatty() else 200)
+            console = stdout_console(ctx, width=200)
             audit_formats.print_table(doc, console)
         else:
             _emit(ctx, audit_formats.render(doc, fmt), output)

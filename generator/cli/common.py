@@ -104,3 +104,14 @@ class Progress:
             self.bar.stop()
 
 
+def stdout_console(ctx: Context, width: int = 200):
+    """A rich console for tables on stdout: colours as --color says, a fixed width when piped,
+    and a closed pipe handled by guard() (rich alone would exit 1, which means "errors" here)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError
+
+    return _Console(file=sys.stdout, width=None if sys.stdout.isatty() else width, soft_wrap=False,
+                    force_terminal=ctx.color, no_color=ctx.color is False, highlight=False)

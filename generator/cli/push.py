@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -17,6 +16,7 @@ from .common import (
     Progress,
     guard,
     print_diagnostics,
+    stdout_console,
 )
 
 EXIT_INTERRUPTED = 130
@@ -111,13 +111,9 @@ def _print_details(ctx: Context, fleet) -> None:
 
 
 def _print_table(ctx: Context, fleet) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    terminal = sys.stdout.isatty()
-    console = Console(file=sys.stdout, width=None if terminal else 200, soft_wrap=False,
-                      force_terminal=ctx.color if ctx.color is not None else None, no_color=ctx.color is False,
-                      highlight=False)
+    console = stdout_console(ctx, width=200)
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for column in ("instance", "outcome", "duration", "reason"):
         table.add_column(column, no_wrap=column != "reason", justify="right" if column == "duration" else "left")
@@ -139,11 +135,8 @@ def _escape(text: str) -> str:
 
 
 def _write_report(path: str, fleet) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
     try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(output.dump_json(fleet.report()))
-        os.replace(tmp, path)
+        output.write_file(path, output.dump_json(fleet.report()).encode("utf-8"))
     except OSError as exc:
         click.echo(f"error: cannot write the report {path}: {exc.strerror}", err=True)
         sys.exit(EXIT_INTERNAL)

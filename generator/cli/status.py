@@ -8,7 +8,7 @@ import sys
 import click
 
 from . import controllers
-from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard
+from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, stdout_console
 
 
 @click.command()
@@ -95,14 +95,10 @@ def table_rows(fleet) -> list[tuple[str, ...]]:
 
 
 def _print_table(ctx: Context, fleet) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    terminal = sys.stdout.isatty()
-    console = Console(file=sys.stdout, width=None if terminal else 220, soft_wrap=False,
-                      force_terminal=ctx.color if ctx.color is not None else None, no_color=ctx.color is False,
-                      highlight=False)
+    console = stdout_console(ctx, width=220)
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     right = {"running", "queue", "wait"}
     for column in COLUMNS:
