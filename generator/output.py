@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import time
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -51,14 +52,24 @@ class OutputLock:
     def __enter__(self) -> "OutputLock":
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
         self._fh = open(self.path, "a+")
-        try:
-            fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._fh.seek(0)
-            holder = self._fh.read().strip() or "another process"
-            self._fh.close()
-            raise OutputBusyError(f"{out_dir_of(self.path)} is being written by {holder}; "
-                                  "wait for it to finish and run again") from None
+        # The holder names itself just after taking the lock and clears the name just before
+        # letting go; a caller that lands in either window looks again instead of reporting
+        # a nameless holder, and may find the lock free by then.
+        deadline = time.monotonic() + 1.0
+        while True:
+            try:
+                fcntl.flock(self._fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                self._fh.seek(0)
+                holder = self._fh.read().strip()
+                if holder or time.monotonic() >= deadline:
+                    self._fh.close()
+                    self._fh = None
+                    raise OutputBusyError(f"{out_dir_of(self.path)} is being written by "
+                                          f"{holder or 'another process'}; "
+                                          "wait for it to finish and run again") from None
+                time.sleep(0.02)
         self._fh.seek(0)
         self._fh.truncate()
         self._fh.write(f"fleet generate (pid {os.getpid()})\n")

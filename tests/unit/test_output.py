@@ -148,6 +148,40 @@ def test_the_lock_refuses_a_second_writer(tmp_path):
         pass
 
 
+def _hold_nameless(lock_path, seconds):
+    """Another process's view of the lock in the instant between taking it and naming itself."""
+    import fcntl
+    import threading
+    fh = open(lock_path, "a+")
+    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second open file: flock conflicts even in-process
+
+    def release():
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
+    timer = threading.Timer(seconds, release)
+    timer.start()
+    return timer
+
+
+def test_a_lock_caught_between_holders_is_taken_once_free(tmp_path):
+    out = tmp_path / "build"
+    lock_path = tmp_path / ".build.lock"
+    timer = _hold_nameless(lock_path, 0.1)
+    with OutputLock(out):  # waited the nameless window out instead of reporting a nameless holder
+        assert f"(pid {os.getpid()})" in lock_path.read_text()
+    timer.join()
+
+
+def test_a_holder_that_never_names_itself_is_reported_plainly(tmp_path):
+    out = tmp_path / "build"
+    timer = _hold_nameless(tmp_path / ".build.lock", 2.0)
+    try:
+        with pytest.raises(OutputBusyError, match="being written by another process; wait"), OutputLock(out):
+            pass
+    finally:
+        timer.join()
+
+
 def test_locks_on_different_outputs_do_not_conflict(tmp_path):
     with OutputLock(tmp_path / "build"), OutputLock(tmp_path / "build2"):
         pass
