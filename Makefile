@@ -52,4 +52,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 
 clean:
-	rm -rf build .build.lock .build.cache.json check-summary.md .pytest_cache .hypothesis
+	rm -rf build .build.lock .build.cache.json .build.spare check-summary.md .pytest_cache .hypothesis

@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import yaml
 
-from . import __version__, fleetdir
+from . import __version__, fleetdir, yamlout
 from . import fleet as fleet_mod
 from .errors import Diagnostic, FleetError
 from .model import ModelEngine, ModelInput
@@ -34,11 +34,6 @@ FORMAT_VERSION = 1
 ERROR, WARNING, INFO = "error", "warning", "info"
 SEVERITY_ORDER = {ERROR: 0, WARNING: 1, INFO: 2}
 NEAR_CAPACITY_PERCENT = 90.0
-
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 
 # --- rules ------------------------------------------------------------------------------------
@@ -274,7 +269,7 @@ def _load(art: Artifacts, rel: str, *, json_file: bool = False):
     if data is None:
         raise _Bad(rel, "file missing")
     try:
-        return json.loads(data) if json_file else yaml.load(data, Loader=_Loader)
+        return json.loads(data) if json_file else yamlout.load(data)
     except (ValueError, yaml.YAMLError) as exc:
         raise _Bad(rel, f"cannot parse: {str(exc).splitlines()[0]}") from None
 

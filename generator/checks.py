@@ -228,13 +228,23 @@ def _locate(src: InstanceSource, *paths) -> tuple:
     return ("project", "fullName")
 
 
-def check_models(models: dict[str, dict], sources: FleetSources) -> list[Diagnostic]:
-    """Rules over resolved models: uniqueness across the fleet and fit within the LimitRange."""
+# What an output index records of each instance's deployment: enough for the fleet-wide rules.
+DEPLOYMENT_KEYS = ("cluster", "namespace", "url")
+
+
+def check_models(models: dict[str, dict], sources: FleetSources,
+                 cached: dict[str, dict] | None = None) -> list[Diagnostic]:
+    """Rules over resolved models: uniqueness across the fleet and fit within the LimitRange.
+
+    `cached`: instances not modelled again (same inputs as a model that passed), as their index
+    entries ({cluster, namespace, url}); they take part in the fleet-wide rules only.
+    """
     diags: list[Diagnostic] = []
     by_ns: dict[tuple[str, str], list[str]] = defaultdict(list)
     by_url: dict[str, list[str]] = defaultdict(list)
-    for name, model in sorted(models.items()):
-        dep = model["deployment"]
+    deployments = {name: model["deployment"] for name, model in models.items()}
+    deployments.update((name, entry) for name, entry in (cached or {}).items() if name not in models)
+    for name, dep in sorted(deployments.items()):
         by_ns[(dep["cluster"], dep["namespace"])].append(name)
         by_url[dep["url"]].append(name)
     for (cluster, ns), names in by_ns.items():

@@ -29,12 +29,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from . import yamlout
 from .errors import Diagnostic, FleetError
-
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 # Keys holding secrets (managerPasswordSecret, privateKey, token...); not secretName, a Kubernetes object's name.
 SECRET_KEY = re.compile(r"(password|passphrase|privatekey|token|^secret$|secret$)", re.IGNORECASE)
@@ -361,7 +357,7 @@ def parse_file(rel: str, data: bytes):
     text = data.decode("utf-8", "replace")
     try:
         if rel.endswith((".yaml", ".yml")):
-            return yaml.load(text, Loader=_Loader)
+            return yamlout.load(text)
         if rel.endswith(".json"):
             return json.loads(text)
     except (ValueError, yaml.YAMLError):

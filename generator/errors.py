@@ -8,8 +8,8 @@ all diagnostics found so far; only the CLI prints them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 ERROR = "error"
 WARNING = "warning"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
 from .errors import Diagnostic, FleetError, sort_diagnostics
@@ -43,7 +42,7 @@ class Checked:
 @dataclass
 class Generated:
     names: list[str]
-    models: dict[str, dict]
+    models: dict[str, dict]  # the instances rendered (not those in `cached`)
     files: dict[str, bytes]  # relative path -> bytes, for the selected instances
     index: dict
     warnings: list[Diagnostic]
@@ -171,32 +170,30 @@ def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
     return keys
 
 
-def _cached_models(cache_dir: str | None, keys: dict[str, str]) -> tuple[dict[str, dict], dict]:
-    """Models of instances whose inputs did not change since cache_dir was written.
+def _cache_hits(cache_dir: str | None, keys: dict[str, str]) -> dict[str, dict]:
+    """Index entries of instances whose inputs did not change since cache_dir was written.
 
     A hit also needs the instance's files to be as generate left them: all
     present and none modified after the index (written last). A damaged
-    output is rendered again rather than carried over.
+    output is rendered again rather than carried over. The models themselves
+    are not read: the same inputs give the same model, which passed every
+    per-instance rule when it was written; the cross-instance rules need only
+    the cluster, namespace and URL the entry records.
     """
     if not cache_dir:
-        return {}, {}
+        return {}
     state = output.read_cache(cache_dir)
     if not state:
-        return {}, {}
+        return {}
     entries = state["index"].get("instances", {})
-    models = {}
+    hits = {}
     for name, key in keys.items():
         entry = entries.get(name)
-        if not entry or state["keys"].get(name) != key:
+        if not entry or state["keys"].get(name) != key or not all(k in entry for k in checks.DEPLOYMENT_KEYS):
             continue
-        if not output.files_intact(cache_dir, name, entry.get("files", {}), state["written_ns"]):
-            continue
-        try:
-            with open(os.path.join(cache_dir, name, "model.json"), encoding="utf-8") as fh:
-                models[name] = json.load(fh)
-        except (OSError, ValueError):
-            continue  # a damaged cache entry is just a miss
-    return models, entries
+        if output.files_intact(cache_dir, name, entry.get("files", {}), state["written_ns"]):
+            hits[name] = entry
+    return hits
 
 
 def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None) -> list[Diagnostic]:
@@ -207,12 +204,11 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None
         raise FleetError(diags)
     fleet = checked.sources.fleet.data
     keys = _keys(paths, checked) if cache_dir else {}
-    models, _ = _cached_models(cache_dir, keys)
-    todo = [i for i in checked.inputs if i.name not in models]
-    fresh, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, jobs, render=False, progress=None)
-    models.update(fresh)
+    hits = _cache_hits(cache_dir, keys)
+    todo = [i for i in checked.inputs if i.name not in hits]
+    models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, jobs, render=False, progress=None)
     diags.extend(d)
-    diags.extend(checks.check_models(models, checked.sources))
+    diags.extend(checks.check_models(models, checked.sources, cached=hits))
     if any(d.is_error for d in diags):
         raise FleetError(diags)
     return sort_diagnostics(diags)
@@ -231,25 +227,24 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     fleet = sources.fleet.data
     overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
     keys = _keys(paths, checked)
-    cached_models, old_entries = _cached_models(cache_dir, keys)
-    if progress and cached_models:
-        progress(len(cached_models))
-    todo = [i for i in checked.inputs if i.name not in cached_models]
+    hits = _cache_hits(cache_dir, keys)
+    if progress and hits:
+        progress(len(hits))
+    todo = [i for i in checked.inputs if i.name not in hits]
     models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, jobs, True, progress)
     diags = list(checked.diagnostics) + diags
     # Fleet-level files (the alerting rules) depend on fleet.yaml only: rendered on every run.
     fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, paths.templates, paths.schemas)
     diags.extend(fleet_diags)
     files.update(fleet_files)
-    models.update(cached_models)
-    diags.extend(checks.check_models(models, sources))
+    diags.extend(checks.check_models(models, sources, cached=hits))
     if any(d.is_error for d in diags):
         raise FleetError(diags)
-    index = build_index(models, files, {n: old_entries[n] for n in cached_models})
+    index = build_index(models, files, hits)
     if fleet_files:
         index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     return Generated(sorted(sources.instances), models, files, index, sort_diagnostics(diags),
-                     sorted(cached_models), keys)
+                     sorted(hits), keys)
 
 
 def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[str, dict]) -> dict:

@@ -41,26 +41,49 @@ from typing import Any
 
 import jsonschema_rs
 
-
 from . import checks, fleetdir
 from . import fleet as fleetmod
+from . import jsonnet as _jsonnet
 from .errors import Diagnostic, FleetError, sort_diagnostics
 from .fleetdir import FLEET_FILE, INSTANCE_FILE, OVERRIDE_FILE, FleetSources
+from .jiro_defaults import (
+    CONSUMED,
+    CROSS_CHECK,
+    EVAL_SNIPPET,
+    FALLBACK_AGENT_TAG,
+    FALLBACK_BASE_PLUGINS,
+    FALLBACK_LATEST,
+    FLEET_NOT_IMPORTED,
+    JIRO_ADMIN_EMAIL,
+    JIRO_ADMIN_GROUP,
+    JIRO_CLUSTER,
+    JIRO_COMMITTER_PERMISSIONS,
+    JIRO_CONNECTION_TIMEOUT,
+    JIRO_HOST,
+    JIRO_IMAGE_REPOSITORY,
+    JIRO_LDAP,
+    JIRO_READ_GROUP,
+    JIRO_READ_PERMISSIONS,
+    JIRO_REPOSITORY,
+    JIRO_RESOURCE_MODEL,
+    JIRO_STORAGE_SIZE,
+    JIRO_THEMES,
+    JIRO_TIMEZONE,
+    JIRO_TOOL_DEFAULTS,
+    JIRO_TOOL_SECRETS,
+    KNOWN_FILES,
+    REASONS,
+    STAND_IN,
+    STAND_IN_NAME,
+    STANDARD_WRAPPER,
+    TEMPLATE_REASON,
+    THEME_PLUGIN,
+)
 from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
 from .quantity import cpu_millis, memory_mib
 from .schema import INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import load
-from . import jsonnet as _jsonnet
-from .jiro_defaults import (  # noqa: E402 - Jiro's defaults live in their own module
-    JIRO_RESOURCE_MODEL,
-    CONSUMED, CROSS_CHECK, EVAL_SNIPPET, FALLBACK_AGENT_TAG, FALLBACK_BASE_PLUGINS,
-    FALLBACK_LATEST, FLEET_NOT_IMPORTED, JIRO_ADMIN_EMAIL, JIRO_ADMIN_GROUP, JIRO_CLUSTER,
-    JIRO_COMMITTER_PERMISSIONS, JIRO_CONNECTION_TIMEOUT, JIRO_HOST, JIRO_IMAGE_REPOSITORY, JIRO_LDAP,
-    JIRO_READ_GROUP, JIRO_READ_PERMISSIONS, JIRO_REPOSITORY, JIRO_STORAGE_SIZE, JIRO_THEMES,
-    JIRO_TIMEZONE, JIRO_TOOL_DEFAULTS, JIRO_TOOL_SECRETS, KNOWN_FILES, REASONS,
-    STANDARD_WRAPPER, STAND_IN, STAND_IN_NAME, TEMPLATE_REASON, THEME_PLUGIN,
-)
 
 DOCS = "docs/importing-from-jiro.md"
 INSTANCE_HEADER = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"

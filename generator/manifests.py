@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import os
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import jsonschema_rs
-import kubernetes_validate
-import yaml
-from kubernetes_validate import utils as kv
 
+from . import yamlout
 from .errors import Diagnostic
 
 ROUTE_CRD = os.path.join("openshift", "routes.route.openshift.io.crd.yaml")
@@ -23,26 +21,43 @@ def _api_file(api_version: str) -> str:
     return re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _k8s_validator(version: str, kind: str, api_version: str):
     """kubernetes-validate's schemas, compiled once per (Kubernetes version, kind) with jsonschema-rs.
 
     kubernetes_validate.validate() re-reads and recompiles its schemas on every
     call (9 ms for a StatefulSet); this keeps its data and drops that cost.
     """
+    import kubernetes_validate
+
+    kv = _kv()
     if version not in _supported():
         raise ValueError(f"kubernetes-validate {kubernetes_validate.version.__version__} has no schemas "
                          f"for Kubernetes {version}")
     wanted = [v for v in kv.all_versions() if kv.major_minor(v) == version][-1]
     schema_dir = f"kubernetes-json-schema/v{wanted}-local-strict"
     schema = kv.schema_contents(f"{schema_dir}/{kind.lower()}-{_api_file(api_version)}.json", version)
-    definitions = kv.schema_contents(f"{schema_dir}/_definitions.json", version)
+    definitions = _k8s_definitions(schema_dir, version)
     return jsonschema_rs.Draft202012Validator(schema, retriever=lambda uri: definitions)
 
 
-@lru_cache(maxsize=None)
+@cache
+def _k8s_definitions(schema_dir: str, version: str) -> dict:
+    # 1 MB of JSON shared by every kind: parsed once, not once per kind
+    return _kv().schema_contents(f"{schema_dir}/_definitions.json", version)
+
+
+@cache
 def _supported() -> frozenset[str]:
+    kv = _kv()
     return frozenset(kv.major_minor(v) for v in kv.all_versions())
+
+
+def _kv():
+    # Imported when a Kubernetes object is first validated: it brings the Python jsonschema
+    # package with it (45 ms), which a run that renders nothing does not need.
+    from kubernetes_validate import utils
+    return utils
 
 
 def supported_versions() -> list[str]:
@@ -52,7 +67,7 @@ def supported_versions() -> list[str]:
 @lru_cache(maxsize=4)
 def _route_validator(schemas_dir: str):
     with open(os.path.join(schemas_dir, ROUTE_CRD), encoding="utf-8") as fh:
-        crd = yaml.safe_load(fh)
+        crd = yamlout.load(fh)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return jsonschema_rs.Draft202012Validator(_structural(version["schema"]["openAPIV3Schema"]))
 
@@ -60,7 +75,7 @@ def _route_validator(schemas_dir: str):
 @lru_cache(maxsize=4)
 def _service_monitor_validator(schemas_dir: str):
     with open(os.path.join(schemas_dir, SERVICE_MONITOR_CRD), encoding="utf-8") as fh:
-        crd = yaml.safe_load(fh)
+        crd = yamlout.load(fh)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return jsonschema_rs.Draft202012Validator(_closed(_structural(version["schema"]["openAPIV3Schema"])))
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import jsonnet as _jsonnet
-
 from .errors import Diagnostic, FleetError
 
 ENTRY = "fleet.jsonnet"

@@ -12,13 +12,12 @@ from __future__ import annotations
 import json
 import os
 
-
 import jsonschema_rs
 
+from . import jsonnet as _jsonnet
 from .errors import Diagnostic, FleetError
 from .output import dump_yaml
 from .sources import Document
-from . import jsonnet as _jsonnet
 
 RULES_FILE = "monitoring/jenkins-fleet.rules.yaml"
 RULES_TEMPLATE = os.path.join("monitoring", "rules.jsonnet")

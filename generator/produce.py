@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-
 import yaml
 
+from . import yamlout
 from .errors import Diagnostic
 from .manifests import validate_jcasc, validate_object
 from .output import dump_json, dump_yaml
@@ -19,11 +19,6 @@ OBJECT_ORDER = [
     "service-jenkins-discovery.yaml", "route.yaml", "statefulset.yaml", "servicemonitor.yaml",
 ]
 OPTIONAL_OBJECTS = {"servicemonitor.yaml"}
-
-try:
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 
 def deep_merge(base, override):
@@ -51,7 +46,7 @@ class Producer:
         out_file = f"{name}/jenkins/jenkins.yaml"
         text = self.renderer.render("jcasc/jenkins.yaml.j2", m=model)
         try:
-            data = yaml.load(text, Loader=_Loader)
+            data = yamlout.load(text)
         except yaml.YAMLError as exc:  # a template bug: say where, in the rendered text
             return "", [Diagnostic(out_file, 0, 0, "", f"rendered JCasC is not valid YAML: {exc}",
                                    hint="this is a template bug; please report it")]

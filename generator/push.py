@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from . import __version__, sources
+from . import __version__, sources, yamlout
 from .errors import WARNING, Diagnostic, FleetError
 from .jenkins_client import (
     CheckIssue,
@@ -33,13 +33,28 @@ from .jenkins_client import (
 
 OUTCOMES = ("unchanged", "applied", "failed", "skipped")
 # Re-exported: callers (the CLI, fleet status) use these names from here.
-from .jcasc_diff import REDACTED, Change, Diff, format_change, managed_diff, redact  # noqa: F401,E402
-from .targets import (  # noqa: F401,E402
-    ENV_RELOAD_TOKEN, ENV_TOKEN, ENV_USER, JCASC, MODEL, BuildEntry, CredentialStore, Secret, Target, Targets,
-    credentials_from_env, expand_url, load_credentials, load_targets, read_build, resolve_targets, safe_url,
-    stale_warnings, url_problem,
+from .jcasc_diff import REDACTED, Change, Diff, format_change, managed_diff, redact  # noqa: F401
+from .targets import (  # noqa: F401
+    ENV_RELOAD_TOKEN,
+    ENV_TOKEN,
+    ENV_USER,
+    JCASC,
+    MODEL,
+    BuildEntry,
+    CredentialStore,
+    Secret,
+    Target,
+    Targets,
+    credentials_from_env,
+    expand_url,
+    load_credentials,
+    load_targets,
+    read_build,
+    resolve_targets,
+    safe_url,
+    stale_warnings,
+    url_problem,
 )
-
 
 # --- plugins ----------------------------------------------------------------------------------
 
@@ -276,7 +291,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
 
     step("diff")
-    desired = yaml.safe_load(entry.jcasc) or {}
+    desired = yamlout.load(entry.jcasc) or {}
     diff = managed_diff(desired, _parse_export(client.export(), "diff"))
     result.changes, result.not_compared = list(diff.changes), list(diff.not_compared)
     if not diff.changes:
@@ -313,7 +328,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
 
 def _parse_export(text: str, step: str) -> dict:
     try:
-        data = yaml.safe_load(text)
+        data = yamlout.load(text)
     except yaml.YAMLError:
         raise JenkinsError("POST /configuration-as-code/export answered YAML that does not parse") from None
     if data is None:

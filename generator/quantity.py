@@ -9,13 +9,13 @@ _MEM = re.compile(r"^(?P<n>[0-9]+)(?P<u>Mi|Gi|Ti)$")
 _MEM_FACTOR = {"Mi": 1, "Gi": 1024, "Ti": 1024 * 1024}
 
 
-def cpu_millis(q: str | int | float) -> int:
+def cpu_millis(q: str | float) -> int:
     if isinstance(q, (int, float)):
-        return int(round(q * 1000))
+        return round(q * 1000)
     m = _CPU.fullmatch(q)
     if not m:
         raise ValueError(f"not a CPU quantity: {q!r}")
-    return int(m["n"]) if m["m"] else int(round(float(m["n"]) * 1000))
+    return int(m["n"]) if m["m"] else round(float(m["n"]) * 1000)
 
 
 def memory_mib(q: str) -> int:

@@ -14,12 +14,10 @@ from typing import Any
 
 import yaml
 
+from . import yamlout
 from .errors import Diagnostic, FleetError
 
-try:  # the C parser is several times faster; positions are identical
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _Loader = yaml.SafeLoader
+_Loader = yamlout.SafeLoader  # the C parser where there is one: positions are identical
 
 MAX_BYTES = 1024 * 1024
 # Deeper than any real instance or JCasC file; libyaml allows 1000 levels, which exhausts

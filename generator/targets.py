@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import output, sources
+from . import output, sources, yamlout
 from .errors import WARNING, Diagnostic, FleetError, sort_diagnostics
 from .jenkins_client import Credentials
 
@@ -335,7 +335,7 @@ def _ini_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
 
 def _yaml_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
     try:
-        data = yaml.safe_load(text)
+        data = yamlout.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0

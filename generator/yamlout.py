@@ -5,7 +5,8 @@ implicit-tag lookup per scalar); a fleet writes ~16 files per instance, so that
 dominated regeneration. This emitter handles the shapes we write (dicts, lists,
 str, int, bool, None) and defers every scalar it is not sure about to PyYAML,
 so the output always parses back to the same data (tests/unit/test_yamlout.py
-checks that property on random data).
+checks that property on random data). `load` is the one fast safe loader for
+everything else we read that need not report positions.
 """
 
 from __future__ import annotations
@@ -18,8 +19,15 @@ import yaml
 
 try:
     _Dumper = yaml.CSafeDumper
-except AttributeError:  # pragma: no cover
+    SafeLoader = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
     _Dumper = yaml.SafeDumper
+    SafeLoader = yaml.SafeLoader
+
+
+def load(text):
+    """yaml.safe_load with libyaml's parser: the Route CRD takes 5 ms instead of 110."""
+    return yaml.load(text, Loader=SafeLoader)
 
 _PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@+=-]*")
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
@@ -60,7 +68,7 @@ def _block(text: str, indent: str) -> str | None:
     """A literal block for multi-line text, or None when a quoted scalar is needed."""
     if not _BLOCK_SAFE.fullmatch(text) or text.startswith((" ", "\n")) or "\r" in text:
         return None
-    body = text[:-1] if text.endswith("\n") else text
+    body = text.removesuffix("\n")
     if body.endswith("\n"):
         return None  # trailing blank lines need the keep indicator; let PyYAML decide
     lines = body.split("\n")

@@ -12,7 +12,14 @@ from .. import audit as audit_mod
 from .. import audit_formats, audit_live, output, vcs
 from .. import explain as explain_mod
 from ..errors import Diagnostic, FleetError
-from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics, stdout_console
+from .common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    Context,
+    guard,
+    print_diagnostics,
+    stdout_console,
+)
 
 
 def write_atomic(path: str, text: str) -> None:

@@ -69,7 +69,7 @@ def guard(ctx: Context):
         sys.exit(141)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
         raise
-    except Exception as exc:  # a bug, not a user mistake: say so, keep the traceback for --debug
+    except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: say so, keep the traceback for --debug
         if ctx.debug:
             traceback.print_exc()
         else:
@@ -84,8 +84,13 @@ class Progress:
     def __init__(self, ctx: Context, total: int, label: str):
         self.bar = None
         if not ctx.quiet and sys.stderr.isatty() and total > 1:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
             from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TimeElapsedColumn,
+            )
             self.bar = Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), console=Console(stderr=True), transient=True)
             self.task = self.bar.add_task(label, total=total)

@@ -13,7 +13,9 @@ from .common import Context, print_diagnostics
 def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentials_path, insecure: bool,
             reload: bool = False) -> list:
     """Targets (URL, credentials, mode) for the selected instances of the build; warns about --insecure."""
-    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import (
+        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    )
     entries = push_lib.read_build(build_dir, names)
     if url is not None and len(entries) != 1:
         raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")

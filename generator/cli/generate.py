@@ -11,6 +11,7 @@ import click
 from .. import fleet, monitoring, output
 from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 
+
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--cache-from", "cache_dir", default="build", show_default=True, metavar="DIR",
@@ -124,26 +125,21 @@ def _kept_keys(out_dir: str, keep: list[str]) -> dict[str, str]:
 
 def _changed_files(old_index, new_index) -> list[str]:
     """Files whose hash differs between two indexes (added, changed or removed)."""
-    def flat(index):
-        files = {f"{n}/{rel}": digest for n, e in (index or {}).get("instances", {}).items()
-                 for rel, digest in e.get("files", {}).items()}
-        files.update((index or {}).get("fleet", {}).get("files", {}))  # fleet-level: monitoring/...
-        return files
-    old, new = flat(old_index), flat(new_index)
+    old, new = output.indexed_files(old_index), output.indexed_files(new_index)
     return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
 
 
-def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], list[str]]:
-    """Instances kept from the current output (not selected, or unchanged) and their files."""
+def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], dict[str, str]]:
+    """Instances kept from the current output (not selected, or unchanged) and their files' sha256."""
     if not old_index:
-        return [], []
+        return [], {}
     entries = old_index.get("instances", {})
     keep = []
     if names:
         existing = set(fleet.fleetdir.instance_names(instances_dir))
         selected = set(gen.names)
         keep = [n for n in entries if n not in selected and n in existing]
-    carry = [f"{n}/{rel}" for n in keep + gen.cached for rel in entries[n]["files"]]
+    carry = {f"{n}/{rel}": digest for n in keep + gen.cached for rel, digest in entries[n]["files"].items()}
     return keep, carry
 
 

@@ -61,7 +61,9 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
     Exit codes: 0 every controller succeeded (or dry run), 1 bad input, 3 a
     controller failed, 130 interrupted.  See docs/push.md.
     """
-    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import (
+        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    )
     with guard(ctx):
         resolved = controllers.resolve(ctx, build_dir=build_dir, names=names, url=url, targets_path=targets_path,
                                        credentials_path=credentials_path, insecure=insecure, reload=reload)
@@ -84,7 +86,9 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
 
 
 def _print_details(ctx: Context, fleet) -> None:
-    from .. import push as push_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import (
+        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    )
     for r in fleet.results:
         print_diagnostics(ctx, r.diagnostics)
         for warning in r.warnings:

@@ -54,7 +54,9 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
       fleet status
       fleet status 'ee4j.*' --format json
     """
-    from .. import status as status_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import (
+        status as status_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    )
     with guard(ctx):
         resolved = controllers.resolve(ctx, build_dir=build_dir, names=names, url=url, targets_path=targets_path,
                                        credentials_path=credentials_path, insecure=insecure)
@@ -78,7 +80,9 @@ COLUMNS = ("instance", "state", "version", "quiet", "running", "queue", "wait", 
 
 def table_rows(fleet) -> list[tuple[str, ...]]:
     """One row of plain cells per controller (the table, without styling)."""
-    from .. import status as status_lib  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    from .. import (
+        status as status_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+    )
     rows = []
     for s in fleet.statuses:
         running = "-" if s.running is None else f"{s.running}/{s.capacity}"

@@ -199,8 +199,8 @@ def test_usage_errors_exit_2(args, tmp_path):
 
 
 def _commands():
-    from generator.cli import cli
-    return sorted(cli.commands)
+    from generator.cli import commands
+    return sorted(commands())
 
 
 def test_help_of_the_program(tmp_path):
@@ -214,12 +214,12 @@ def test_help_of_the_program(tmp_path):
 
 @pytest.mark.parametrize("command", _commands())
 def test_help_of_every_command(command, tmp_path):
-    from generator.cli import cli
+    from generator.cli import commands
 
     run = fleet_in_process([command, "--help"], tmp_path)
     assert run.code == 0, run.stderr
     assert f"Usage: cli {command}" in run.stdout or f"Usage: fleet {command}" in run.stdout
-    for param in cli.commands[command].params:
+    for param in commands()[command].params:
         if getattr(param, "hidden", False):
             continue
         for opt in param.opts:

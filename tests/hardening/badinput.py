@@ -304,8 +304,12 @@ def tree_digest(root: str) -> str:
 
 
 def leftovers(parent: str, name: str = "build") -> list[str]:
-    """Siblings a write of `name` leaves while in progress: .<name>.tmp-* and .<name>.old-*."""
-    return sorted(n for n in os.listdir(parent) if re.match(rf"^\.{re.escape(name)}\.(tmp|old)-", n))
+    """Siblings a write of `name` leaves while in progress: .<name>.tmp-*, .<name>.old-*, and a
+    .<name>.spare that is not a whole tree (one being brought up to date; a whole one is the
+    previous output, kept on purpose)."""
+    spare = f".{name}.spare"
+    return sorted(n for n in os.listdir(parent) if re.match(rf"^\.{re.escape(name)}\.(tmp|old)-", n)
+                  or (n == spare and index_consistent(os.path.join(parent, n)) != ""))
 
 
 def index_consistent(build: str) -> str:

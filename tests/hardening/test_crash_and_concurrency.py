@@ -3,7 +3,7 @@
 - A real `fleet generate` of a synthetic fleet (benchmarks/synthetic.py) is SIGKILLed after a
   delay spread over its whole run; afterwards build/ is exactly the tree before or the tree
   after (fleet.json lists every file with its sha256), and the next run finishes the job and
-  removes the .build.tmp-*/.build.old-* siblings.
+  removes the .build.tmp-*/.build.old-* siblings and a half-updated .build.spare.
 - The same at fixed points of the write (hooked_fleet.py): before the lock, in the middle of
   writing the new tree, before the swap, right after the atomic exchange, and between the two
   renames of the fallback swap used where renameat2 is missing.
@@ -164,8 +164,8 @@ POINTS = {  # hook -> (state of build/ after the kill, leftovers after the kill)
     "kill-before-lock": ("a", False),
     "kill-mid-write:1": ("a", True),
     "kill-mid-write:120": ("a", True),
-    "kill-before-swap": ("a", True),
-    "kill-after-exchange": ("b", True),
+    "kill-before-swap": ("a", False),  # the B tree complete as the spare: the next run swaps it in
+    "kill-after-exchange": ("b", False),  # the A tree is the spare, whole
 }
 
 
@@ -214,9 +214,9 @@ def test_partial_run_after_a_crash_between_renames_keeps_the_other_instances(at_
 
 def test_a_run_with_nothing_to_do_still_cleans_up(at_a):
     root, digests = at_a
-    killed = run(["generate", "--jobs", "1"], root, hook="kill-before-swap")
+    killed = run(["generate", "--jobs", "1"], root, hook="kill-mid-write:120")
     assert killed.returncode == -signal.SIGKILL
-    assert tree_digest(str(root / "build")) == digests["a"] and leftovers(str(root))
+    assert tree_digest(str(root / "build")) == digests["a"] and leftovers(str(root)) == [".build.spare"]
     set_admin_email(str(root / "instances"), "admins-a@example.org")  # back to what build/ holds
     again = run(["generate", "--jobs", "1"], root)
     assert again.returncode == 0, again.stderr

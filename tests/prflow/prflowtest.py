@@ -9,7 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
-from fleettest import ROOT, Run, git  # noqa: F401 - git is re-exported
+from fleettest import ROOT, Run, git
 
 FLEET_PARTS = ("instances", "templates", "schemas")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -16,7 +17,25 @@ NEW = {INDEX: b'{"instances": {"a": {}}}\n', "a/k8s/ns.yaml": b"new a\n", "c/mod
 
 
 def leftovers(parent) -> list[str]:
-    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith(".lock"))
+    """Hidden siblings other than the lock and the spare (the previous tree, kept on purpose)."""
+    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith((".lock", ".spare")))
+
+
+def index_of(files) -> bytes:
+    """An index listing `files` as fleet generate's does (instance/rel -> sha256)."""
+    instances = {}
+    for rel, data in files.items():
+        if rel != INDEX:
+            name, _, inner = rel.partition("/")
+            instances.setdefault(name, {"files": {}})["files"][inner] = output.sha256(data)
+    return json.dumps({"instances": instances}, sort_keys=True).encode()
+
+
+def tree(**files) -> dict[str, bytes]:
+    """files with their index, keyed as 'a/k8s/ns.yaml' from a__k8s__ns_yaml=..."""
+    out = {k.replace("__", "/").replace("_yaml", ".yaml"): v.encode() for k, v in files.items()}
+    out[INDEX] = index_of(out)
+    return out
 
 
 def make(out, files=OLD):
@@ -42,7 +61,8 @@ def test_carry_over_keeps_named_files_of_the_previous_tree(tmp_path):
     make(tmp_path / "build")
     with OutputLock(tmp_path / "build"):
         write_tree(str(tmp_path / "build"), {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n"},
-                   carry_over=["b/model.json", "b/image/Dockerfile"])
+                   carry_over={"b/model.json": output.sha256(b"{}\n"),
+                               "b/image/Dockerfile": output.sha256(b"FROM x\n")})
     assert read_tree(tmp_path / "build") == {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n",
                                              "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
 
@@ -152,7 +172,7 @@ def _hold_nameless(lock_path, seconds):
     """Another process's view of the lock in the instant between taking it and naming itself."""
     import fcntl
     import threading
-    fh = open(lock_path, "a+")
+    fh = open(lock_path, "a+")  # noqa: SIM115 - closed by the timer
     fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a second open file: flock conflicts even in-process
 
     def release():
@@ -198,3 +218,111 @@ def test_compare_lists_added_changed_and_removed(tmp_path):
     assert [c for c in scoped if c.status == "removed"] == []
     assert compare(str(tmp_path / "build"), OLD) == []
     assert compare(str(tmp_path / "nothing"), {"x": b""}) == [Change("added", "x")]
+
+
+# --- the spare: the previous tree, brought up to date in place ---------------------------------
+
+def test_the_previous_tree_is_kept_as_the_spare(tmp_path):
+    first, second = tree(a__k8s__ns_yaml="1\n", b__x_yaml="b\n"), tree(a__k8s__ns_yaml="2\n")
+    make(tmp_path / "build", first)
+    make(tmp_path / "build", second)
+    assert read_tree(tmp_path / "build") == second
+    assert read_tree(tmp_path / ".build.spare") == first
+
+
+def test_an_unchanged_part_is_neither_rebuilt_nor_copied(tmp_path):
+    trees = [tree(a__k8s__ns_yaml="1\n", b__k8s__ns_yaml=f"{i}\n") for i in range(3)]
+    make(tmp_path / "build", trees[0])
+    # held open: a removed inode's number cannot be handed to a new file meanwhile
+    held = [os.open(tmp_path / "build" / "a" / p, os.O_RDONLY) for p in ("k8s", "k8s/ns.yaml")]
+    try:
+        a_dir, a_file = (os.fstat(fd).st_ino for fd in held)
+        make(tmp_path / "build", trees[1])  # no spare yet: a tree from scratch, the first one is the spare now
+        make(tmp_path / "build", trees[2])  # the first tree brought up to date: only b/ changed
+        assert read_tree(tmp_path / "build") == trees[2]
+        assert os.stat(tmp_path / "build" / "a" / "k8s").st_ino == a_dir
+        assert os.stat(tmp_path / "build" / "a" / "k8s" / "ns.yaml").st_ino == a_file
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
+def test_a_file_carried_over_that_the_spare_lacks_is_linked_from_the_output(tmp_path):
+    make(tmp_path / "build", tree(a__x_yaml="old\n"))
+    make(tmp_path / "build", tree(a__x_yaml="now\n"))
+    current = os.stat(tmp_path / "build" / "a" / "x.yaml").st_ino
+    after = {"a/x.yaml": b"now\n", "c/x.yaml": b"c\n"}
+    with OutputLock(tmp_path / "build"):
+        write_tree(str(tmp_path / "build"), {INDEX: index_of(after), "c/x.yaml": b"c\n"},
+                   carry_over={"a/x.yaml": output.sha256(b"now\n")})
+    assert read_tree(tmp_path / "build") == {INDEX: index_of(after), **after}
+    assert os.stat(tmp_path / "build" / "a" / "x.yaml").st_ino == current  # a link, not a copy
+
+
+def age_tree(root) -> None:
+    """Everything written a second ago: a later change by hand is later, even with coarse clocks."""
+    past = os.stat(root / INDEX).st_mtime_ns - 10**9
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), ns=(past, past))
+        os.utime(dirpath, ns=(past, past))
+
+
+@pytest.mark.parametrize("tamper", ["add-file", "add-dir", "remove-file", "edit-in-place", "replace-file"])
+def test_a_tree_changed_by_hand_while_it_was_the_output_is_not_trusted_as_the_spare(tmp_path, tamper):
+    """Whatever happened to build/ by hand, the next trees hold exactly what was written."""
+    trees = [tree(a__k8s__ns_yaml="a\n", b__k8s__ns_yaml=f"{i}\n") for i in range(3)]
+    make(tmp_path / "build", trees[0])
+    ns = tmp_path / "build" / "a" / "k8s" / "ns.yaml"
+    age_tree(tmp_path / "build")
+    if tamper == "add-file":
+        write(tmp_path / "build" / "a" / "k8s" / "notes.txt", "mine\n")
+    elif tamper == "add-dir":
+        write(tmp_path / "build" / "scratch" / "notes.txt", "mine\n")
+    elif tamper == "remove-file":
+        ns.unlink()
+    elif tamper == "edit-in-place":  # the same inode as in the spare later: must not come back
+        with open(ns, "a") as fh:
+            fh.write("edited\n")
+    elif tamper == "replace-file":
+        ns.unlink()
+        write(ns, "a\n")  # same bytes, new inode: harmless either way
+    make(tmp_path / "build", trees[1])  # the tampered tree becomes the spare
+    make(tmp_path / "build", trees[2])  # and is brought up to date, or rebuilt
+    assert read_tree(tmp_path / "build") == trees[2]
+    make(tmp_path / "build", trees[0])
+    assert read_tree(tmp_path / "build") == trees[0]
+
+
+def test_a_spare_left_half_updated_is_removed_and_rebuilt(tmp_path):
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))
+    spare = tmp_path / ".build.spare"
+    (spare / INDEX).unlink()  # what a kill in the middle of bringing it up to date leaves
+    write(spare / "a" / "half.yaml", "x\n")
+    with OutputLock(tmp_path / "build"):
+        recover(str(tmp_path / "build"))
+    assert not spare.exists()
+    make(tmp_path / "build", tree(a__x_yaml="3\n"))
+    assert read_tree(tmp_path / "build") == tree(a__x_yaml="3\n")
+
+
+def test_a_failure_while_updating_the_spare_leaves_the_output_and_removes_the_spare(tmp_path):
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))
+    before = read_tree(tmp_path / "build")
+    broken = {INDEX: b"{}\n", "x": b"file\n", "x/y": b"under a file\n"}
+    with pytest.raises(OSError), OutputLock(tmp_path / "build"):
+        write_tree(str(tmp_path / "build"), broken)
+    assert read_tree(tmp_path / "build") == before
+    assert not (tmp_path / ".build.spare").exists()
+
+
+def test_a_symlink_as_the_spare_is_never_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    make(elsewhere, tree(a__x_yaml="precious\n"))
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    os.symlink(elsewhere, tmp_path / ".build.spare")
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))
+    assert read_tree(tmp_path / "build") == tree(a__x_yaml="2\n")
+    assert read_tree(elsewhere) == tree(a__x_yaml="precious\n")
