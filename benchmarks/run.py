@@ -100,11 +100,11 @@ def _edit(path: str, old: str, new: str) -> None:
         fh.write(text.replace(old, new, 1))
 
 
-def _median_of(repeats: int, once) -> tuple[float, float, int, float]:
-    """(median wall, its CPU, its peak RSS, fastest wall) of `repeats` runs: one sample is noise here."""
+def _median_of(repeats: int, n: int, once) -> tuple[float, float, int, int, float]:
+    """(median wall, its CPU, its peak RSS, n, fastest wall) of `repeats` runs: one sample is noise here."""
     samples = sorted((once(i) for i in range(repeats)), key=lambda s: s[0])
     wall, cpu, rss = samples[len(samples) // 2]
-    return wall, cpu, rss, samples[0][0]
+    return wall, cpu, rss, n, samples[0][0]
 
 
 def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
@@ -125,9 +125,9 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
     # The steady state: the tree before the last one is kept beside the output and brought up to date.
     _edit(fleet_yaml, "adminEmail: jenkins-admins-2@example.org", "adminEmail: jenkins-admins-3@example.org")
     rows.append(("  and again (the spare in use)", *run(gen), n, None))
-    rows.append(("nothing changed", *_median_of(repeats, lambda i: run(gen)), n))
+    rows.append(("nothing changed", *_median_of(repeats, n, lambda i: run(gen))))
     rows.append(("validate (cache warm)",
-                 *_median_of(repeats, lambda i: run(base + ["validate", "--cache-from", out_dir, "-j", str(jobs)])), n))
+                 *_median_of(repeats, n, lambda i: run(base + ["validate", "--cache-from", out_dir, "-j", str(jobs)]))))
     target = os.path.join(fleet_dir, names[n // 2], "instance.yaml")
     with open(target, "a", encoding="utf-8") as fh:
         fh.write("storage:\n  size: 75Gi\n")
@@ -136,7 +136,7 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
         _edit(target, f"size: {75 + i}Gi", f"size: {76 + i}Gi")
         return run(gen)
     run(gen)  # the first change; the repeats below each change it again
-    rows.append(("one instance changed", *_median_of(repeats, one_changed), n))
+    rows.append(("one instance changed", *_median_of(repeats, n, one_changed)))
     return rows
 
 

@@ -92,8 +92,17 @@ class Worker:
 
     def __init__(self, paths: Paths, kube_version: str):
         self.engine = ModelEngine(paths.templates)
-        schemas = Schemas(paths.schemas)
-        self.producer = Producer(Renderer(paths.templates), schemas.jcasc, kube_version, paths.schemas)
+        self._paths, self._kube_version = paths, kube_version
+        self._producer: Producer | None = None
+
+    @property
+    def producer(self) -> Producer:
+        # Built on first render: `fleet validate` models only and needs no Jinja or validators.
+        if self._producer is None:
+            schemas = Schemas(self._paths.schemas)
+            self._producer = Producer(Renderer(self._paths.templates), schemas.jcasc, self._kube_version,
+                                      self._paths.schemas)
+        return self._producer
 
     def run(self, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object], render: bool = True):
         evaluated = self.engine.evaluate(fleet, inputs, objects=render)
