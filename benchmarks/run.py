@@ -8,6 +8,10 @@ same noisy machine at the same moment.
 
     .venv/bin/python benchmarks/run.py            # 1,000 instances (make bench)
     .venv/bin/python benchmarks/run.py --large    # also 10,000 instances (minutes)
+    .venv/bin/python benchmarks/run.py --workdir /dev/shm   # on tmpfs: the tool, not the disk
+
+Writing 17 small files per instance makes the file system part of every figure: the run
+first times plain file creation where it works, so a slow disk shows as such.
 """
 
 from __future__ import annotations
@@ -140,17 +144,50 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
     return rows
 
 
+def filesystem(path: str) -> str:
+    """The mount point and type holding `path` (from /proc/mounts)."""
+    best = ("?", "?")
+    try:
+        with open("/proc/mounts", encoding="utf-8") as fh:
+            for line in fh:
+                _, mount, fstype, *_ = line.split()
+                if (path + "/").startswith(mount.rstrip("/") + "/") and len(mount) >= len(best[0]):
+                    best = (mount, fstype)
+    except OSError:
+        pass
+    return f"{best[1]} at {best[0]}"
+
+
+def file_creation_us(work: str, count: int = 3000) -> float:
+    """Microseconds to create (and later remove) one small file in `work`: the disk's share."""
+    root = tempfile.mkdtemp(dir=work, prefix="files-")
+    start = time.perf_counter()
+    for i in range(count):
+        if i % 17 == 0:
+            sub = os.path.join(root, str(i))
+            os.mkdir(sub)
+        fd = os.open(os.path.join(sub, str(i)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, b"x" * 2000)
+        os.close(fd)
+    elapsed = time.perf_counter() - start
+    shutil.rmtree(root)
+    return elapsed / count * 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--large", action="store_true", help="also run 10,000 instances")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--baseline-sample", type=int, default=100, help="instances timed for the naive baseline")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each quick scenario (median reported)")
+    parser.add_argument("--workdir", default=None, help="where the fleets and outputs go (default: the temp dir)")
     args = parser.parse_args()
     sizes = [1000] + ([10000] if args.large else [])
-    work = tempfile.mkdtemp(prefix="fleet-bench-")
+    work = tempfile.mkdtemp(prefix="fleet-bench-", dir=args.workdir)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; jobs: {args.jobs}")
+    print(f"work directory: {work} ({filesystem(work)}); creating a small file there: "
+          f"{file_creation_us(work):.0f} us")
     try:
         for n in sizes:
             rows = scenario_rows(n, work, args.jobs, args.repeats)
