@@ -1,0 +1,65 @@
+"""Where one `fleet` run spends its time: wall time of each pipeline step, printed to stderr.
+
+    .venv/bin/python benchmarks/phases.py --instances DIR generate --out OUT -j 2
+
+Runs the real CLI in this process with timers around the steps (load, checks, cache,
+Jsonnet and rendering, index, write), plus the time spent importing. Use it to see what
+to attack before changing anything; `benchmarks/run.py` gives the figures to compare.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+STEPS = [
+    ("fleetdir", "read_all"), ("fleet", "check_sources"), ("fleet", "_keys"), ("fleet", "_cache_hits"),
+    ("fleet", "_run"), ("monitoring", "fleet_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
+    ("output", "read_index"), ("output", "write_tree"), ("output", "write_cache"),
+]
+
+
+def _timed(module, name: str, report) -> None:
+    fn = getattr(module, name)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            report(f"{module.__name__}.{name}", time.perf_counter() - start)
+    setattr(module, name, wrapper)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    import importlib
+
+    from generator.cli import main as fleet_main
+    imported = time.perf_counter()
+    lines = [f"{'imports':32} {(imported - started) * 1000:7.0f} ms"]
+
+    def report(label: str, seconds: float) -> None:
+        lines.append(f"{label:32} {seconds * 1000:7.0f} ms")
+    for module_name, name in STEPS:
+        _timed(importlib.import_module(f"generator.{module_name}"), name, report)
+    sys.argv = ["fleet", *sys.argv[1:]]
+    try:
+        fleet_main()
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
+    lines.append(f"{'total (after the interpreter)':32} {(time.perf_counter() - started) * 1000:7.0f} ms")
+    print("\n".join(lines), file=sys.stderr)
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # worker processes (spawn) import this file too: run only once
+    main()
