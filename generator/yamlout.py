@@ -26,7 +26,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
 
 
 def load(text):
-    """yaml.safe_load with libyaml's parser: the Route CRD takes 5 ms instead of 110."""
+    """yaml.safe_load with libyaml's parser: the Route CRD takes 2.5 ms instead of 30."""
     return yaml.load(text, Loader=SafeLoader)
 
 _PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./@+=-]*")
