@@ -60,8 +60,8 @@ FATAL = [
     Scenario("technology.dropped", [Fault("drop", path="/configuration-as-code/export", times=-1)], outcome="failed",
              step="diff", reason=r"diff: POST /configuration-as-code/export: connection (closed without answer|reset|"
                                  r"dropped mid-response|failed) \(after 4 attempts\)", configure_posts="none"),
-    Scenario("technology.slow", [Fault("delay", path="/configuration-as-code/check", seconds=3)], outcome="failed",
-             step="check", reason=r"check: POST /configuration-as-code/check: no answer within 1 s$",
+    Scenario("technology.slow", [Fault("delay", path="/configuration-as-code/check", seconds=8)], outcome="failed",
+             step="check", reason=r"check: POST /configuration-as-code/check: no answer within 3 s$",
              configure_posts="none"),
     Scenario("technology.error500", [Fault("status", path="/configuration-as-code/export", status=500, times=-1)],
              outcome="failed", step="diff",

@@ -37,7 +37,7 @@ from jenkins_double.controller import LogEntry, Response
 from push_helpers import jcasc, model, run_fleet, write_build
 
 
-def push(fleet, *extra, timeout: str = "1"):
+def push(fleet, *extra, timeout: str = "3"):  # 3 s: margin for a loaded machine; the slow double takes 8
     return run_fleet(["push", "--targets", fleet.targets, "--credentials", fleet.credentials,
                       "--report", "report.json", "--timeout", timeout, "--jobs", "16", *extra],
                      cwd=fleet.root, token=ENV_TOKEN, timeout=120)

@@ -234,12 +234,13 @@ def test_restart_during_push_503s_are_retried_double_only(tmp_path, fleet, serve
 
 def test_timeout_fails_that_controller_double_only(tmp_path, fleet, serve):
     double = JenkinsDouble(name="slow", users=users())
-    double.inject(Fault("delay", path="/configuration-as-code/export", seconds=3))
+    # 2 s: the steps before the export must finish within it even on a loaded machine
+    double.inject(Fault("delay", path="/configuration-as-code/export", seconds=6))
     server = serve({"/slow": double})
     one_build(tmp_path, jcasc("slow"))
-    run = fleet("push", NAME, "--url", server.url("/slow"), "--timeout", "0.5")
+    run = fleet("push", NAME, "--url", server.url("/slow"), "--timeout", "2")
     assert run.code == 3
-    assert f"{NAME}: error: diff: POST /configuration-as-code/export: no answer within 0.5 s" in run.err
+    assert f"{NAME}: error: diff: POST /configuration-as-code/export: no answer within 2 s" in run.err
 
 
 def test_old_plugin_without_configure_falls_back_to_apply_double_only(tmp_path, fleet, serve):
@@ -422,7 +423,7 @@ def test_ctrl_c_finishes_in_flight_work_and_reports_double_only(tmp_path, serve)
     import sys
     import time
     doubles = {p: JenkinsDouble(name=p, users=users()) for p in ("a", "b", "c")}
-    doubles["a"].inject(Fault("delay", path="/configuration-as-code/check", seconds=1.5))
+    doubles["a"].inject(Fault("delay", path="/configuration-as-code/check", seconds=3))  # the window for SIGINT
     server = serve({f"/{p}": d for p, d in doubles.items()})
     write_build(str(tmp_path / "build"), {f"technology.{p}": (jcasc(p), model(f"technology.{p}")) for p in "abc"})
     (tmp_path / "targets.yaml").write_text(f"clusters:\n  okd-c1: {{url: 'http://127.0.0.1:{server.port}{{prefix}}'}}\n")
