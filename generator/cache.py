@@ -1,7 +1,9 @@
 """Input fingerprints for the incremental cache.
 
 An instance's key covers everything that can change its output: the generator
-and library versions, every template and schema file, the fleet settings
+(its version and its own source files: an editable install or a checkout changes
+code without changing the version), the library versions, every template and
+schema file, the fleet settings
 (without the profiles), the profiles that match it (in order), its own
 instance file and JCasC override. Never a path: the same inputs checked out
 elsewhere give the same key.
@@ -15,6 +17,9 @@ import os
 from importlib import metadata
 
 from . import __version__
+
+# The generator's own code: a change to it changes what any input renders to.
+CODE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Libraries whose behaviour shapes the bytes we write.
 _LIBRARIES = ("gojsonnet", "jsonnet", "jinja2", "pyyaml", "kubernetes-validate", "jsonschema-rs")
@@ -44,10 +49,10 @@ def _tree_digest(root: str) -> list[str]:
     return entries
 
 
-def common_key(templates_dir: str, schemas_dir: str) -> str:
+def common_key(templates_dir: str, schemas_dir: str, code_dir: str = CODE_DIR) -> str:
     """The part of every key shared by all instances (code, templates, schemas)."""
     h = hashlib.sha256()
-    for part in [f"jenkins-fleet=={__version__}", *_library_versions(),
+    for part in [f"jenkins-fleet=={__version__}", *_library_versions(), "code", *_tree_digest(code_dir),
                  "templates", *_tree_digest(templates_dir), "schemas", *_tree_digest(schemas_dir)]:
         h.update(part.encode())
         h.update(b"\0")
