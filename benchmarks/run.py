@@ -121,6 +121,9 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
     rows = []
     rows.append(("validate (cold, no cache)", *run(base + ["validate", "--no-cache", "-j", str(jobs)]), n, None))
     rows.append(("full regeneration, empty --out", *run(gen + ["--no-cache"]), n, None))
+    if n <= 1000:  # how the workers scale: the same with one process
+        one = base + ["generate", "--out", os.path.join(work, f"build{n}-j1"), "-j", "1", "--no-cache"]
+        rows.append(("  the same with --jobs 1", *run(one), n, None))
     # What an admin does after a template change: every instance rendered again, over the
     # previous tree (a fleet-wide setting stands in for the template: every JCasC changes).
     fleet_yaml = os.path.join(fleet_dir, "fleet.yaml")

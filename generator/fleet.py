@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
@@ -90,28 +91,30 @@ def kubernetes_version(fleet: dict) -> str:
 class Worker:
     """Everything expensive to build (Jsonnet engine, Jinja environment, validators), built once per process."""
 
-    def __init__(self, paths: Paths, kube_version: str):
+    def __init__(self, paths: Paths):
         self.engine = ModelEngine(paths.templates)
-        self._paths, self._kube_version = paths, kube_version
+        self._paths = paths
         self._producer: Producer | None = None
 
-    @property
-    def producer(self) -> Producer:
+    def producer(self, kube_version: str) -> Producer:
         # Built on first render: `fleet validate` models only and needs no Jinja or validators.
-        if self._producer is None:
+        if self._producer is None or self._producer.kubernetes_version != kube_version:
             schemas = Schemas(self._paths.schemas)
-            self._producer = Producer(Renderer(self._paths.templates), schemas.jcasc, self._kube_version,
+            self._producer = Producer(Renderer(self._paths.templates), schemas.jcasc, kube_version,
                                       self._paths.schemas)
         return self._producer
 
-    def run(self, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object], render: bool = True):
-        evaluated = self.engine.evaluate(fleet, inputs, objects=render)
+    def run(self, kube_version: str, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object],
+            render: bool = True):
+        """Models and files; without render, models cut to what the cross-instance rules read."""
+        evaluated = self.engine.evaluate(fleet, inputs, objects=render, checks_only=not render)
         models, files, diags = {}, {}, []
         for inp in inputs:
             result = evaluated[inp.name]
             models[inp.name] = result["model"]
             if render:
-                out, d = self.producer.files(inp.name, result["model"], result["objects"], overrides.get(inp.name))
+                out, d = self.producer(kube_version).files(inp.name, result["model"], result["objects"],
+                                                           overrides.get(inp.name))
                 files.update(out)
                 diags.extend(d)
         return models, files, diags
@@ -120,13 +123,42 @@ class Worker:
 _PROCESS_WORKER: Worker | None = None  # set only inside pool processes, by _init_worker
 
 
-def _init_worker(paths: Paths, kube_version: str) -> None:
+def _init_worker(paths: Paths) -> None:
     global _PROCESS_WORKER
-    _PROCESS_WORKER = Worker(paths, kube_version)
+    _PROCESS_WORKER = Worker(paths)
 
 
-def _run_chunk(fleet, inputs, overrides, render):
-    return _PROCESS_WORKER.run(fleet, inputs, overrides, render)
+def _run_chunk(kube, fleet, inputs, overrides, render):
+    return _PROCESS_WORKER.run(kube, fleet, inputs, overrides, render)
+
+
+def _ready() -> None:
+    """A task that only makes the pool start a process (and import everything) now."""
+
+
+# Below this many instances to model, starting worker processes costs more than it saves.
+MIN_PARALLEL = 40
+
+
+@contextmanager
+def _pool(paths: Paths, jobs: int, start_now: bool) -> Iterator[ProcessPoolExecutor | None]:
+    """Worker processes for the Jsonnet and rendering step, or None to work in this process.
+
+    start_now: the caller expects to model many instances; the workers start (a second or so
+    of imports each, on their own cores) while this process reads and checks the sources.
+    Otherwise they start on first use, if there is any.
+    """
+    if jobs <= 1:
+        yield None
+        return
+    # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker,
+                             initargs=(paths,)) as pool:
+        if start_now:
+            for _ in range(jobs):
+                pool.submit(_ready)
+        yield pool
 
 
 def _chunks(items: list, jobs: int) -> list[list]:
@@ -135,35 +167,42 @@ def _chunks(items: list, jobs: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrides: dict, jobs: int,
-         render: bool, progress: Progress | None):
+def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrides: dict,
+         pool: ProcessPoolExecutor | None, render: bool, progress: Progress | None):
     models: dict[str, dict] = {}
     files: dict[str, bytes] = {}
     diags: list[Diagnostic] = []
     if not inputs:
         return models, files, diags
-    # Below ~40 instances, starting worker processes costs more than it saves.
-    if jobs <= 1 or len(inputs) < 40:
-        worker = Worker(paths, kube)
+    if pool is None or len(inputs) < MIN_PARALLEL:
+        worker = Worker(paths)
         for chunk in _chunks(inputs, 1):
-            m, f, d = worker.run(fleet, chunk, {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render)
+            m, f, d = worker.run(kube, fleet, chunk, {i.name: overrides[i.name] for i in chunk if i.name in overrides},
+                                 render)
             models.update(m), files.update(f), diags.extend(d)
             if progress:
                 progress(len(chunk))
         return models, files, diags
-    # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker,
-                             initargs=(paths, kube)) as pool:
-        futures = [(chunk, pool.submit(_run_chunk, fleet, chunk,
-                                       {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render))
-                   for chunk in _chunks(inputs, jobs)]
-        for chunk, future in futures:
-            m, f, d = future.result()
-            models.update(m), files.update(f), diags.extend(d)
-            if progress:
-                progress(len(chunk))
+    jobs = pool._max_workers
+    futures = [(chunk, pool.submit(_run_chunk, kube, fleet, chunk,
+                                   {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render))
+               for chunk in _chunks(inputs, jobs)]
+    for chunk, future in futures:
+        m, f, d = future.result()
+        models.update(m), files.update(f), diags.extend(d)
+        if progress:
+            progress(len(chunk))
     return models, files, diags
+
+
+def _expect_many(paths: Paths, names, cache_dir: str | None) -> bool:
+    """Whether many instances will be modelled: no usable cache, and enough of them selected."""
+    if cache_dir and output.read_cache(cache_dir) is not None:
+        return False  # most instances are usually unchanged; workers start if they are not
+    try:
+        return len(fleetdir.select(paths.instances, tuple(names))) >= MIN_PARALLEL
+    except (FleetError, OSError):
+        return False  # check_sources reports it, with everything else
 
 
 # --- the incremental cache ----------------------------------------------------------------------
@@ -207,15 +246,16 @@ def _cache_hits(cache_dir: str | None, keys: dict[str, str]) -> dict[str, dict]:
 
 def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None) -> list[Diagnostic]:
     """Every check short of rendering; returns warnings, raises FleetError on errors."""
-    checked = check_sources(paths, names)
-    diags = list(checked.diagnostics)
-    if any(d.is_error for d in diags):
-        raise FleetError(diags)
-    fleet = checked.sources.fleet.data
-    keys = _keys(paths, checked) if cache_dir else {}
-    hits = _cache_hits(cache_dir, keys)
-    todo = [i for i in checked.inputs if i.name not in hits]
-    models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, jobs, render=False, progress=None)
+    with _pool(paths, jobs, _expect_many(paths, names, cache_dir)) as pool:
+        checked = check_sources(paths, names)
+        diags = list(checked.diagnostics)
+        if any(d.is_error for d in diags):
+            raise FleetError(diags)
+        fleet = checked.sources.fleet.data
+        keys = _keys(paths, checked) if cache_dir else {}
+        hits = _cache_hits(cache_dir, keys)
+        todo = [i for i in checked.inputs if i.name not in hits]
+        models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
     diags.extend(d)
     diags.extend(checks.check_models(models, checked.sources, cached=hits))
     if any(d.is_error for d in diags):
@@ -231,16 +271,17 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     that output's index are not rendered again: `Generated.cached` names them
     and their files are to be carried over from cache_dir.
     """
-    checked = check_sources(paths, names)
-    sources = checked.sources
-    fleet = sources.fleet.data
-    overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
-    keys = _keys(paths, checked)
-    hits = _cache_hits(cache_dir, keys)
-    if progress and hits:
-        progress(len(hits))
-    todo = [i for i in checked.inputs if i.name not in hits]
-    models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, jobs, True, progress)
+    with _pool(paths, jobs, _expect_many(paths, names, cache_dir)) as pool:
+        checked = check_sources(paths, names)
+        sources = checked.sources
+        fleet = sources.fleet.data
+        overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
+        keys = _keys(paths, checked)
+        hits = _cache_hits(cache_dir, keys)
+        if progress and hits:
+            progress(len(hits))
+        todo = [i for i in checked.inputs if i.name not in hits]
+        models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, pool, True, progress)
     diags = list(checked.diagnostics) + diags
     # Fleet-level files (the alerting rules) depend on fleet.yaml only: rendered on every run.
     fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, paths.templates, paths.schemas)

@@ -27,14 +27,17 @@ class ModelEngine:
         self.templates_dir = templates_dir
         self.entry = os.path.join(templates_dir, ENTRY)
 
-    def evaluate(self, fleet: dict, inputs: list[ModelInput], objects: bool = True) -> dict[str, dict[str, Any]]:
+    def evaluate(self, fleet: dict, inputs: list[ModelInput], objects: bool = True,
+                 checks_only: bool = False) -> dict[str, dict[str, Any]]:
+        """{name: {model, objects}}; checks_only: a model with only what checks.check_models reads."""
         payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles)} for i in inputs]
         try:
             out = _jsonnet.evaluate_file(
                 self.entry,
                 jpathdir=[self.templates_dir],
                 tla_codes={"fleet": json.dumps(fleet), "instances": json.dumps(payload),
-                           "objects": "true" if objects else "false"},
+                           "objects": "true" if objects and not checks_only else "false",
+                           "view": json.dumps("checks" if checks_only else "full")},
                 max_trace=8,
             )
         except RuntimeError as exc:

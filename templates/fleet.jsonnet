@@ -1,5 +1,7 @@
 // Entry point: evaluates many instances in one Jsonnet run.
-// TLAs: fleet (fleet settings), instances ([{name, data, profiles}]), objects (false: models only).
+// TLAs: fleet (fleet settings), instances ([{name, data, profiles}]), objects (false: models only),
+// view ('checks': only the model fields the cross-instance rules of generator/checks.py read,
+// which `fleet validate` needs; Jsonnet is lazy, so the rest is never computed).
 // Output: { <fullName>: { model, objects: { <file name>: object } } }.
 // The ConfigMap holding the JCasC is added after Jinja rendering; servicemonitor.yaml exists
 // only for instances scraped through a ServiceMonitor.
@@ -11,12 +13,16 @@ local net = import 'k8s/network.libsonnet';
 local ctl = import 'k8s/controller.libsonnet';
 local mon = import 'k8s/monitoring.libsonnet';
 
-function(fleet, instances, objects=true)
+function(fleet, instances, objects=true, view='full')
   local ctx = model.context(fleet);
   {
   [inst.name]: {
     local m = model.resolve(ctx, inst, inst.profiles),
-    model: m,
+    model: if view == 'checks' then {
+      deployment: m.deployment,
+      resources: { limitRange: m.resources.limitRange },
+      agents: { podTemplates: m.agents.podTemplates },
+    } else m,
     [if objects then 'objects']: {
       'namespace.yaml': ns(m),
       'resourcequota.yaml': quota.resourceQuota(m),
