@@ -16,7 +16,8 @@ from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--cache-from", "cache_dir", default="build", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False),
-              help="Reuse the models of instances unchanged since DIR was generated.")
+              help="Skip modelling instances unchanged since DIR was generated (the fleet-wide rules "
+                   "take their cluster, namespace and URL from DIR's fleet.json).")
 @click.option("--no-cache", is_flag=True, help="Model every instance from scratch.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
               show_default="number of CPUs", help="Parallel worker processes.")
