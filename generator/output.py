@@ -355,7 +355,7 @@ def _bring_up_to_date(spare: str, have: dict[str, str], written_ns: int, out_dir
         os.rmdir(os.path.join(spare, d))
     for d in sorted(want_dirs - have_dirs):  # parents first
         os.mkdir(os.path.join(spare, d))
-    for rel in sorted(carry_over.keys() - keep):
+    for rel in sorted(carry_over.keys() - keep - files.keys()):  # a path in both: the new bytes win
         src, dst = os.path.join(out_dir, rel), os.path.join(spare, rel)
         try:
             os.link(src, dst)  # files are never rewritten in place, so sharing inodes is safe
