@@ -326,3 +326,28 @@ def test_a_symlink_as_the_spare_is_never_followed(tmp_path):
     make(tmp_path / "build", tree(a__x_yaml="2\n"))
     assert read_tree(tmp_path / "build") == tree(a__x_yaml="2\n")
     assert read_tree(elsewhere) == tree(a__x_yaml="precious\n")
+
+
+def test_a_spare_index_naming_paths_outside_the_tree_is_not_trusted(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))
+    spare = tmp_path / ".build.spare"
+    index = json.loads((spare / INDEX).read_text())
+    index["instances"][".."] = {"files": {"victim.txt": "0" * 64}}  # '../victim.txt', not in the next tree
+    (spare / INDEX).write_text(json.dumps(index))
+    os.utime(spare / INDEX, ns=(os.stat(spare).st_mtime_ns + 10**9,) * 2)  # newer than every directory
+    make(tmp_path / "build", tree(a__x_yaml="3\n"))
+    assert victim.read_text() == "keep me\n"
+    assert read_tree(tmp_path / "build") == tree(a__x_yaml="3\n")
+
+
+def test_paths_outside_the_output_are_refused(tmp_path):
+    make(tmp_path / "build")
+    for bad in ({"../x": b"x\n"}, {"/abs": b"x\n"}, {"a/./b": b"x\n"}):
+        with pytest.raises(FleetError, match="refusing to write outside the output"), OutputLock(tmp_path / "build"):
+            write_tree(str(tmp_path / "build"), {INDEX: b"{}\n", **bad})
+    with pytest.raises(FleetError), OutputLock(tmp_path / "build"):
+        write_tree(str(tmp_path / "build"), {INDEX: b"{}\n"}, carry_over={"../../etc/passwd": "0" * 64})
+    assert read_tree(tmp_path / "build") == OLD
