@@ -108,6 +108,30 @@ def write(path: str | os.PathLike, text: str | bytes) -> None:
         fh.write(text.encode() if isinstance(text, str) else text)
 
 
+def index_listing(files: dict[str, bytes]) -> bytes:
+    """A fleet.json listing `files` ('<instance>/<rel>' -> bytes) with their sha256, as generate writes it."""
+    import hashlib
+    import json
+
+    instances: dict = {}
+    for rel, data in files.items():
+        if rel != "fleet.json":
+            name, _, inner = rel.partition("/")
+            instances.setdefault(name, {"files": {}})["files"][inner] = hashlib.sha256(data).hexdigest()
+    return json.dumps({"instances": instances}, sort_keys=True).encode()
+
+
+def age_tree(root: str | os.PathLike) -> None:
+    """Every file and directory dated a second before root's fleet.json: a change by hand
+    afterwards is later, even with a coarse file-system clock."""
+    root = os.fspath(root)
+    past = os.stat(os.path.join(root, "fleet.json")).st_mtime_ns - 10**9
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            os.utime(os.path.join(dirpath, name), ns=(past, past))
+        os.utime(dirpath, ns=(past, past))
+
+
 def copy_sample_fleet(dest: str | os.PathLike) -> str:
     """A private copy of the sample fleet's instances/ directory; returns its path."""
     target = os.path.join(os.fspath(dest), "instances")

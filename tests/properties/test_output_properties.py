@@ -4,12 +4,11 @@ before it or nothing."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
 
-from fleettest import read_tree, write
+from fleettest import age_tree, index_listing, read_tree, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,23 +24,6 @@ files_strategy = st.dictionaries(st.builds(lambda n, r: f"{n}/{r}", st.sampled_f
 tamper_strategy = st.sampled_from([None, "add", "remove", "edit", "add-dir", "remove-dir"])
 # one step: the files, which of them come from the current tree, and what a user does afterwards
 step_strategy = st.tuples(files_strategy, st.sets(st.sampled_from(NAMES)), tamper_strategy)
-
-
-def index_of(files: dict[str, bytes]) -> bytes:
-    instances: dict = {}
-    for rel, data in files.items():
-        name, _, inner = rel.partition("/")
-        instances.setdefault(name, {"files": {}})["files"][inner] = output.sha256(data)
-    return json.dumps({"instances": instances}, sort_keys=True).encode()
-
-
-def age(root: str) -> None:
-    """Written a second ago: a change by hand afterwards is later, even with a coarse clock."""
-    past = os.stat(os.path.join(root, INDEX)).st_mtime_ns - 10**9
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), ns=(past, past))
-        os.utime(dirpath, ns=(past, past))
 
 
 def tamper(build: str, kind: str | None, current: dict[str, bytes]) -> None:
@@ -71,14 +53,14 @@ def test_the_output_is_always_exactly_the_last_tree_written(steps):
                      if rel != INDEX and rel.split("/", 1)[0] in carried_names}
             fresh = {rel: data for rel, data in files.items() if rel.split("/", 1)[0] not in carried_names}
             expected = {**{rel: current[rel] for rel in carry}, **fresh}
-            expected[INDEX] = index_of(expected)
+            expected[INDEX] = index_listing(expected)
             with OutputLock(build):
                 write_tree(build, {**fresh, INDEX: expected[INDEX]}, carry)
             assert read_tree(build) == expected
             spare = os.path.join(parent, ".build.spare")
             if os.path.exists(spare) and current:
                 assert read_tree(spare) == current  # the previous tree, as written, or nothing
-            age(build)
+            age_tree(build)
             tamper(build, kind, expected)
             # what generate would carry over next time is what the tree holds now, edits included
             current = read_tree(build)

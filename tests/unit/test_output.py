@@ -6,7 +6,7 @@ import json
 import os
 
 import pytest
-from fleettest import read_tree, write
+from fleettest import age_tree, index_listing, read_tree, write
 
 from generator import output
 from generator.errors import FleetError, OutputBusyError
@@ -21,20 +21,10 @@ def leftovers(parent) -> list[str]:
     return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith((".lock", ".spare")))
 
 
-def index_of(files) -> bytes:
-    """An index listing `files` as fleet generate's does (instance/rel -> sha256)."""
-    instances = {}
-    for rel, data in files.items():
-        if rel != INDEX:
-            name, _, inner = rel.partition("/")
-            instances.setdefault(name, {"files": {}})["files"][inner] = output.sha256(data)
-    return json.dumps({"instances": instances}, sort_keys=True).encode()
-
-
 def tree(**files) -> dict[str, bytes]:
     """files with their index, keyed as 'a/k8s/ns.yaml' from a__k8s__ns_yaml=..."""
     out = {k.replace("__", "/").replace("_yaml", ".yaml"): v.encode() for k, v in files.items()}
-    out[INDEX] = index_of(out)
+    out[INDEX] = index_listing(out)
     return out
 
 
@@ -253,19 +243,10 @@ def test_a_file_carried_over_that_the_spare_lacks_is_linked_from_the_output(tmp_
     current = os.stat(tmp_path / "build" / "a" / "x.yaml").st_ino
     after = {"a/x.yaml": b"now\n", "c/x.yaml": b"c\n"}
     with OutputLock(tmp_path / "build"):
-        write_tree(str(tmp_path / "build"), {INDEX: index_of(after), "c/x.yaml": b"c\n"},
+        write_tree(str(tmp_path / "build"), {INDEX: index_listing(after), "c/x.yaml": b"c\n"},
                    carry_over={"a/x.yaml": output.sha256(b"now\n")})
-    assert read_tree(tmp_path / "build") == {INDEX: index_of(after), **after}
+    assert read_tree(tmp_path / "build") == {INDEX: index_listing(after), **after}
     assert os.stat(tmp_path / "build" / "a" / "x.yaml").st_ino == current  # a link, not a copy
-
-
-def age_tree(root) -> None:
-    """Everything written a second ago: a later change by hand is later, even with coarse clocks."""
-    past = os.stat(root / INDEX).st_mtime_ns - 10**9
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), ns=(past, past))
-        os.utime(dirpath, ns=(past, past))
 
 
 @pytest.mark.parametrize("tamper", ["add-file", "add-dir", "remove-file", "edit-in-place", "replace-file"])
