@@ -153,12 +153,23 @@ def _pool(paths: Paths, jobs: int, start_now: bool) -> Iterator[ProcessPoolExecu
         return
     # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker,
-                             initargs=(paths,)) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker, initargs=(paths,))
+    try:
         if start_now:
             for _ in range(jobs):
                 pool.submit(_ready)
         yield pool
+    except BaseException:
+        # A mistake in the input (or Ctrl-C) while the workers start: report it now rather than
+        # after they finish importing. terminate_workers() is public from Python 3.14.
+        if hasattr(pool, "terminate_workers"):
+            pool.terminate_workers()
+        else:
+            for proc in list((getattr(pool, "_processes", None) or {}).values()):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _chunks(items: list, jobs: int) -> list[list]:
