@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import sys
 
 import pytest
 from fleettest import (
@@ -246,3 +247,22 @@ def test_a_second_generate_on_the_same_output_refuses(work):
     assert read_tree(work / "build") == before
     # once the lock is free the same command succeeds
     assert fleet_subprocess(["generate", "--jobs", "1"], work).code == 0
+
+
+def test_validate_in_worker_processes_reports_what_one_process_reports(tmp_path):
+    """Enough instances for worker processes (started while the sources are read), two of them
+    sharing a namespace: the same findings, in the same order, with -j 1 and -j 2."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    try:
+        import synthetic
+    finally:
+        sys.path.pop(0)
+    instances = tmp_path / "instances"
+    names = synthetic.make(str(instances), 60)
+    with open(instances / names[7] / "instance.yaml", "a", encoding="utf-8") as fh:
+        fh.write(f"deployment:\n  namespace: {names[8].rsplit('.', 1)[1]}\n")
+    one = fleet_subprocess(["validate", "--no-cache", "-j", "1"], tmp_path)
+    two = fleet_subprocess(["validate", "--no-cache", "-j", "2"], tmp_path)
+    assert one.code == two.code == 1, one.stderr
+    assert f"is also used by {names[8]}" in one.stderr
+    assert one.stderr == two.stderr
