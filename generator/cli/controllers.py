@@ -10,6 +10,26 @@ from .. import output
 from .common import Context, print_diagnostics
 
 
+def target_options(verb: str, targets_help: str):
+    """--url, --targets, --credentials and --insecure, as `fleet push` and `fleet status` take them."""
+    options = [
+        click.option("--url", metavar="URL", help=f"The controller's URL, when exactly one instance is {verb}."),
+        click.option("--targets", "targets_path", type=click.Path(dir_okay=False), envvar="FLEET_TARGETS",
+                     metavar="FILE", help=f"{targets_help} [env: FLEET_TARGETS]"),
+        click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False),
+                     envvar="FLEET_CREDENTIALS", metavar="FILE",
+                     help="INI or YAML credentials file, mode 0600, outside the repository. [env: FLEET_CREDENTIALS]"),
+        click.option("--insecure", is_flag=True,
+                     help="Do not verify TLS certificates; allow plain http to remote hosts."),
+    ]
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
+
+
 def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentials_path, insecure: bool,
             reload: bool = False) -> list:
     """Targets (URL, credentials, mode) for the selected instances of the build; warns about --insecure."""

@@ -33,15 +33,9 @@ EXIT_INTERRUPTED = 130
               help="Seconds to wait for each HTTP answer.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the results as JSON.")
-@click.option("--url", metavar="URL", help="The controller's URL, when exactly one instance is pushed.")
-@click.option("--targets", "targets_path", type=click.Path(dir_okay=False), envvar="FLEET_TARGETS", metavar="FILE",
-              help="YAML overriding URLs (and mode) per cluster or instance. [env: FLEET_TARGETS]")
-@click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False), envvar="FLEET_CREDENTIALS",
-              metavar="FILE", help="INI or YAML credentials file, mode 0600, outside the repository. "
-                                   "[env: FLEET_CREDENTIALS]")
+@controllers.target_options("pushed", "YAML overriding URLs (and mode) per cluster or instance.")
 @click.option("--reload", is_flag=True,
               help="Reload JCasC from the file mounted in the controller (the ConfigMap) instead of posting it.")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates; allow plain http to remote hosts.")
 @click.pass_obj
 def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, url, targets_path, credentials_path,
          reload, insecure):

@@ -21,13 +21,7 @@ from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, stdout_conso
               help="Controllers asked in parallel.")
 @click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
               type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
-@click.option("--url", metavar="URL", help="The controller's URL, when exactly one instance is asked.")
-@click.option("--targets", "targets_path", type=click.Path(dir_okay=False), envvar="FLEET_TARGETS", metavar="FILE",
-              help="YAML overriding URLs per cluster or instance, as for 'fleet push'. [env: FLEET_TARGETS]")
-@click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False), envvar="FLEET_CREDENTIALS",
-              metavar="FILE", help="INI or YAML credentials file, mode 0600, outside the repository. "
-                                   "[env: FLEET_CREDENTIALS]")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates; allow plain http to remote hosts.")
+@controllers.target_options("asked", "YAML overriding URLs per cluster or instance, as for 'fleet push'.")
 @click.pass_obj
 def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path, credentials_path, insecure):
     """Show the live state of controllers: health, builds, queue, plugins.
