@@ -208,7 +208,7 @@ def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrid
 
 def _expect_many(paths: Paths, names, cache_dir: str | None) -> bool:
     """Whether many instances will be modelled: no usable cache, and enough of them selected."""
-    if cache_dir and output.read_cache(cache_dir) is not None:
+    if cache_dir and os.path.exists(output.cache_path(cache_dir)):
         return False  # most instances are usually unchanged; workers start if they are not
     try:
         return len(fleetdir.select(paths.instances, tuple(names))) >= MIN_PARALLEL
