@@ -901,7 +901,3 @@ def compare_base(base: Snapshot, current: Snapshot, selected: list[str], revisio
 def _selected(name: str, current: Snapshot) -> bool:
     # An instance removed since the base is part of the selection when the whole fleet is audited.
     return len(current.selected) == len(current.instances) and name not in current.instances
-
-
-def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
-    return sorted(findings, key=Finding.sort_key)

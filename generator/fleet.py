@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
-from .errors import Diagnostic, FleetError, sort_diagnostics
+from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
 from .output import dump_json, sha256
@@ -269,9 +269,7 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None
         models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
     diags.extend(d)
     diags.extend(checks.check_models(models, checked.sources, cached=hits))
-    if any(d.is_error for d in diags):
-        raise FleetError(diags)
-    return sort_diagnostics(diags)
+    return fail_if_errors(diags)
 
 
 def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = None,
@@ -299,13 +297,11 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     diags.extend(fleet_diags)
     files.update(fleet_files)
     diags.extend(checks.check_models(models, sources, cached=hits))
-    if any(d.is_error for d in diags):
-        raise FleetError(diags)
+    warnings = fail_if_errors(diags)
     index = build_index(models, files, hits)
     if fleet_files:
         index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
-    return Generated(sorted(sources.instances), models, files, index, sort_diagnostics(diags),
-                     sorted(hits), keys)
+    return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys)
 
 
 def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[str, dict]) -> dict:

@@ -70,7 +70,4 @@ class Renderer:
     def render(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context)
 
-    def template_files(self) -> list[str]:
-        return sorted(self.env.list_templates(extensions=["j2"]))
-
 

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import output, sources, yamlout
-from .errors import WARNING, Diagnostic, FleetError, sort_diagnostics
+from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
 from .jenkins_client import Credentials
 
 ENV_USER, ENV_TOKEN, ENV_RELOAD_TOKEN = "FLEET_JENKINS_USER", "FLEET_JENKINS_TOKEN", "FLEET_JENKINS_RELOAD_TOKEN"
@@ -151,9 +151,7 @@ def load_targets(path: str, known_instances: set[str] | None = None) -> Targets:
                 diags.append(doc.diagnostic(where, f"no generated instance '{name}'", key=True, severity=WARNING,
                                             hint="a typo, or an instance removed from the fleet?"))
             sections[section][name] = dict(settings)
-    if any(d.is_error for d in diags):
-        raise FleetError(diags)
-    return Targets(sections["clusters"], sections["instances"], sort_diagnostics(diags))
+    return Targets(sections["clusters"], sections["instances"], fail_if_errors(diags))
 
 
 def _template_problem(value) -> str:
