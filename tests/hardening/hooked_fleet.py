@@ -4,7 +4,7 @@
     FLEET_TEST_HOOK=kill-mid-write:N         SIGKILL after N files of the new tree are written
     FLEET_TEST_HOOK=kill-before-swap         SIGKILL with the new tree complete beside the old one
     FLEET_TEST_HOOK=kill-after-exchange      SIGKILL right after the atomic exchange, old tree not yet removed
-    FLEET_TEST_HOOK=kill-between-renames     no renameat2: SIGKILL between the two renames of the fallback swap
+    FLEET_TEST_HOOK=kill-between-renames     no renameat2: SIGKILL after the first rename of the fallback swap
     FLEET_TEST_HOOK=pause-before-lock:FILE   generation done: create FILE.ready, wait until FILE exists, go on
     FLEET_TEST_HOOK=hold-lock:FILE           lock taken: create FILE.ready, wait until FILE exists, go on
 

@@ -186,7 +186,7 @@ def test_sigkill_during_the_write_keeps_one_whole_tree(at_a, hook):
 
 
 def test_sigkill_between_the_fallback_renames_keeps_the_old_tree(at_a):
-    """Without renameat2 the swap is two renames; killed between them, build/ is briefly missing."""
+    """Without renameat2 the swap is three renames; killed after the first, build/ is briefly missing."""
     root, digests = at_a
     killed = run(["generate", "--jobs", "1"], root, hook="kill-between-renames")
     assert killed.returncode == -signal.SIGKILL, killed.stderr

@@ -113,17 +113,19 @@ def test_refuses_a_file_as_output(tmp_path):
     assert (tmp_path / "build").read_text() == "a file\n"
 
 
-def test_recover_after_a_kill_between_the_two_renames(tmp_path):
-    """The fallback swap renames build -> .build.old-PID, then .build.tmp-PID -> build; killed in between."""
+def test_recover_after_a_kill_between_the_fallback_renames(tmp_path):
+    """Without renameat2: build -> .build.old-PID, .build.spare -> build, .build.old-PID -> .build.spare;
+    killed after the first, build/ is missing and the complete new tree is still the spare."""
     make(tmp_path / "build")
     before = read_tree(tmp_path / "build")
     os.rename(tmp_path / "build", tmp_path / ".build.old-4242")
     for rel, data in NEW.items():
-        write(tmp_path / ".build.tmp-4242" / rel, data)
+        write(tmp_path / ".build.spare" / rel, data)
     assert not os.path.exists(tmp_path / "build")
     with OutputLock(tmp_path / "build"):
         recover(str(tmp_path / "build"))
     assert read_tree(tmp_path / "build") == before
+    assert read_tree(tmp_path / ".build.spare") == NEW  # whole, with its index: kept for the next run
     assert leftovers(tmp_path) == []
 
 
@@ -138,6 +140,7 @@ def test_recover_removes_leftovers_and_keeps_the_current_tree(tmp_path):
 
 
 def test_the_next_write_recovers_by_itself(tmp_path):
+    """Also from the leftovers of versions that built a fresh .build.tmp-PID tree."""
     make(tmp_path / "build")
     os.rename(tmp_path / "build", tmp_path / ".build.old-4242")
     write(tmp_path / ".build.tmp-4242" / "partial", "x")
