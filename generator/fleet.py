@@ -206,9 +206,9 @@ def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrid
     return models, files, diags
 
 
-def _expect_many(paths: Paths, names, cache_dir: str | None) -> bool:
+def _expect_many(paths: Paths, names, cache: output.CacheState | None) -> bool:
     """Whether many instances will be modelled: no usable cache, and enough of them selected."""
-    if cache_dir and os.path.exists(output.cache_path(cache_dir)):
+    if cache is not None:
         return False  # most instances are usually unchanged; workers start if they are not
     try:
         return len(fleetdir.select(paths.instances, tuple(names))) >= MIN_PARALLEL
@@ -229,8 +229,8 @@ def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
     return keys
 
 
-def _cache_hits(cache_dir: str | None, keys: dict[str, str]) -> dict[str, dict]:
-    """Index entries of instances whose inputs did not change since cache_dir was written.
+def _cache_hits(cache: output.CacheState | None, keys: dict[str, str]) -> dict[str, dict]:
+    """Index entries of instances whose inputs did not change since the cached output was written.
 
     A hit also needs the instance's files to be as generate left them: all
     present and none modified after the index (written last). A damaged
@@ -239,32 +239,29 @@ def _cache_hits(cache_dir: str | None, keys: dict[str, str]) -> dict[str, dict]:
     per-instance rule when it was written; the cross-instance rules need only
     the cluster, namespace and URL the entry records.
     """
-    if not cache_dir:
+    if cache is None:
         return {}
-    state = output.read_cache(cache_dir)
-    if not state:
-        return {}
-    entries = state["index"].get("instances", {})
+    entries = cache.index.get("instances", {})
     hits = {}
     for name, key in keys.items():
         entry = entries.get(name)
-        if not entry or state["keys"].get(name) != key or not all(k in entry for k in checks.DEPLOYMENT_KEYS):
+        if not entry or cache.keys.get(name) != key or not all(k in entry for k in checks.DEPLOYMENT_KEYS):
             continue
-        if output.files_intact(cache_dir, name, entry.get("files", {}), state["written_ns"]):
+        if output.files_intact(cache.out_dir, name, entry.get("files", {}), cache.written_ns):
             hits[name] = entry
     return hits
 
 
-def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None) -> list[Diagnostic]:
+def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | None = None) -> list[Diagnostic]:
     """Every check short of rendering; returns warnings, raises FleetError on errors."""
-    with _pool(paths, jobs, _expect_many(paths, names, cache_dir)) as pool:
+    with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
         checked = check_sources(paths, names)
         diags = list(checked.diagnostics)
         if any(d.is_error for d in diags):
             raise FleetError(diags)
         fleet = checked.sources.fleet.data
-        keys = _keys(paths, checked) if cache_dir else {}
-        hits = _cache_hits(cache_dir, keys)
+        keys = _keys(paths, checked) if cache else {}
+        hits = _cache_hits(cache, keys)
         todo = [i for i in checked.inputs if i.name not in hits]
         models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
     diags.extend(d)
@@ -273,20 +270,20 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache_dir: str | None = None
 
 
 def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = None,
-             cache_dir: str | None = None) -> Generated:
+             cache: output.CacheState | None = None) -> Generated:
     """Model and render the selected instances; raise FleetError with every error found.
 
-    With cache_dir (the previous output), instances whose inputs key matches
-    that output's index are not rendered again: `Generated.cached` names them
-    and their files are to be carried over from cache_dir.
+    With `cache` (what the previous output recorded), instances whose inputs key
+    matches its index are not rendered again: `Generated.cached` names them and
+    their files are to be carried over from that output.
     """
-    with _pool(paths, jobs, _expect_many(paths, names, cache_dir)) as pool:
+    with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
         checked = check_sources(paths, names)
         sources = checked.sources
         fleet = sources.fleet.data
         overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
         keys = _keys(paths, checked)
-        hits = _cache_hits(cache_dir, keys)
+        hits = _cache_hits(cache, keys)
         if progress and hits:
             progress(len(hits))
         todo = [i for i in checked.inputs if i.name not in hits]

@@ -98,7 +98,17 @@ def cache_path(out_dir: str) -> str:
     return os.path.join(parent, f".{name}.cache.json")
 
 
-def read_cache(out_dir: str) -> dict | None:
+@dataclass(frozen=True)
+class CacheState:
+    """What the last `fleet generate` left in an output directory, read once per run."""
+
+    out_dir: str
+    index: dict  # its fleet.json
+    keys: dict[str, str]  # the inputs key of each instance it rendered or kept
+    written_ns: int  # fleet.json's mtime: files newer than it were changed by hand
+
+
+def read_cache(out_dir: str) -> CacheState | None:
     """The cache state if it belongs to the current output tree (same fleet.json), else None."""
     try:
         with open(cache_path(out_dir), encoding="utf-8") as fh:
@@ -111,7 +121,7 @@ def read_cache(out_dir: str) -> dict | None:
         return None
     if not isinstance(state, dict) or state.get("index") != sha256(index_bytes):
         return None
-    return {"keys": state.get("keys", {}), "index": json.loads(index_bytes), "written_ns": written_ns}
+    return CacheState(out_dir, json.loads(index_bytes), state.get("keys", {}), written_ns)
 
 
 def write_cache(out_dir: str, keys: dict[str, str]) -> None:

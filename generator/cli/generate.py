@@ -41,7 +41,7 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
     with guard(ctx):
         started = time.monotonic()
         warnings = fleet.validate(ctx.paths, tuple(names), jobs=jobs,
-                                  cache_dir=None if no_cache else cache_dir)
+                                  cache=None if no_cache else output.read_cache(cache_dir))
         print_diagnostics(ctx, warnings)
         count = len(fleet.fleetdir.select(ctx.paths.instances, tuple(names)))
         ctx.info(f"{count} instance{'s' * (count != 1)} valid"
@@ -97,13 +97,14 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
         # The lock first: the cache and the files carried over must be those of the tree we replace.
         with output.OutputLock(out_dir):
             output.recover(out_dir)  # finish or undo what a killed run left behind
+            previous = output.read_cache(out_dir)  # read once: the cache, the kept keys, the old index
             with Progress(ctx, total, "generating") as bar:
                 gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
-                                     cache_dir=None if no_cache else out_dir)
+                                     cache=None if no_cache else previous)
             print_diagnostics(ctx, gen.warnings)
-            old_index = output.read_index(out_dir)
+            old_index = previous.index if previous else output.read_index(out_dir)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
-            keys = {**_kept_keys(out_dir, keep), **gen.keys}
+            keys = {**_kept_keys(previous, keep), **gen.keys}
             index = fleet.merged_index(gen.index, old_index, keep + gen.cached)
             files = dict(gen.files)
             changed = _changed_files(old_index, index)
@@ -118,10 +119,9 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
                  f"in {elapsed:.2f}s")
 
 
-def _kept_keys(out_dir: str, keep: list[str]) -> dict[str, str]:
+def _kept_keys(previous: output.CacheState | None, keep: list[str]) -> dict[str, str]:
     """Inputs keys of instances carried over unselected: still valid for their unchanged files."""
-    state = output.read_cache(out_dir) if keep else None
-    return {n: state["keys"][n] for n in keep if state and n in state["keys"]}
+    return {n: previous.keys[n] for n in keep if previous and n in previous.keys}
 
 
 def _changed_files(old_index, new_index) -> list[str]:
