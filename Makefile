@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?=
 
-.PHONY: help venv fleet validate check test update-golden fuzz-long bench clean
+.PHONY: help venv fleet validate check test update-golden fuzz-long bench clean jcasc-model
 
 help:
 	@echo "make fleet          create .venv if missing, validate and regenerate instances/ into build/"
@@ -15,6 +15,7 @@ help:
 	@echo "make update-golden  rewrite every expected file (golden trees, error texts, audit and import outputs); review the diff!"
 	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
 	@echo "make bench          run the benchmarks in benchmarks/"
+	@echo "make jcasc-model    re-read the JCasC model from the source of core and the plugins (SOURCES=DIR of clones)"
 	@echo "make clean          remove build/ and caches (keeps .venv)"
 
 # Reinstall when the dependency list changes; the package itself is installed editable.
@@ -47,6 +48,11 @@ update-golden: $(STAMP)
 
 fuzz-long: $(STAMP)
 	FLEET_FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/properties tests/hardening
+
+# The JCasC model (docs/jcasc-model.md): what schemas/jcasc-model/sources.json names, read at its tags.
+# SOURCES=DIR uses local clones (<owner>+<name>, <name>); without it each repository is cloned.
+jcasc-model: $(STAMP)
+	$(BIN)/python -m generator.jcasc.refresh $(if $(SOURCES),--sources $(SOURCES))
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

@@ -67,7 +67,7 @@ for inp in inputs:
     out = json.loads(_jsonnet.evaluate_file(paths.templates + "/fleet.jsonnet", jpathdir=[paths.templates],
         tla_codes={{"fleet": json.dumps(checked.sources.fleet.data),
                     "instances": json.dumps([{{"name": inp.name, "data": inp.data, "profiles": list(inp.profiles)}}])}}))
-    producer = Producer(Renderer(paths.templates), Schemas(paths.schemas).jcasc, "1.30", paths.schemas)
+    producer = Producer(Renderer(paths.templates), "1.30", paths.schemas)
     producer.files(inp.name, out[inp.name]["model"], out[inp.name]["objects"], None)
 print((time.perf_counter() - start) / len(inputs))
 """

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import defaultdict
 
+from . import jcasc
 from .errors import WARNING, Diagnostic
 from .fleetdir import SCHEMA_LINE, FleetSources, InstanceSource, matching_profiles
 from .quantity import cpu_millis, memory_mib
@@ -35,8 +35,14 @@ def check_fleet(sources: FleetSources) -> list[Diagnostic]:
         diags.append(doc.diagnostic(("controllers", "latest"),
                                     f"version '{fleet['controllers']['latest']}' is not in controllers.versions",
                                     hint=f"known versions: {', '.join(sorted(versions))}"))
+    modelled = jcasc.core_versions()
     for version, entry in versions.items():
         diags.extend(_duplicate_plugins(doc, ("controllers", "versions", version, "plugins"), entry.get("plugins", [])))
+        if version not in modelled:
+            diags.append(doc.diagnostic(
+                ("controllers", "versions", version), f"the JCasC model has no Jenkins {version}",
+                key=True, hint=f"read it from the source: add its tag to schemas/jcasc-model/sources.json and run "
+                               f"'make jcasc-model' (docs/jcasc-model.md); modelled: {', '.join(modelled)}"))
     names: set[str] = set()
     for i, profile in enumerate(fleet.get("profiles", [])):
         if profile["name"] in names:
@@ -178,7 +184,6 @@ def _rule_agents(src, fleet, ctx):
                                      hint="a container cannot request more than its limit", context=ctx)
 
 
-JCASC_ROOTS = ["appearance", "credentials", "jenkins", "security", "tool", "unclassified"]
 
 
 def _rule_override(src, fleet, ctx):
@@ -189,18 +194,37 @@ def _rule_override(src, fleet, ctx):
     ctx = ("while checking the hand-written JCasC override",) + ctx
     if not isinstance(doc.data, dict):
         yield doc.diagnostic((), "a JCasC override must be a mapping of JCasC root elements",
-                             hint=f"for example 'jenkins:'; roots: {', '.join(JCASC_ROOTS)}", context=ctx)
+                             hint="for example 'jenkins:' or 'unclassified:'", context=ctx)
         return
+    shape_ok = True
     for key, value in doc.data.items():
-        if key not in JCASC_ROOTS:
-            close = difflib.get_close_matches(key, JCASC_ROOTS, n=1)
-            yield doc.diagnostic((key,), f"unknown JCasC root element '{key}'", key=True,
-                                 hint=f"did you mean '{close[0]}'?" if close else f"JCasC roots: {', '.join(JCASC_ROOTS)}",
-                                 context=ctx)
-        elif not isinstance(value, dict):
-            yield doc.diagnostic((key,), f"'{key}' must be a mapping, not {type(value).__name__ if value is not None else 'null'}",
-                                 hint="it would replace the whole generated section; write the keys to change instead",
-                                 context=ctx)
+        if isinstance(value, dict) or value is None:
+            continue
+        shape_ok = False
+        yield doc.diagnostic((key,), f"'{key}' must be a mapping, not {type(value).__name__}",
+                             hint="it would replace the whole generated section; write the keys to change instead",
+                             context=ctx)
+    version = _resolved_version(src, fleet)
+    if shape_ok and version in jcasc.core_versions():
+        # Alone, before the merge: attributes the generated part supplies are not required here.
+        # The merged result is checked again when it is generated (produce.check_jcasc).
+        selection = jcasc.select(version, {p: None for p in requested_plugins(src, fleet, version)})
+        context = (f"while checking the JCasC of '{src.name}' against the model of Jenkins {version} and its plugins",)
+        findings = jcasc.check(doc.data, selection, partial=True)
+        yield from jcasc.diagnostics(findings, "", None, doc, context)
+
+
+def requested_plugins(src, fleet, version: str) -> list[str]:
+    """Plugin ids the controller installs: the version's base plugins, matching profiles', the instance's."""
+    specs = list(fleet["controllers"]["versions"].get(version, {}).get("plugins", []))
+    profiles = set(matching_profiles(fleet, src.name))
+    for profile in fleet.get("profiles", []):
+        if profile["name"] in profiles:
+            specs.extend(profile.get("set", {}).get("jenkins", {}).get("plugins", []))
+    specs.extend(p for p in _section(src.doc.data, "jenkins").get("plugins", []) if isinstance(p, str))
+    if fleet.get("monitoring", {}).get("enabled"):
+        specs.append("prometheus")
+    return sorted({_plugin_id(p) for p in specs})
 
 
 _INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents,

@@ -99,9 +99,7 @@ class Worker:
     def producer(self, kube_version: str) -> Producer:
         # Built on first render: `fleet validate` models only and needs no Jinja or validators.
         if self._producer is None or self._producer.kubernetes_version != kube_version:
-            schemas = Schemas(self._paths.schemas)
-            self._producer = Producer(Renderer(self._paths.templates), schemas.jcasc, kube_version,
-                                      self._paths.schemas)
+            self._producer = Producer(Renderer(self._paths.templates), kube_version, self._paths.schemas)
         return self._producer
 
     def run(self, kube_version: str, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object],

@@ -20,7 +20,6 @@ from .sources import Document
 
 INSTANCE_SCHEMA = "instance.schema.json"
 FLEET_SCHEMA = "fleet.schema.json"
-JCASC_SCHEMA = "jcasc.schema.json"
 
 _TYPE_NAMES = {
     "object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
@@ -77,13 +76,12 @@ class Schemas:
     def __init__(self, directory: str):
         self.directory = directory
         self._raw: dict[str, dict] = {}
-        for name in (INSTANCE_SCHEMA, FLEET_SCHEMA, JCASC_SCHEMA):
+        for name in (INSTANCE_SCHEMA, FLEET_SCHEMA):
             with open(os.path.join(directory, name), encoding="utf-8") as fh:
                 self._raw[name] = json.load(fh)
         by_id = {schema["$id"]: schema for schema in self._raw.values()}
         self.instance = Validator(INSTANCE_SCHEMA, self._raw[INSTANCE_SCHEMA], by_id)
         self.fleet = Validator(FLEET_SCHEMA, self._raw[FLEET_SCHEMA], by_id)
-        self.jcasc = Validator(JCASC_SCHEMA, self._raw[JCASC_SCHEMA], by_id)
 
     def path(self, name: str) -> str:
         return os.path.join(self.directory, name)

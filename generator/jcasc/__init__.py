@@ -1,0 +1,167 @@
+"""JCasC checked against a model derived from the source of Jenkins core and its plugins.
+
+`check(data, core, plugins)` says what configuration-as-code would reject in a JCasC
+document on a controller running Jenkins `core` with `plugins` ({id: version}) installed;
+`diagnostics(...)` turns the findings into file:line:column errors. The model's facts
+live in schemas/jcasc-model/ (docs/jcasc-model.md says how they are made and refreshed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import Diagnostic
+from ..sources import Document, parse_text
+from .check import Checker, Finding
+from .model import MODEL_DIR, World, index, simple_name, world
+
+__all__ = ["Finding", "Selection", "check", "diagnostics", "select", "core_versions"]
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which model components check one controller's JCasC."""
+    core: str
+    plugins: tuple[tuple[str, str], ...]     # (id, version) the model has
+    unmodelled: tuple[str, ...]              # installed plugins the model has no facts for
+    substituted: tuple[tuple[str, str, str], ...] = ()  # (id, installed, read instead)
+
+
+def core_versions(model_dir: str = MODEL_DIR) -> list[str]:
+    return sorted((c["version"] for c in index(model_dir)["components"] if c["id"] == "core"), key=_version_key)
+
+
+def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_DIR) -> Selection:
+    """The components for Jenkins `core` and the installed plugins.
+
+    A plugin installed at a version the model was not read at is checked against the
+    version the model has (and the substitution is reported); one the model does not
+    know at all makes unknown names under open-ended keys warnings, not errors.
+    """
+    versions: dict[str, list[str]] = {}
+    for c in index(model_dir)["components"]:
+        if c["id"] != "core":
+            versions.setdefault(c["id"], []).append(c["version"])
+    chosen, unmodelled, substituted = [], [], []
+    for pid in sorted(plugins):
+        wanted = plugins[pid]
+        have = versions.get(pid)
+        if not have:
+            unmodelled.append(pid)
+            continue
+        if wanted in have:
+            chosen.append((pid, wanted))
+        else:
+            nearest = sorted(have, key=_version_key)[-1]
+            chosen.append((pid, nearest))
+            if wanted:
+                substituted.append((pid, wanted, nearest))
+    return Selection(core, tuple(chosen), tuple(unmodelled), tuple(substituted))
+
+
+def check(data, selection: Selection, *, partial: bool = False, model_dir: str = MODEL_DIR) -> list[Finding]:
+    w = world(selection.core, selection.plugins, model_dir)
+    installed = {p for p, _ in selection.plugins} | set(selection.unmodelled)
+    checker = Checker(w, partial=partial, unmodelled=selection.unmodelled,
+                      elsewhere=lambda where, name: _elsewhere(selection.core, installed, where, name, model_dir),
+                      history=lambda cls, attr: _history(selection.core, selection.plugins, cls, attr, model_dir))
+    return checker.run(data)
+
+
+def diagnostics(findings: list[Finding], generated_file: str, generated_text: str | None,
+                override: Document | None, context: tuple[str, ...]) -> list[Diagnostic]:
+    """Findings at the line of the generated file, or of the hand-written override when it wrote the key."""
+    out = []
+    generated_doc = None
+    for f in findings:
+        if override is not None and _from_override(override, f.path):
+            out.append(override.diagnostic(f.path, f.message, key=f.key, hint=f.hint, severity=f.severity,
+                                           context=context))
+            continue
+        if generated_doc is None:
+            generated_doc = _positions(generated_file, generated_text)
+        out.append(generated_doc.diagnostic(f.path, f.message, key=f.key, hint=f.hint, severity=f.severity,
+                                            context=context + ("the generated JCasC comes from templates/jcasc/; "
+                                                               "if the instance file cannot cause this, it is a "
+                                                               "template bug",)))
+    return out
+
+
+def _from_override(override: Document, path: tuple) -> bool:
+    """Whether the override wrote this value: the key itself, or a list or value it replaced whole."""
+    data = override.data
+    for i, part in enumerate(path):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return i > 0 and not isinstance(data, dict)
+    return True
+
+
+def _positions(file: str, text: str | None) -> Document:
+    if text is None:
+        return Document(path=file, data=None)
+    return parse_text(text, file)
+
+
+# --- hints from outside the controller's world -----------------------------------------------
+
+@lru_cache(maxsize=8)
+def _universe(core: str, model_dir: str) -> World:
+    newest: dict[str, str] = {}
+    for c in index(model_dir)["components"]:
+        if c["id"] != "core" and (c["id"] not in newest or _version_key(c["version"]) > _version_key(newest[c["id"]])):
+            newest[c["id"]] = c["version"]
+    return world(core, tuple(sorted(newest.items())), model_dir)
+
+
+def _elsewhere(core: str, installed: set[str], where: tuple, name: str, model_dir: str) -> str | None:
+    """The plugin, not installed here, that would make `name` known at this place."""
+    u = _universe(core, model_dir)
+    target = None
+    if where[0] == "root":
+        conf = u.roots().get(name.lower())
+        target = conf.target if conf else None
+    elif where[0] == "category":
+        root = next((c for c in u.roots().values() if c.target == where[1]), None)
+        attr = root.attrs.get(name.lower()) if root else None
+        target = _base(u, attr.type) if attr else None
+    elif where[0] == "hetero":
+        for symbols, klass in u.configurator(where[1]).candidates:
+            if any(s.lower() == name.lower() for s in symbols):
+                target = klass
+                break
+    if target is None:
+        return None
+    plugin = u.origin.get(target)
+    return plugin if plugin and plugin != "core" and plugin not in installed else None
+
+
+def _base(u: World, descriptor: str) -> str:
+    return next((d["base"] for d in u.descriptors() if d["class"] == descriptor), descriptor)
+
+
+def _history(core: str, plugins: tuple, cls: str, attr: str, model_dir: str) -> str | None:
+    """For a core class: the other core versions whose model knows the attribute."""
+    w = world(core, plugins, model_dir)
+    if w.origin.get(cls) != "core":
+        return None
+    others = []
+    for version in core_versions(model_dir):
+        if version == core:
+            continue
+        other = world(version, plugins, model_dir)
+        if cls in other.types and attr.lower() in other.configurator(cls).attrs:
+            others.append(version)
+    if not others:
+        return None
+    return (f"'{attr}' exists in {simple_name(cls)} of Jenkins {', '.join(others)} but not of {core}, "
+            f"which this controller runs (read from the source of each version)")
+
+
+def _version_key(version: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.replace("-", ".").split("."))
