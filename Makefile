@@ -43,7 +43,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 update-golden: $(STAMP)
-	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/errors tests/monitoring/test_monitoring_golden.py tests/audit tests/jiro
+	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/errors tests/monitoring/test_monitoring_golden.py tests/audit tests/jiro tests/jcasc/test_emitted.py
 	@git status --short tests || true
 
 fuzz-long: $(STAMP)

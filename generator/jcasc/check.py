@@ -45,6 +45,7 @@ class Checker:
         self.unmodelled = unmodelled    # installed plugins the model has no facts for
         self.history = history          # (class, attribute) -> "removed in ..." when another core had it
         self.findings: list[Finding] = []
+        self.visited: set[tuple[str, Attr]] = set()  # (owner class, attribute) of every key accepted
         self.policy = {"unknown": "reject", "deprecated": "reject", "restricted": "reject"}
 
     def run(self, data) -> list[Finding]:
@@ -182,6 +183,7 @@ class Checker:
                               removed=self.history(conf.target, key) if self.history else None)
                 continue
             seen.add(attr.name)
+            self.visited.add((conf.target, attr))
             sub_path = path + (key,)
             if attr.deprecated:
                 self._policy("deprecated", sub_path, f"'{attr.name}' of {self._owner(conf)} is deprecated",
@@ -208,7 +210,8 @@ class Checker:
 
     # --- reporting -----------------------------------------------------------------------
     def _unknown(self, path, name, what, known, *, where, key=True, removed=None) -> None:
-        close = difflib.get_close_matches(name, known, n=1) or [k for k in known if k.lower() == name.lower()]
+        close = [k for k in known if k.lower() == name.lower()] or difflib.get_close_matches(name, known, n=1,
+                                                                                             cutoff=0.8)
         provider = self.elsewhere(where, name) if self.elsewhere else None
         if removed:
             hint = removed

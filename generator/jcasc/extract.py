@@ -100,7 +100,8 @@ def _annotations(modifiers) -> dict:
         return found
     for child in modifiers.children:
         if child.type in ("marker_annotation", "annotation"):
-            name = _text(child.child_by_field_name("name"))
+            # annotation types are matched by simple name: @Extension and @hudson.Extension alike
+            name = _text(child.child_by_field_name("name")).rsplit(".", 1)[-1]
             args = child.child_by_field_name("arguments")
             found[name] = _string_values(args) if args is not None else []
             if args is not None and name.endswith("Restricted"):
@@ -510,9 +511,8 @@ class NameResolver:
 def resolve_types(types: list[RawType], resolver: NameResolver, views: set[str]) -> dict[str, dict]:
     """RawTypes -> the JSON facts of the model (names resolved, empty fields left out)."""
     out = {}
-    # a nested Stapler Converter makes its owner a scalar (Stapler.lookupConverter)
-    converters = {t.name.rsplit("$", 1)[0] for t in types if "$" in t.name
-                  and any(i[0] == "name" and i[1].rsplit(".", 1)[-1] == "Converter" for i in t.interfaces)}
+    # Stapler.lookupConverter loads <type>$StaplerConverterImpl: such a type is a scalar
+    converters = {t.name.rsplit("$", 1)[0] for t in types if t.name.endswith("$StaplerConverterImpl")}
     for t in types:
         scope = t.scope
         outer_scope = _Scope(scope.package, scope.imports, scope.wildcards, scope.outer[1:], scope.type_params)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
@@ -164,7 +164,7 @@ def uncapitalize(name: str) -> str:
 
 # --- what a configurator accepts ----------------------------------------------------------
 
-@dataclass
+@dataclass(frozen=True)
 class Attr:
     name: str
     type: str                 # binary name of the element type ("!" when unknown)
@@ -419,9 +419,9 @@ class World:
             a = self.attribute(name, stype, target, owner)
             if a is None:
                 continue
-            a.deprecated = "deprecated" in flags
-            a.restricted = tuple(f.split(":", 1)[1] for f in flags if f.startswith("restricted:")
-                                 and not f.endswith(":None"))
+            a = replace(a, deprecated="deprecated" in flags,
+                        restricted=tuple(f.split(":", 1)[1] for f in flags if f.startswith("restricted:")
+                                         and not f.endswith(":None")))
             prev = attrs.get(name)
             if prev is None or self.is_sub(a.type, prev.type):
                 attrs[name] = a
@@ -544,10 +544,10 @@ class World:
                 continue
             t = parse_type(ptype)
             is_list = self._multiple(t) and t.kind != "array"
-            a.required = "nonnull" in pflags and "nullable" not in pflags and not is_list
-            attrs.setdefault(pname, a)
-            if a.required:
-                attrs[pname].required = True
+            a = replace(a, required="nonnull" in pflags and "nullable" not in pflags and not is_list)
+            # the constructor consumes its parameters first (DataBoundConfigurator.tryConstructor): a
+            # setter of the same name, deprecated or not, never sees them
+            attrs[pname] = a
         return {k.lower(): v for k, v in attrs.items()}
 
     def _candidates(self, target: str) -> list[tuple[list[str], str]]:
