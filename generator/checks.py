@@ -209,9 +209,8 @@ def _rule_override(src, fleet, ctx):
         # Alone, before the merge: attributes the generated part supplies are not required here.
         # The merged result is checked again when it is generated (produce.check_jcasc).
         selection = jcasc.select(version, {p: None for p in requested_plugins(src, fleet, version)})
-        context = (f"while checking the JCasC of '{src.name}' against the model of Jenkins {version} and its plugins",)
         findings = jcasc.check(doc.data, selection, partial=True)
-        yield from jcasc.diagnostics(findings, "", None, doc, context)
+        yield from jcasc.diagnostics(findings, "", None, doc, jcasc.context(src.name, version))
 
 
 def requested_plugins(src, fleet, version: str) -> list[str]:

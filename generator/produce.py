@@ -49,7 +49,7 @@ def check_jcasc(name: str, data, model: dict, override: Document | None, out_fil
     """The merged JCasC against the model of the controller's Jenkins and plugin versions."""
     core = model["jenkins"]["version"]
     selection = jcasc_model.select(core, installed_plugins(model))
-    context = (f"while checking the JCasC of '{name}' against the model of Jenkins {core} and its plugins",)
+    context = jcasc_model.context(name, core)
     findings = jcasc_model.check(data, selection)
     diags = jcasc_model.diagnostics(findings, out_file, text, override, context)
     for pid, wanted, used in selection.substituted:

@@ -17,7 +17,7 @@ from ..sources import Document, parse_text
 from .check import Checker, Finding
 from .model import MODEL_DIR, World, index, simple_name, world
 
-__all__ = ["Finding", "Selection", "check", "diagnostics", "select", "core_versions"]
+__all__ = ["Finding", "Selection", "check", "context", "diagnostics", "select", "core_versions"]
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,12 @@ def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_
             if wanted:
                 substituted.append((pid, wanted, nearest))
     return Selection(core, tuple(chosen), tuple(unmodelled), tuple(substituted))
+
+
+def context(name: str, core: str) -> tuple[str, ...]:
+    """The 'while ...' lines of every JCasC finding of an instance (the same at validate and generate)."""
+    return (f"while checking the JCasC of '{name}' against the model of Jenkins {core} and its plugins",
+            f"while checking instance '{name}'")
 
 
 def check(data, selection: Selection, *, partial: bool = False, model_dir: str = MODEL_DIR) -> list[Finding]:
