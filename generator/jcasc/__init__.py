@@ -17,7 +17,7 @@ from ..sources import Document, parse_text
 from .check import Checker, Finding
 from .model import MODEL_DIR, World, index, simple_name, world
 
-__all__ = ["Finding", "Selection", "check", "context", "diagnostics", "select", "core_versions"]
+__all__ = ["Finding", "Selection", "check", "context", "core_versions", "diagnostics", "select"]
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_
         if wanted in have:
             chosen.append((pid, wanted))
         else:
-            nearest = sorted(have, key=_version_key)[-1]
+            nearest = max(have, key=_version_key)
             chosen.append((pid, nearest))
             if wanted:
                 substituted.append((pid, wanted, nearest))
@@ -89,19 +89,19 @@ def diagnostics(findings: list[Finding], generated_file: str, generated_text: st
         if generated_doc is None:
             generated_doc = _positions(generated_file, generated_text)
         out.append(generated_doc.diagnostic(f.path, f.message, key=f.key, hint=f.hint, severity=f.severity,
-                                            context=context + ("the generated JCasC comes from templates/jcasc/; "
-                                                               "if the instance file cannot cause this, it is a "
-                                                               "template bug",)))
+                                            context=(*context, TEMPLATE_NOTE)))
     return out
+
+
+TEMPLATE_NOTE = ("the generated JCasC comes from templates/jcasc/; if the instance file cannot cause this, "
+                 "it is a template bug")
 
 
 def _from_override(override: Document, path: tuple) -> bool:
     """Whether the override wrote this value: the key itself, or a list or value it replaced whole."""
     data = override.data
     for i, part in enumerate(path):
-        if isinstance(data, dict) and part in data:
-            data = data[part]
-        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+        if isinstance(data, dict) and part in data or isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
             data = data[part]
         else:
             return i > 0 and not isinstance(data, dict)

@@ -30,6 +30,11 @@ class Finding:
     hint: str = ""
     severity: str = ERROR
     key: bool = False          # point at the key (an unknown name), not at its value
+    # what kind of problem, about which class, and the names that were possible: enough for a
+    # test double to phrase it the way the plugin does
+    kind: str = ""             # unknown-root | unknown-attribute | unknown-symbol | ""
+    subject: str = ""          # the class whose attribute or implementation was looked up
+    known: tuple = ()
 
 
 # What an unknown name might be, outside this instance's world: (where it is known, plugin).
@@ -38,7 +43,7 @@ Elsewhere = Callable[[tuple, str], "str | None"]
 
 class Checker:
     def __init__(self, world: World, *, partial: bool = False, elsewhere: Elsewhere | None = None,
-                 unmodelled: tuple[str, ...] = (), history: Callable[[str, str], "str | None"] | None = None):
+                 unmodelled: tuple[str, ...] = (), history: Callable[[str, str], str | None] | None = None):
         self.world = world
         self.partial = partial          # an override alone: required attributes may come from the rest
         self.elsewhere = elsewhere      # which plugin outside this world knows a name
@@ -229,13 +234,14 @@ class Checker:
                        hint="it may come from an installed plugin without a JCasC model: "
                             + ", ".join(self.unmodelled), key=key)
             return
-        self._policy("unknown", path, f"'{name}' is not a known {what}", hint=hint, key=key)
+        kind = {"root": "unknown-root", "hetero": "unknown-symbol"}.get(where[0], "unknown-attribute")
+        subject = where[1] if len(where) > 1 else ""
+        self._policy("unknown", path, f"'{name}' is not a known {what}", hint=hint, key=key,
+                     detail=(kind, subject, tuple(known)))
 
-    def _policy(self, which: str, path, message: str, hint: str = "", key: bool = False) -> None:
-        if self.policy.get(which) in ("warn", "beta"):
-            self._warn(path, message, hint=hint, key=key)
-        else:
-            self._error(path, message, hint=hint, key=key)
+    def _policy(self, which: str, path, message: str, hint: str = "", key: bool = False, detail=("", "", ())) -> None:
+        severity = WARNING if self.policy.get(which) in ("warn", "beta") else ERROR
+        self.findings.append(Finding(tuple(path), message, hint, severity, key, *detail))
 
     def _error(self, path, message, hint="", key=False) -> None:
         self.findings.append(Finding(tuple(path), message, hint, ERROR, key))

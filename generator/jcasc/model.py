@@ -94,8 +94,7 @@ class JType:
 
 @lru_cache(maxsize=65536)
 def parse_type(text: str) -> JType:
-    t, rest = _parse(text.replace(" extends ", "+"), 0)
-    return t
+    return _parse(text.replace(" extends ", "+"), 0)[0]
 
 
 def _parse(s: str, i: int) -> tuple[JType, int]:

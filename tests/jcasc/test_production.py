@@ -13,10 +13,10 @@ import copy
 import json
 import os
 
+import fleettest
 import pytest
 import yaml
 
-import fleettest
 from generator import jcasc
 
 JIRO_FIXTURES = os.path.join(fleettest.ROOT, "tests", "fixtures", "jiro-instances", "instances")

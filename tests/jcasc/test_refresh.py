@@ -68,8 +68,10 @@ def test_refresh_reads_tags_and_records_their_commits(tmp_path):
 
 
 def test_the_committed_model_says_where_each_fact_comes_from():
-    index = json.loads(open(os.path.join(refresh.MODEL_DIR, "index.json"), encoding="utf-8").read())
-    sources = json.loads(open(os.path.join(refresh.MODEL_DIR, "sources.json"), encoding="utf-8").read())
+    with open(os.path.join(refresh.MODEL_DIR, "index.json"), encoding="utf-8") as fh:
+        index = json.load(fh)
+    with open(os.path.join(refresh.MODEL_DIR, "sources.json"), encoding="utf-8") as fh:
+        sources = json.load(fh)
     assert [(c["id"], c["version"], c["tag"]) for c in index["components"]] == [
         (c["id"], c["version"], c["tag"]) for c in sources["components"]]
     for c in index["components"]:

@@ -10,7 +10,6 @@ import yaml
 from fleettest import ROOT, copy_sample_fleet, fleet_in_process
 
 from generator.manifests import validate_object
-from generator.schema import Schemas
 
 SCHEMAS = os.path.join(ROOT, "schemas")
 
