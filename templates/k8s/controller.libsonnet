@@ -31,6 +31,12 @@ local cascDir = '/etc/jenkins';
         spec: {
           serviceAccountName: 'jenkins',
           terminationGracePeriodSeconds: 1200,
+          // Pod level, so that the volumes are labelled with it too. restricted-v2's SELinux
+          // strategy is MustRunAs: the level must equal the namespace's openshift.io/sa.scc.mcs
+          // annotation, which namespace.libsonnet sets to the same value (docs/agents.md).
+          [if std.objectHas(m.deployment, 'seLinuxLevel') then 'securityContext']: {
+            seLinuxOptions: { level: m.deployment.seLinuxLevel },
+          },
           containers: [{
             name: 'jenkins',
             image: m.jenkins.image,
@@ -52,7 +58,15 @@ local cascDir = '/etc/jenkins';
                   '-Dorg.csanchez.jenkins.plugins.kubernetes.PodTemplate.connectionTimeout=' + m.jenkins.agentConnectionTimeout,
                 ]),
               },
-            ],
+            ] + (
+              // The LDAP bind password, from a Secret the fleet names (fleet.yaml ldap.managerPasswordSecret);
+              // the JCasC refers to the variable only. A missing Secret stops the container with
+              // CreateContainerConfigError instead of binding without a password.
+              if std.objectHas(m.ldap, 'managerPassword') then [{
+                name: m.ldap.managerPassword.env,
+                valueFrom: { secretKeyRef: { name: m.ldap.managerPassword.secret.name, key: m.ldap.managerPassword.secret.key } },
+              }] else []
+            ),
             ports: [
               { name: 'http', containerPort: 8080, protocol: 'TCP' },
               { name: 'jnlp', containerPort: 50000, protocol: 'TCP' },
@@ -64,9 +78,6 @@ local cascDir = '/etc/jenkins';
             startupProbe: probe(30, 10, 60),
             livenessProbe: probe(0, 30, 5),
             readinessProbe: probe(0, 5, 3),
-            [if std.objectHas(m.deployment, 'seLinuxLevel') then 'securityContext']: {
-              seLinuxOptions: { level: m.deployment.seLinuxLevel },
-            },
             volumeMounts: [
               { name: 'jenkins-home', mountPath: home },
               { name: 'jenkins-config', mountPath: cascDir, readOnly: true },

@@ -22,6 +22,7 @@ local k = import 'meta.libsonnet';
   route(m):: {
     apiVersion: 'route.openshift.io/v1',
     kind: 'Route',
+    // WebSocket connections of inbound agents pass through it (docs/agents.md).
     metadata: k.meta(m, 'jenkins', annotations={ 'haproxy.router.openshift.io/timeout': '60s' }),
     spec: {
       host: m.deployment.host,

@@ -183,7 +183,11 @@ def test_controller_equals_jiro(imported, name):
         assert actual[side][res] == expected[side][res], (side, res)
     assert actual["requests"]["memory"] == expected["limits"]["memory"]
     assert oc["image"] == jc["image"]
-    assert oc["securityContext"]["seLinuxOptions"]["level"] == jc["securityContext"]["seLinuxOptions"]["level"]
+    # the level moves to the pod, where it labels the volumes too, and the namespace agrees with it
+    level = jc["securityContext"]["seLinuxOptions"]["level"]
+    assert ours["spec"]["template"]["spec"]["securityContext"]["seLinuxOptions"] == {"level": level}
+    namespace = generated_yaml(generated, name, "k8s/namespace.yaml")
+    assert namespace["metadata"]["annotations"]["openshift.io/sa.scc.mcs"] == level
     jv, ov = jiro["spec"]["volumeClaimTemplates"][0]["spec"], ours["spec"]["volumeClaimTemplates"][0]["spec"]
     assert quantities(ov["resources"]["requests"]["storage"], "memory") == \
         quantities(jv["resources"]["requests"]["storage"], "memory")
@@ -434,7 +438,9 @@ def test_unmappable_values_are_listed_and_the_rest_imported(tmp_path):
     assert data["jenkins"] == {"maxConcurrency": 3}
     assert data["deployment"] == {"host": "ci.example.org", "prefix": "/ci/odd", "namespace": "odd-ns"}
     assert data["storage"] == {"storageClassName": "fast"}
-    assert data["buildTools"] == {"maven": {"enabled": False}, "gradle": {"enabled": True}}
+    # an enabled tool names the Secret Jiro mounted (nothing else would)
+    assert data["buildTools"] == {"maven": {"enabled": False}, "gradle": {
+        "enabled": True, "propertiesSecret": {"name": "gradle-secret-dir", "key": "gradle.properties"}}}
     assert data["agents"]["podTemplates"] == [{
         "name": "ubuntu-big", "labels": ["big"],
         "image": "docker.io/eclipsecbi/jiro-agent-ubuntu-2404:remoting-3352.v17a_fb_4b_2773f",
