@@ -21,7 +21,9 @@ local cascDir = '/etc/jenkins';
     },
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: k.meta(m, 'jenkins'),
+    // The name and the claim template's name hold the controller's data: the pod is
+    // <statefulSetName>-0 and mounts the claim <claimTemplateName>-<statefulSetName>-0.
+    metadata: k.meta(m, m.deployment.statefulSetName),
     spec: {
       replicas: 1,
       serviceName: 'jenkins-ui',
@@ -79,7 +81,7 @@ local cascDir = '/etc/jenkins';
             livenessProbe: probe(0, 30, 5),
             readinessProbe: probe(0, 5, 3),
             volumeMounts: [
-              { name: 'jenkins-home', mountPath: home },
+              { name: m.storage.claimTemplateName, mountPath: home },
               { name: 'jenkins-config', mountPath: cascDir, readOnly: true },
             ],
           }],
@@ -87,7 +89,7 @@ local cascDir = '/etc/jenkins';
         },
       },
       volumeClaimTemplates: [{
-        metadata: { name: 'jenkins-home', labels: m.labels },
+        metadata: { name: m.storage.claimTemplateName, labels: m.labels },
         spec: {
           accessModes: ['ReadWriteOnce'],
           resources: { requests: { storage: m.storage.size } },

@@ -32,6 +32,7 @@ local defaultLayer(fleet, resourceModel) = {
   storage: {
     storageClassName: std.get(d, 'storageClassName', ''),
     size: std.get(d, 'storageSize', '50Gi'),
+    claimTemplateName: 'jenkins-home',
   },
   // No default Secret: a build tool names the Secret it mounts (checks.py refuses one that does
   // not), because agent pods never start while a mounted Secret is missing (docs/agents.md).
@@ -185,6 +186,10 @@ local pluginId(p) = std.split(p, ':')[0];
         serviceHost: 'jenkins-ui.' + namespace + '.svc.cluster.local',
         tunnel: 'jenkins-discovery.' + namespace + '.svc.cluster.local:50000',
         [if u.get(m, ['deployment', 'seLinuxLevel']) != null then 'seLinuxLevel']: m.deployment.seLinuxLevel,
+        // Names that hold state (docs/importing-from-jiro.md): the home volume's claim is
+        // <storage.claimTemplateName>-<statefulSetName>-0.
+        statefulSetName: u.get(m, ['deployment', 'statefulSetName'], 'jenkins'),
+        routeName: u.get(m, ['deployment', 'routeName'], 'jenkins'),
       },
       storage: m.storage,
       ldap: {

@@ -163,10 +163,25 @@ def test_naming_overrides(outputs):
     route = _yaml(tree, "technology.beta/k8s/route.yaml")
     assert route["spec"]["host"] == "beta.example.org" and "path" not in route["spec"]
     assert _yaml(tree, "technology.gamma/k8s/route.yaml")["spec"]["path"] == "/projects/gamma"
+    # default names of the objects that hold state
+    sts = _yaml(tree, "technology.alpha/k8s/statefulset.yaml")
+    assert (sts["metadata"]["name"], _claim(sts)) == ("jenkins", "jenkins-home-jenkins-0")
+    assert _yaml(tree, "technology.alpha/k8s/route.yaml")["metadata"]["name"] == "jenkins"
+    # a moved controller's names: its pod delta-0 mounts the existing claim, its Route is updated
+    sts = _yaml(tree, "technology.delta/k8s/statefulset.yaml")
+    assert (sts["metadata"]["name"], _claim(sts)) == ("delta", "jenkins-home-cephfs-delta-0")
+    mounts = sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "jenkins-home-cephfs", "mountPath": "/var/jenkins_home"} in mounts
+    assert _yaml(tree, "technology.delta/k8s/route.yaml")["metadata"]["name"] == "delta"
     env = {e["name"]: e["value"] for e in _yaml(tree, "technology.beta/k8s/statefulset.yaml")
            ["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["JENKINS_OPTS"] == "--httpPort=8080"
     assert _yaml(tree, "technology.beta/jenkins/jenkins.yaml")["unclassified"]["location"]["url"] == "https://beta.example.org/"
+
+
+def _claim(sts) -> str:
+    """The PersistentVolumeClaim the StatefulSet's pod 0 mounts: <claim template>-<StatefulSet>-0."""
+    return f"{sts['spec']['volumeClaimTemplates'][0]['metadata']['name']}-{sts['metadata']['name']}-0"
 
 
 def test_path_prefix_none(outputs):
