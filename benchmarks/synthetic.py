@@ -50,9 +50,10 @@ def instance(i: int, rng: random.Random) -> tuple[str, dict, dict | None]:
             "resources": {"memory": {"request": "2048Mi", "limit": "2048Mi"}}}]}
     tools = {}
     if rng.random() < 0.5:
-        tools["maven"] = {"enabled": True}
+        tools["maven"] = {"enabled": True, "settingsSecret": {"name": "m2-secret-dir", "key": "settings.xml"}}
     if rng.random() < 0.2:
-        tools["gradle"] = {"enabled": True}
+        tools["gradle"] = {"enabled": True,
+                           "propertiesSecret": {"name": "gradle-secret-dir", "key": "gradle.properties"}}
     if tools:
         data["buildTools"] = tools
     if rng.random() < 0.05:

@@ -43,6 +43,7 @@ def check_fleet(sources: FleetSources) -> list[Diagnostic]:
                 ("controllers", "versions", version), f"the JCasC model has no Jenkins {version}",
                 key=True, hint=f"read it from the source: add its tag to schemas/jcasc-model/sources.json and run "
                                f"'make jcasc-model' (docs/jcasc-model.md); modelled: {', '.join(modelled)}"))
+    diags.extend(_ldap_password(doc, fleet["defaults"].get("ldap", {})))
     names: set[str] = set()
     for i, profile in enumerate(fleet.get("profiles", [])):
         if profile["name"] in names:
@@ -60,6 +61,30 @@ def check_fleet(sources: FleetSources) -> list[Diagnostic]:
                                         hint=f"known versions: latest, {', '.join(sorted(versions))}"))
         diags.extend(_duplicate_plugins(doc, ("profiles", i, "set", "jenkins", "plugins"),
                                         settings.get("jenkins", {}).get("plugins", [])))
+    return diags
+
+
+# The controller container's own variables (templates/k8s/controller.libsonnet); the LDAP
+# password's variable may not replace one of them.
+CONTROLLER_ENV = ("CASC_JENKINS_CONFIG", "JENKINS_HOME", "JENKINS_OPTS", "JAVA_OPTS")
+
+
+def _ldap_password(doc, ldap) -> list[Diagnostic]:
+    if not isinstance(ldap, dict):
+        return []
+    diags = []
+    path = ("defaults", "ldap")
+    if "managerDN" not in ldap:
+        for key in ("managerPasswordEnv", "managerPasswordSecret"):
+            if key in ldap:
+                diags.append(doc.diagnostic(path + (key,), f"ldap.{key} is ignored: ldap.managerDN is not set",
+                                            hint="the password is managerDN's: set managerDN, or remove "
+                                                 f"{key} to bind anonymously", key=True, severity=WARNING))
+    env = ldap.get("managerPasswordEnv")
+    if env in CONTROLLER_ENV:
+        diags.append(doc.diagnostic(path + ("managerPasswordEnv",),
+                                    f"'{env}' is a variable the controller container already sets",
+                                    hint="choose another name, such as LDAP_MANAGER_PASSWORD"))
     return diags
 
 
@@ -292,6 +317,32 @@ def check_models(models: dict[str, dict], sources: FleetSources,
                     context=(f"while checking instance '{name}'",)))
     for name, model in sorted(models.items()):
         diags.extend(_limit_range_fit(name, model, sources.instances[name]))
+        diags.extend(_unnamed_secrets(name, model, sources.instances[name]))
+    return diags
+
+
+def _unnamed_secrets(name: str, model: dict, src: InstanceSource) -> list[Diagnostic]:
+    """An enabled build tool whose Secret nobody named (the model lists them: agents.missingSecrets).
+
+    We cannot create the Secret (its value never passes through this tool), and marking it optional
+    would not help: the kubelet creates a missing subPath as a directory (kubernetes
+    pkg/kubelet/kubelet_pods.go, makeMounts), so ~/.m2/settings.xml would be an empty directory.
+    Mounted and missing, it keeps every agent pod in ContainerCreating until the connect timeout.
+    So the reference must be written down by someone who created the Secret.
+    """
+    diags = []
+    namespace = model["deployment"]["namespace"]
+    for missing in model["agents"].get("missingSecrets", []):
+        tool, ref, file = missing["tool"], missing["ref"], missing["file"]
+        key = file.rsplit("/", 1)[-1]
+        what = tool if src.doc.has(("buildTools", tool, "enabled")) else f"buildTools.{tool} (from a profile)"
+        diags.append(src.doc.diagnostic(
+            _locate(src, ("buildTools", tool, "enabled"), ("buildTools", tool), ("buildTools",)),
+            f"{what} is enabled but no Secret is named for ~/{file}",
+            hint=(f"agent pods mount that file and never start while the Secret is missing: create it "
+                  f"(oc -n {namespace} create secret generic {missing['suggested']} --from-file={key}=./{key}) "
+                  f"and name it: buildTools.{tool}.{ref}: {{name: {missing['suggested']}, key: {key}}}"),
+            context=(f"while checking instance '{name}'",)))
     return diags
 
 

@@ -37,6 +37,12 @@ JIRO_CLUSTER = "okd-c1"
 JIRO_TIMEZONE = "America/Toronto"
 JIRO_CONNECTION_TIMEOUT = 180
 JIRO_STORAGE_SIZE = "50Gi"  # Jiro's statefulset default when storage.quota is not set
+# The names that hold a Jiro controller's state, kept by the import (docs/importing-from-jiro.md):
+# the StatefulSet is kubernetes.master.stsName (the stand-in's default: shortName), the Route is
+# named after shortName (templates/k8s/route.libsonnet: Kube.Route(config.project.shortName, ...)),
+# and the home volume's claim template is this constant. Jiro's committed k8s/statefulset.json
+# and route.json, when the checkout has them, win over these rules.
+JIRO_HOME_CLAIM_TEMPLATE = "jenkins-home-cephfs"  # instances/*/target/k8s/statefulset.json at b166ec5a
 JIRO_ADMIN_EMAIL = "ci-admin@eclipse.org"
 JIRO_LDAP = {"server": "ldaps://ldapcluster.eclipse.org", "rootDN": "dc=eclipse,dc=org",
              "userSearch": "mail={0}", "groupSearchBase": "ou=group"}
@@ -248,7 +254,7 @@ CONSUMED = [
     ("jenkins", "agentConnectionTimeout"), ("jenkins", "timezone"), ("jenkins", "theme"),
     ("jenkins", "plugins"), ("jenkins", "permissions"),
     ("deployment", "host"), ("deployment", "prefix"), ("deployment", "cluster"),
-    ("kubernetes", "master", "namespace"),
+    ("kubernetes", "master", "namespace"), ("kubernetes", "master", "stsName"),
     ("storage",), ("seLinuxLevel",),
     ("maven", "generate"), ("gradle", "generate"), ("sbt", "generate"),
     ("clouds", "kubernetes", "templates"),

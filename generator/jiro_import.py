@@ -59,6 +59,7 @@ from .jiro_defaults import (
     JIRO_CLUSTER,
     JIRO_COMMITTER_PERMISSIONS,
     JIRO_CONNECTION_TIMEOUT,
+    JIRO_HOME_CLAIM_TEMPLATE,
     JIRO_HOST,
     JIRO_IMAGE_REPOSITORY,
     JIRO_LDAP,
@@ -161,6 +162,9 @@ class JiroFacts:
     instance_tags: dict[str, str]  # Jiro instance name -> agent image tag Jiro used
     resolved: dict[str, dict[tuple, Any]]  # Jiro instance name -> the CROSS_CHECK values Jiro resolved
     image_repository: str
+    # Jiro instance name -> the names of its StatefulSet, home claim template and Route, from the
+    # committed k8s objects (target/k8s/statefulset.json, route.json)
+    names: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def agent_tag(self, version: str) -> str:
         return self.agent_tags.get(version) or self.agent_tags.get(self.latest) or FALLBACK_AGENT_TAG
@@ -184,6 +188,7 @@ def read_facts(instances_dir: str, names: list[str]) -> JiroFacts:
     instance_tags: dict[str, str] = {}
     resolved: dict[str, dict] = {}
     repositories: Counter = Counter()
+    state_names = {name: _committed_names(os.path.join(instances_dir, name, "target", "k8s")) for name in names}
     for name in names:
         try:
             with open(os.path.join(instances_dir, name, "target", "config.json"), encoding="utf-8") as fh:
@@ -217,7 +222,32 @@ def read_facts(instances_dir: str, names: list[str]) -> JiroFacts:
         latest=latest, latest_known=bool(latest_votes), plugins=plugins, images=images,
         agent_tags={v: c.most_common(1)[0][0] for v, c in tags.items()}, instance_tags=instance_tags,
         resolved=resolved,
-        image_repository=repositories.most_common(1)[0][0] if repositories else JIRO_IMAGE_REPOSITORY)
+        image_repository=repositories.most_common(1)[0][0] if repositories else JIRO_IMAGE_REPOSITORY,
+        names={name: found for name, found in state_names.items() if found})
+
+
+def _committed_names(k8s_dir: str) -> dict[str, str]:
+    """The names Jiro applied to the cluster for one instance, as far as its committed objects say."""
+    found: dict[str, str] = {}
+    for file, pick in (("statefulset.json", _statefulset_names), ("route.json", _route_name)):
+        try:
+            with open(os.path.join(k8s_dir, file), encoding="utf-8") as fh:
+                found.update(pick(json.load(fh)))
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            continue  # not committed, or not the shape Jiro writes: the naming rules apply
+    return {k: v for k, v in found.items() if isinstance(v, str)}
+
+
+def _statefulset_names(obj: dict) -> dict[str, str]:
+    claims = obj["spec"]["volumeClaimTemplates"]
+    out = {"statefulSetName": obj["metadata"]["name"]}
+    if len(claims) == 1:
+        out["claimTemplateName"] = claims[0]["metadata"]["name"]
+    return out
+
+
+def _route_name(obj: dict) -> dict[str, str]:
+    return {"routeName": obj["metadata"]["name"]}
 
 
 # --- evaluating config.jsonnet ---------------------------------------------------------------
@@ -386,6 +416,11 @@ P_PRINCIPAL = P_JENKINS + "permissions/items/properties/group"
 
 # --- mapping one instance ------------------------------------------------------------------------
 
+STATE_NAMES = {"statefulSetName": "StatefulSet", "claimTemplateName": "home volume's claim template",
+               "routeName": "Route"}
+LOST_STATE = ("; the controller will not find its Jiro home volume under our names: move the data as "
+              f"{DOCS} says (Moving the home volume)")
+
 @dataclass
 class Evaluated:
     report: InstanceReport
@@ -393,6 +428,7 @@ class Evaluated:
     merged: dict
     base: dict
     version: str = "latest"  # the Jenkins version to write ('latest': none)
+    names: dict[str, str] = field(default_factory=dict)  # JiroFacts.names of this instance
 
 
 class Mapper:
@@ -506,6 +542,10 @@ class Mapper:
         }
         if "seLinuxLevel" in self.m:
             wanted["seLinuxLevel"] = self.m["seLinuxLevel"]
+        short = self.m["project"]["shortName"]
+        wanted["statefulSetName"] = self.state_name(
+            "statefulSetName", _get(self.m, ("kubernetes", "master", "stsName"), short))
+        wanted["routeName"] = self.state_name("routeName", short)
         for key, value in wanted.items():
             if value == dd.get(key):
                 continue
@@ -513,9 +553,22 @@ class Mapper:
                 out[key] = value
             else:
                 source = {"namespace": ("kubernetes", "master", "namespace"),
+                          "statefulSetName": ("kubernetes", "master", "stsName"),
+                          "routeName": ("project", "shortName"),
                           "seLinuxLevel": ("seLinuxLevel",)}.get(key, ("deployment", key))
-                self.skip(source, f"{value!r} does not fit the instance schema ({self.fits.hint(P_DEPLOY + key)})")
+                self.skip(source, f"{value!r} does not fit the instance schema ({self.fits.hint(P_DEPLOY + key)})"
+                          + (LOST_STATE if key in ("statefulSetName", "routeName") else ""))
         return out
+
+    def state_name(self, key: str, rule: str) -> str:
+        """A name that holds state: what Jiro's committed objects say, else Jiro's naming rule."""
+        committed = self.ev.names.get(key)
+        if committed is None:
+            return rule
+        if committed != rule:
+            self.report.notes.append(f"Jiro's committed objects name the {STATE_NAMES[key]} {committed!r}, not "
+                                     f"{rule!r} as its templates would: {committed!r} is kept")
+        return committed
 
     # storage ------------------------------------------------------------------------------------
     def storage(self) -> dict:
@@ -537,6 +590,13 @@ class Mapper:
                 out["storageClassName"] = cls
             else:
                 self.skip(("storage", "storageClassName"), f"{cls!r} does not fit the instance schema")
+        claim = self.state_name("claimTemplateName", JIRO_HOME_CLAIM_TEMPLATE)
+        if claim != ds["claimTemplateName"]:
+            if self.fits(P_STORAGE + "claimTemplateName", claim):
+                out["claimTemplateName"] = claim
+            else:
+                self.skip(("storage",), f"the claim template {claim!r} does not fit the instance schema "
+                                        f"({self.fits.hint(P_STORAGE + 'claimTemplateName')}){LOST_STATE}")
         size = st.get("quota", JIRO_STORAGE_SIZE)
         if not _same_quantity(size, ds["size"], memory_mib):
             if self.fits(P_STORAGE + "size", size):
@@ -914,7 +974,7 @@ def _evaluate_one(checkout, jiro_instances, jiro_name, report, facts, fits) -> E
                                              hint="the instance must evaluate in Jiro; imports resolve from the "
                                                   "checkout"))
         return None
-    ev = Evaluated(report, directory, merged, base)
+    ev = Evaluated(report, directory, merged, base, names=facts.names.get(jiro_name, {}))
     project = merged.get("project")
     # Without these the instance would not be the same controller: fail it rather than guess.
     bad = [key for key in ("fullName", "displayName", "shortName", "resourcePacks", "unixGroupName")

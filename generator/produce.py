@@ -15,7 +15,8 @@ from .sources import Document
 # Order of resources in kustomization.yaml: what must exist first comes first.
 # servicemonitor.yaml exists only for instances monitored through a ServiceMonitor.
 OBJECT_ORDER = [
-    "namespace.yaml", "resourcequota.yaml", "limitrange.yaml", "serviceaccount.yaml", "role.yaml",
+    "namespace.yaml", "resourcequota.yaml", "limitrange.yaml", "serviceaccount.yaml",
+    "serviceaccount-jenkins-agent.yaml", "role.yaml",
     "rolebinding.yaml", "configmap-jenkins-config.yaml", "service-jenkins-ui.yaml",
     "service-jenkins-discovery.yaml", "route.yaml", "statefulset.yaml", "servicemonitor.yaml",
 ]

@@ -21,13 +21,14 @@ function(fleet, instances, objects=true, view='full')
     model: if view == 'checks' then {
       deployment: m.deployment,
       resources: { limitRange: m.resources.limitRange },
-      agents: { podTemplates: m.agents.podTemplates },
+      agents: { podTemplates: m.agents.podTemplates, missingSecrets: m.agents.missingSecrets },
     } else m,
     [if objects then 'objects']: {
       'namespace.yaml': ns(m),
       'resourcequota.yaml': quota.resourceQuota(m),
       'limitrange.yaml': quota.limitRange(m),
       'serviceaccount.yaml': rbac.serviceAccount(m),
+      'serviceaccount-jenkins-agent.yaml': rbac.agentServiceAccount(m),
       'role.yaml': rbac.role(m),
       'rolebinding.yaml': rbac.roleBinding(m),
       'service-jenkins-ui.yaml': mon.uiService(m, net.uiService(m)),

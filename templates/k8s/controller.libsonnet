@@ -21,7 +21,9 @@ local cascDir = '/etc/jenkins';
     },
     apiVersion: 'apps/v1',
     kind: 'StatefulSet',
-    metadata: k.meta(m, 'jenkins'),
+    // The name and the claim template's name hold the controller's data: the pod is
+    // <statefulSetName>-0 and mounts the claim <claimTemplateName>-<statefulSetName>-0.
+    metadata: k.meta(m, m.deployment.statefulSetName),
     spec: {
       replicas: 1,
       serviceName: 'jenkins-ui',
@@ -31,6 +33,12 @@ local cascDir = '/etc/jenkins';
         spec: {
           serviceAccountName: 'jenkins',
           terminationGracePeriodSeconds: 1200,
+          // Pod level, so that the volumes are labelled with it too. restricted-v2's SELinux
+          // strategy is MustRunAs: the level must equal the namespace's openshift.io/sa.scc.mcs
+          // annotation, which namespace.libsonnet sets to the same value (docs/agents.md).
+          [if std.objectHas(m.deployment, 'seLinuxLevel') then 'securityContext']: {
+            seLinuxOptions: { level: m.deployment.seLinuxLevel },
+          },
           containers: [{
             name: 'jenkins',
             image: m.jenkins.image,
@@ -52,7 +60,15 @@ local cascDir = '/etc/jenkins';
                   '-Dorg.csanchez.jenkins.plugins.kubernetes.PodTemplate.connectionTimeout=' + m.jenkins.agentConnectionTimeout,
                 ]),
               },
-            ],
+            ] + (
+              // The LDAP bind password, from a Secret the fleet names (fleet.yaml ldap.managerPasswordSecret);
+              // the JCasC refers to the variable only. A missing Secret stops the container with
+              // CreateContainerConfigError instead of binding without a password.
+              if std.objectHas(m.ldap, 'managerPassword') then [{
+                name: m.ldap.managerPassword.env,
+                valueFrom: { secretKeyRef: { name: m.ldap.managerPassword.secret.name, key: m.ldap.managerPassword.secret.key } },
+              }] else []
+            ),
             ports: [
               { name: 'http', containerPort: 8080, protocol: 'TCP' },
               { name: 'jnlp', containerPort: 50000, protocol: 'TCP' },
@@ -64,11 +80,8 @@ local cascDir = '/etc/jenkins';
             startupProbe: probe(30, 10, 60),
             livenessProbe: probe(0, 30, 5),
             readinessProbe: probe(0, 5, 3),
-            [if std.objectHas(m.deployment, 'seLinuxLevel') then 'securityContext']: {
-              seLinuxOptions: { level: m.deployment.seLinuxLevel },
-            },
             volumeMounts: [
-              { name: 'jenkins-home', mountPath: home },
+              { name: m.storage.claimTemplateName, mountPath: home },
               { name: 'jenkins-config', mountPath: cascDir, readOnly: true },
             ],
           }],
@@ -76,7 +89,7 @@ local cascDir = '/etc/jenkins';
         },
       },
       volumeClaimTemplates: [{
-        metadata: { name: 'jenkins-home', labels: m.labels },
+        metadata: { name: m.storage.claimTemplateName, labels: m.labels },
         spec: {
           accessModes: ['ReadWriteOnce'],
           resources: { requests: { storage: m.storage.size } },

@@ -22,7 +22,12 @@ local k = import 'meta.libsonnet';
   route(m):: {
     apiVersion: 'route.openshift.io/v1',
     kind: 'Route',
-    metadata: k.meta(m, 'jenkins', annotations={ 'haproxy.router.openshift.io/timeout': '60s' }),
+    // An imported controller keeps its Route's name: applying ours then updates that Route in
+    // place, where a second Route for the same host and path would not be admitted while the
+    // older one exists (routers use the oldest route of a host: the description of Route in
+    // schemas/openshift/routes.route.openshift.io.crd.yaml). WebSocket connections of inbound
+    // agents pass through it (docs/agents.md).
+    metadata: k.meta(m, m.deployment.routeName, annotations={ 'haproxy.router.openshift.io/timeout': '60s' }),
     spec: {
       host: m.deployment.host,
       [if m.deployment.prefix != '' then 'path']: m.deployment.prefix,

@@ -6,6 +6,15 @@ local k = import 'meta.libsonnet';
     kind: 'ServiceAccount',
     metadata: k.meta(m, 'jenkins'),
   },
+  // Agent pods run as this account, which no Role is bound to: a build gets no right over the
+  // namespace's pods (the controller's account may create, delete and exec into them), and no
+  // token is mounted into the pod.
+  agentServiceAccount(m):: {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: k.meta(m, m.agents.serviceAccount),
+    automountServiceAccountToken: false,
+  },
   role(m):: {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',

@@ -32,11 +32,14 @@ local defaultLayer(fleet, resourceModel) = {
   storage: {
     storageClassName: std.get(d, 'storageClassName', ''),
     size: std.get(d, 'storageSize', '50Gi'),
+    claimTemplateName: 'jenkins-home',
   },
+  // No default Secret: a build tool names the Secret it mounts (checks.py refuses one that does
+  // not), because agent pods never start while a mounted Secret is missing (docs/agents.md).
   buildTools: {
-    maven: { enabled: false, settingsSecret: { name: 'm2-secret-dir', key: 'settings.xml' } },
-    gradle: { enabled: false, propertiesSecret: { name: 'gradle-secret-dir', key: 'gradle.properties' } },
-    sbt: { enabled: false, credentialsSecret: { name: 'sbt-secret-dir', key: '.credentials' } },
+    maven: { enabled: false },
+    gradle: { enabled: false },
+    sbt: { enabled: false },
   },
   resourceModel: resourceModel,
   // The fleet's monitoring block gives the defaults; profiles and instances override
@@ -49,6 +52,29 @@ local defaultLayer(fleet, resourceModel) = {
 };
 
 local accumulated(layers, path) = std.flattenArrays([u.get(l, path, []) for l in layers]);
+
+// What each build tool mounts into agent pods (docs/agents.md): the directory it writes in the
+// agent's home, and the Secret keys it reads there as single files. The directory is an emptyDir
+// of its own because the container runtime creates the parent directories of a file mount as root
+// with mode 0755 (runc libcontainer/rootfs_linux.go, createIfNotExists), which the random UID of
+// an OpenShift pod could not write; an emptyDir is created with mode 0777 (kubernetes
+// pkg/volume/emptydir/empty_dir.go, setupDir).
+local agentHome = '/home/jenkins';
+// `required`: an enabled tool without this reference is refused (checks.py); `suggested` names
+// the Secret in the refusal's hint (Jiro's names for the same files).
+local toolFiles = {
+  maven: { dir: '.m2', files: [
+    { ref: 'settingsSecret', file: 'settings.xml', volume: 'maven-settings', required: true, suggested: 'm2-secret-dir' },
+    { ref: 'settingsSecuritySecret', file: 'settings-security.xml', volume: 'maven-settings-security', required: false },
+  ] },
+  gradle: { dir: '.gradle', files: [
+    { ref: 'propertiesSecret', file: 'gradle.properties', volume: 'gradle-properties', required: true, suggested: 'gradle-secret-dir' },
+  ] },
+  sbt: { dir: '.sbt', files: [
+    { ref: 'credentialsSecret', file: '.credentials', volume: 'sbt-credentials', required: true, suggested: 'sbt-secret-dir' },
+  ] },
+};
+local enabledTools(buildTools) = [t for t in std.objectFields(toolFiles) if u.get(buildTools, [t, 'enabled'], false)];
 
 local pluginId(p) = std.split(p, ':')[0];
 
@@ -160,12 +186,52 @@ local pluginId(p) = std.split(p, ':')[0];
         serviceHost: 'jenkins-ui.' + namespace + '.svc.cluster.local',
         tunnel: 'jenkins-discovery.' + namespace + '.svc.cluster.local:50000',
         [if u.get(m, ['deployment', 'seLinuxLevel']) != null then 'seLinuxLevel']: m.deployment.seLinuxLevel,
+        // Names that hold state (docs/importing-from-jiro.md): the home volume's claim is
+        // <storage.claimTemplateName>-<statefulSetName>-0.
+        statefulSetName: u.get(m, ['deployment', 'statefulSetName'], 'jenkins'),
+        routeName: u.get(m, ['deployment', 'routeName'], 'jenkins'),
       },
       storage: m.storage,
-      ldap: d.ldap,
+      ldap: {
+        [k]: d.ldap[k]
+        for k in std.objectFields(d.ldap)
+        if !std.member(['managerPasswordEnv', 'managerPasswordSecret'], k)
+      } + (
+        // The bind password of managerDN: a Secret key the controller reads into an environment
+        // variable, which JCasC resolves (configuration-as-code EnvSecretSource).
+        if std.objectHas(d.ldap, 'managerDN') then {
+          managerPassword: {
+            env: std.get(d.ldap, 'managerPasswordEnv', 'LDAP_MANAGER_PASSWORD'),
+            secret: std.get(d.ldap, 'managerPasswordSecret', { name: 'jenkins-ldap', key: 'manager-password' }),
+          },
+        } else {}
+      ),
       resourceModel: m.resourceModel,
       resources: res,
       agents: {
+        // Agents' own identity, without the controller's rights over pods (rbac.libsonnet).
+        serviceAccount: 'jenkins-agent',
+        home: agentHome,
+        // Writable directories of every agent pod: the home, and each enabled tool's directory.
+        emptyDirs: [agentHome] + [agentHome + '/' + toolFiles[t].dir for t in enabledTools(m.buildTools)],
+        // Secret keys mounted as single files; a reference a tool lacks is an error of
+        // checks.py, not a mount.
+        secretFiles: [
+          {
+            volume: f.volume,
+            secret: m.buildTools[t][f.ref],
+            path: agentHome + '/' + toolFiles[t].dir + '/' + f.file,
+          }
+          for t in enabledTools(m.buildTools)
+          for f in toolFiles[t].files
+          if std.objectHas(m.buildTools[t], f.ref)
+        ],
+        missingSecrets: [
+          { tool: t, ref: f.ref, file: toolFiles[t].dir + '/' + f.file, suggested: f.suggested }
+          for t in enabledTools(m.buildTools)
+          for f in toolFiles[t].files
+          if f.required && !std.objectHas(m.buildTools[t], f.ref)
+        ],
         podTemplates: [
           {
             name: t.name,

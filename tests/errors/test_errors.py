@@ -134,6 +134,7 @@ def test_every_expected_file_has_a_case():
 # What the caret underlines, per case: the offending value (or key), never a neighbour.
 UNDERLINED = {
     "alias": "*name",
+    "build-tool-secret-missing": "true",
     "control-character": "\ufffd",
     "duplicate-key": "theme",  # the second theme key
     "duplicate-plugin": '"gradle:2.8"',

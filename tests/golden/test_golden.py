@@ -16,6 +16,7 @@ import os
 import pytest
 import yaml
 from fleettest import (
+    ROOT,
     SAMPLE_INSTANCES,
     UPDATE,
     fleet_in_process,
@@ -23,6 +24,8 @@ from fleettest import (
     replace_tree,
     tree_diff,
 )
+
+from generator.checks import CONTROLLER_ENV
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SAMPLE_EXPECTED = os.path.join(HERE, "sample-fleet")
@@ -160,10 +163,25 @@ def test_naming_overrides(outputs):
     route = _yaml(tree, "technology.beta/k8s/route.yaml")
     assert route["spec"]["host"] == "beta.example.org" and "path" not in route["spec"]
     assert _yaml(tree, "technology.gamma/k8s/route.yaml")["spec"]["path"] == "/projects/gamma"
+    # default names of the objects that hold state
+    sts = _yaml(tree, "technology.alpha/k8s/statefulset.yaml")
+    assert (sts["metadata"]["name"], _claim(sts)) == ("jenkins", "jenkins-home-jenkins-0")
+    assert _yaml(tree, "technology.alpha/k8s/route.yaml")["metadata"]["name"] == "jenkins"
+    # a moved controller's names: its pod delta-0 mounts the existing claim, its Route is updated
+    sts = _yaml(tree, "technology.delta/k8s/statefulset.yaml")
+    assert (sts["metadata"]["name"], _claim(sts)) == ("delta", "jenkins-home-cephfs-delta-0")
+    mounts = sts["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    assert {"name": "jenkins-home-cephfs", "mountPath": "/var/jenkins_home"} in mounts
+    assert _yaml(tree, "technology.delta/k8s/route.yaml")["metadata"]["name"] == "delta"
     env = {e["name"]: e["value"] for e in _yaml(tree, "technology.beta/k8s/statefulset.yaml")
            ["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert env["JENKINS_OPTS"] == "--httpPort=8080"
     assert _yaml(tree, "technology.beta/jenkins/jenkins.yaml")["unclassified"]["location"]["url"] == "https://beta.example.org/"
+
+
+def _claim(sts) -> str:
+    """The PersistentVolumeClaim the StatefulSet's pod 0 mounts: <claim template>-<StatefulSet>-0."""
+    return f"{sts['spec']['volumeClaimTemplates'][0]['metadata']['name']}-{sts['metadata']['name']}-0"
 
 
 def test_path_prefix_none(outputs):
@@ -174,3 +192,86 @@ def test_path_prefix_none(outputs):
     assert sts["startupProbe"]["httpGet"]["path"] == "/login"
     cloud = _yaml(tree, "rt.root/jenkins/jenkins.yaml")["jenkins"]["clouds"][0]["kubernetes"]
     assert cloud["jenkinsUrl"] == "http://jenkins-ui.root.svc.cluster.local"
+
+
+# --- the controller pod and its agents ----------------------------------------------------------
+
+def _templates(tree, name) -> dict:
+    jcasc = _yaml(tree, f"{name}/jenkins/jenkins.yaml")
+    return {t["name"]: t for t in jcasc["jenkins"]["clouds"][0]["kubernetes"]["templates"]}
+
+
+def test_agents_mount_secret_keys_as_files_in_a_writable_home(outputs):
+    """Each Secret key is one file (subPath) through the pod fragment; the home and each tool's
+    directory are emptyDirs, so that the random UID can write ~/.m2/repository next to settings.xml."""
+    from generator.manifests import validate_object
+
+    tree = outputs["sample-fleet"]
+    for name, template in _templates(tree, "technology.cbi").items():
+        assert "secretVolume" not in json.dumps(template), name
+        assert [v["emptyDirVolume"]["mountPath"] for v in template["volumes"]] == [
+            "/home/jenkins", "/home/jenkins/.gradle", "/home/jenkins/.m2"], name
+        assert (template["yamlMergeStrategy"], template["inheritYamlMergeStrategy"]) == ("merge", True), name
+        pod = yaml.safe_load(template["yaml"])
+        assert validate_object(pod, name, "1.30", os.path.join(ROOT, "schemas")) == []
+        (jnlp,) = pod["spec"]["containers"]
+        assert jnlp["name"] == "jnlp"
+        secrets = {v["name"]: v["secret"]["secretName"] for v in pod["spec"]["volumes"]}
+        mounts = {m["mountPath"]: (secrets[m["name"]], m["subPath"], m["readOnly"]) for m in jnlp["volumeMounts"]}
+        assert mounts == {
+            "/home/jenkins/.m2/settings.xml": ("m2-secret-dir", "settings.xml", True),
+            "/home/jenkins/.m2/settings-security.xml": ("m2-secret-dir", "settings-security.xml", True),
+            "/home/jenkins/.gradle/gradle.properties": ("gradle-secret-dir", "gradle.properties", True),
+        }, name
+    # no build tool: a writable home and no fragment
+    plain = _templates(tree, "science.january")["basic"]
+    assert [v["emptyDirVolume"]["mountPath"] for v in plain["volumes"]] == ["/home/jenkins"]
+    assert not {"yaml", "yamlMergeStrategy", "inheritYamlMergeStrategy"} & set(plain)
+
+
+def test_agents_run_as_an_account_without_rights(outputs):
+    tree = outputs["sample-fleet"]
+    for name in ("technology.cbi", "science.january"):
+        assert {t["serviceAccount"] for t in _templates(tree, name).values()} == {"jenkins-agent"}
+        account = _yaml(tree, f"{name}/k8s/serviceaccount-jenkins-agent.yaml")
+        assert (account["metadata"]["name"], account["automountServiceAccountToken"]) == ("jenkins-agent", False)
+        binding = _yaml(tree, f"{name}/k8s/rolebinding.yaml")
+        assert [s["name"] for s in binding["subjects"]] == ["jenkins"]
+        assert "serviceaccount-jenkins-agent.yaml" in _yaml(tree, f"{name}/k8s/kustomization.yaml")["resources"]
+
+
+def test_static_agents_connect_through_websocket(outputs):
+    nodes = _yaml(outputs["sample-fleet"], "modeling.xtext/jenkins/jenkins.yaml")["jenkins"]["nodes"]
+    assert [n["permanent"]["launcher"]["inbound"]["webSocket"] for n in nodes] == [True, True]
+
+
+def test_ldap_bind_password_comes_from_the_fleets_secret(outputs):
+    tree = outputs["sample-fleet"]
+    sts = _yaml(tree, "technology.cbi/k8s/statefulset.yaml")
+    env = sts["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert [e for e in env if e["name"] == "LDAP_MANAGER_PASSWORD"] == [{
+        "name": "LDAP_MANAGER_PASSWORD",
+        "valueFrom": {"secretKeyRef": {"name": "jenkins-ldap", "key": "manager-password"}}}]
+    ldap = _yaml(tree, "technology.cbi/jenkins/jenkins.yaml")["jenkins"]["securityRealm"]["ldap"]["configurations"][0]
+    assert ldap["managerPasswordSecret"] == "${LDAP_MANAGER_PASSWORD}"
+    # no managerDN: no password, no variable
+    naming = outputs["naming"]
+    env = _yaml(naming, "technology.alpha/k8s/statefulset.yaml")["spec"]["template"]["spec"]["containers"][0]["env"]
+    # the names checks.py keeps the password's variable away from
+    assert [e["name"] for e in env] == list(CONTROLLER_ENV)
+    ldap = _yaml(naming, "technology.alpha/jenkins/jenkins.yaml")["jenkins"]["securityRealm"]["ldap"]
+    assert "managerPasswordSecret" not in ldap["configurations"][0]
+
+
+def test_selinux_level_agrees_with_the_namespace(outputs):
+    """restricted-v2 admits a pod whose level is the namespace's openshift.io/sa.scc.mcs; unset, both are left
+    to OpenShift."""
+    tree = outputs["sample-fleet"]
+    ns = _yaml(tree, "technology.cbi/k8s/namespace.yaml")
+    pod = _yaml(tree, "technology.cbi/k8s/statefulset.yaml")["spec"]["template"]["spec"]
+    assert ns["metadata"]["annotations"]["openshift.io/sa.scc.mcs"] == "s0:c27,c9"
+    assert pod["securityContext"] == {"seLinuxOptions": {"level": "s0:c27,c9"}}
+    assert "securityContext" not in pod["containers"][0]
+    ns = _yaml(tree, "science.january/k8s/namespace.yaml")
+    pod = _yaml(tree, "science.january/k8s/statefulset.yaml")["spec"]["template"]["spec"]
+    assert "openshift.io/sa.scc.mcs" not in ns["metadata"]["annotations"] and "securityContext" not in pod

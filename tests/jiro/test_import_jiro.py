@@ -183,7 +183,11 @@ def test_controller_equals_jiro(imported, name):
         assert actual[side][res] == expected[side][res], (side, res)
     assert actual["requests"]["memory"] == expected["limits"]["memory"]
     assert oc["image"] == jc["image"]
-    assert oc["securityContext"]["seLinuxOptions"]["level"] == jc["securityContext"]["seLinuxOptions"]["level"]
+    # the level moves to the pod, where it labels the volumes too, and the namespace agrees with it
+    level = jc["securityContext"]["seLinuxOptions"]["level"]
+    assert ours["spec"]["template"]["spec"]["securityContext"]["seLinuxOptions"] == {"level": level}
+    namespace = generated_yaml(generated, name, "k8s/namespace.yaml")
+    assert namespace["metadata"]["annotations"]["openshift.io/sa.scc.mcs"] == level
     jv, ov = jiro["spec"]["volumeClaimTemplates"][0]["spec"], ours["spec"]["volumeClaimTemplates"][0]["spec"]
     assert quantities(ov["resources"]["requests"]["storage"], "memory") == \
         quantities(jv["resources"]["requests"]["storage"], "memory")
@@ -235,6 +239,54 @@ def test_url_namespace_and_cloud_cap_equal_jiro(imported, name):
     config = load_json(CHECKOUT, "instances", name, "target", "config.json")
     cloud = generated_yaml(generated, name, "jenkins/jenkins.yaml")["jenkins"]["clouds"][0]["kubernetes"]
     assert cloud["containerCapStr"] == str(config["jenkins"]["maxConcurrency"])
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_names_that_hold_state_equal_jiro(imported, name):
+    """Applied in Jiro's namespace, our StatefulSet's pod mounts the claim that holds Jiro's home, and
+    our Route is Jiro's, updated in place rather than a second one for the same host and path."""
+    _, _, generated = imported
+    jiro = load_json(CHECKOUT, "instances", name, "target", "k8s", "statefulset.json")
+    ours = generated_yaml(generated, name, "k8s/statefulset.yaml")
+
+    def claim(sts):
+        return f"{sts['spec']['volumeClaimTemplates'][0]['metadata']['name']}-{sts['metadata']['name']}-0"
+
+    assert ours["metadata"]["name"] == jiro["metadata"]["name"]
+    assert claim(ours) == claim(jiro) == f"jenkins-home-cephfs-{jiro['metadata']['name']}-0"
+    home = ours["spec"]["volumeClaimTemplates"][0]["metadata"]["name"]
+    assert [m["name"] for m in ours["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+            if m["mountPath"] == "/var/jenkins_home"] == [home]
+    route = load_json(CHECKOUT, "instances", name, "target", "k8s", "route.json")
+    assert generated_yaml(generated, name, "k8s/route.yaml")["metadata"]["name"] == route["metadata"]["name"]
+
+
+def test_state_names_from_committed_objects_or_jiro_rules(tmp_path):
+    """Jiro's committed objects win over its naming rules (with a note); without them the rules apply;
+    a name our schema cannot hold is reported with what it means for the data."""
+    checkout = copy_checkout(tmp_path)
+    k8s = os.path.join(checkout, "instances", "technology.cbi", "target", "k8s")
+    sts = load_json(k8s, "statefulset.json")
+    sts["metadata"]["name"] = "cbi-controller"
+    fleettest.write(os.path.join(k8s, "statefulset.json"), json.dumps(sts))
+    shutil.rmtree(os.path.join(checkout, "instances", "technology.jgit", "target", "k8s"))
+    add_instance(checkout, "technology.long", "{ project+: { fullName: 'technology.long', displayName: 'Long' },"
+                                              " kubernetes+: { master+: { stsName: '%s' } } }" % ("s" * 53))
+    into = os.path.join(tmp_path, "instances")
+    result = import_jiro(checkout, into, names=["technology.cbi", "technology.jgit", "technology.long"])
+    reports = {r.jiro_name: r for r in result.instances}
+    cbi = read_yaml(into, "technology.cbi", "instance.yaml")
+    assert (cbi["deployment"]["statefulSetName"], cbi["deployment"]["routeName"]) == ("cbi-controller", "cbi")
+    assert cbi["storage"]["claimTemplateName"] == "jenkins-home-cephfs"
+    assert ("Jiro's committed objects name the StatefulSet 'cbi-controller', not 'cbi' as its templates would: "
+            "'cbi-controller' is kept") in reports["technology.cbi"].notes
+    jgit = read_yaml(into, "technology.jgit", "instance.yaml")
+    assert (jgit["deployment"]["statefulSetName"], jgit["deployment"]["routeName"],
+            jgit["storage"]["claimTemplateName"]) == ("jgit", "jgit", "jenkins-home-cephfs")
+    long = read_yaml(into, "technology.long", "instance.yaml")
+    assert "statefulSetName" not in long["deployment"]
+    (lost,) = [n for n in reports["technology.long"].not_imported if n.path == "kubernetes.master.stsName"]
+    assert "will not find its Jiro home volume under our names" in lost.reason
 
 
 def _jcasc_templates(generated, name) -> dict:
@@ -432,9 +484,12 @@ def test_unmappable_values_are_listed_and_the_rest_imported(tmp_path):
     ]
     data = yaml.safe_load((tmp_path / "out" / "technology.odd" / "instance.yaml").read_text())
     assert data["jenkins"] == {"maxConcurrency": 3}
-    assert data["deployment"] == {"host": "ci.example.org", "prefix": "/ci/odd", "namespace": "odd-ns"}
-    assert data["storage"] == {"storageClassName": "fast"}
-    assert data["buildTools"] == {"maven": {"enabled": False}, "gradle": {"enabled": True}}
+    assert data["deployment"] == {"host": "ci.example.org", "prefix": "/ci/odd", "namespace": "odd-ns",
+                                  "statefulSetName": "odd", "routeName": "odd"}
+    assert data["storage"] == {"storageClassName": "fast", "claimTemplateName": "jenkins-home-cephfs"}
+    # an enabled tool names the Secret Jiro mounted (nothing else would)
+    assert data["buildTools"] == {"maven": {"enabled": False}, "gradle": {
+        "enabled": True, "propertiesSecret": {"name": "gradle-secret-dir", "key": "gradle.properties"}}}
     assert data["agents"]["podTemplates"] == [{
         "name": "ubuntu-big", "labels": ["big"],
         "image": "docker.io/eclipsecbi/jiro-agent-ubuntu-2404:remoting-3352.v17a_fb_4b_2773f",

@@ -30,6 +30,7 @@ defaults:
   ldap:
     server: ldaps://ldap.example.org
     rootDN: dc=example,dc=org
+    managerDN: cn=jenkins,ou=bots,dc=example,dc=org
     managerPasswordEnv: LDAP_MANAGER_PASSWORD
 controllers:
   latest: "2.555.2"
@@ -178,7 +179,13 @@ def instance(draw, full_name: str):
     if agents:
         data["agents"] = agents
     if draw(st.booleans()):
-        data["buildTools"] = {"maven": {"enabled": draw(st.booleans())}, "gradle": {"enabled": draw(st.booleans())}}
+        # an enabled tool names its Secret (validate refuses one that does not)
+        data["buildTools"] = {
+            "maven": {"enabled": draw(st.booleans()), "settingsSecret": {"name": "m2-secret-dir", "key": "settings.xml"}},
+            "gradle": {"enabled": draw(st.booleans()),
+                       "propertiesSecret": {"name": draw(st.sampled_from(["gradle-secret-dir", "a.b-c"])),
+                                            "key": draw(st.sampled_from(["gradle.properties", "_x.y-Z"]))}},
+        }
     return data
 
 

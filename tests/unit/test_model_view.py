@@ -43,10 +43,12 @@ def test_the_checks_view_is_the_full_model_cut_down():
     for name, model in full.items():
         assert view[name] == {"deployment": model["deployment"],
                               "resources": {"limitRange": model["resources"]["limitRange"]},
-                              "agents": {"podTemplates": model["agents"]["podTemplates"]}}, name
+                              "agents": {"podTemplates": model["agents"]["podTemplates"],
+                                         "missingSecrets": model["agents"]["missingSecrets"]}}, name
 
 
-@pytest.mark.parametrize("case", ["namespace-collision", "url-collision", "pod-template-over-limitrange"])
+@pytest.mark.parametrize("case", ["namespace-collision", "url-collision", "pod-template-over-limitrange",
+                                  "build-tool-secret-missing"])
 def test_the_rules_find_the_same_with_either_view(case, tmp_path):
     checked, full, view = both_views(error_case(case, tmp_path))
     expected = checks.check_models(full, checked.sources)
