@@ -327,6 +327,7 @@ def classify(stderr: str, args: list[str]) -> KubectlError:
     if re.search(r"context .* (does not exist|was not found)|no context exists", lowered):
         return KubectlError("no-context", printable(first, 300))
     if any(s in lowered for s in ("unable to connect to the server", "connection refused", "no such host",
+                                  "the connection to the server", "was refused",
                                   "i/o timeout", "connection reset", "tls handshake", "certificate")):
         return KubectlError("unreachable", printable(first, 500))
     if "timeout" in lowered or "deadline exceeded" in lowered:

@@ -40,7 +40,7 @@ def not_found(res: Resource, name: str) -> tuple[int, dict]:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -97,6 +97,19 @@ class KubeDouble:
         self.closed = False
 
     # --- test controls ----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Back to an empty cluster (one double serves a whole test module)."""
+        with self.lock:
+            for t in self._timers:
+                t.cancel()
+            self._timers = []
+            self.objects.clear()
+            self.events.clear()
+            self.rollouts.clear()
+            self.log.clear()
+            self.auth = "ok"
+            self.discovery = "aggregated"
 
     def set_rollout(self, namespace: str, mode: str, delay: float = 0.2) -> None:
         assert mode in ROLLOUT_MODES

@@ -79,8 +79,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command == "PATCH" and name:
             if headers.get("content-type", "").split(";")[0] != "application/apply-patch+yaml":
                 return self._json(415, status_body(415, "UnsupportedMediaType",
-                                                   f"the body of the request was in an unknown format - accepted "
-                                                   f"media types include: application/apply-patch+yaml"))
+                                                   "the body of the request was in an unknown format - accepted "
+                                                   "media types include: application/apply-patch+yaml"))
             return self._json(*double.apply(res, namespace, name, body, query.get("fieldManager", ""),
                                             query.get("force") == "true", dry_run))
         if self.command == "DELETE" and name:
