@@ -311,3 +311,21 @@ def test_ctrl_c_between_waves_stops_and_writes_the_report(cluster, workdir, tmp_
                        "iot.4diac": ("not attempted", "interrupted before it started")}
     assert cluster.double("okd-c2").names("Namespace") == []
     assert d1.names("Namespace") == [(None, "cbi")]
+
+
+def test_audit_reads_the_live_quotas_through_kubectl(cluster, deploy, workdir):
+    assert deploy(cluster, "technology.cbi").code == 0
+    cluster.double("okd-c1").update("ResourceQuota", "cbi", "jenkins-instance-quota", {("spec", "hard", "pods"): "20"})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLEET_", "KUBE"))}
+    env.update(KUBECONFIG=cluster.kubeconfig, FLEET_KUBECTL=KUBECTL, NO_COLOR="1", PYTHONPATH=fleettest.ROOT)
+    proc = subprocess.run([sys.executable, "-m", "generator", "audit", "technology.cbi", "--build", "build",
+                           "--live-cluster", "okd-c1", "--format", "json"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+    live = json.loads(proc.stdout)["live"]
+    assert live["instances"] == [{"name": "technology.cbi", "cluster": "okd-c1", "namespace": "cbi", "status": "drift",
+                                  "differences": [{"object": "ResourceQuota/jenkins-instance-quota",
+                                                   "field": "spec.hard.pods", "expected": "11", "actual": "20"}]}]
+    assert live["clusters"] == [{"name": "okd-c1", "file": "kubectl --context=okd-c1", "matchedBy": "argument"}]
+    bad = subprocess.run([sys.executable, "-m", "generator", "audit", "--build", "build", "--live-cluster", "okd-c9"],
+                         cwd=workdir, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 1 and "--live-cluster: no cluster 'okd-c9' in fleet.yaml" in bad.stderr
