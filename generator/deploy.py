@@ -35,6 +35,7 @@ MANAGED_BY = ("app.kubernetes.io/managed-by", "jenkins-fleet")
 PROJECT_LABEL = "jenkins-fleet.io/project"
 PART_OF_LABEL = "app.kubernetes.io/part-of"
 RESULTS = ("applied", "unchanged", "failed", "not attempted")
+MAX_FIELD_LINES = 12  # lines shown per drifted field (the report has the whole change)
 
 # The order objects are applied in: what a later object refers to exists first.
 ORDER = ("Namespace", "ResourceQuota", "LimitRange", "ServiceAccount", "Role", "RoleBinding", "ConfigMap",
@@ -762,7 +763,10 @@ def format_drift(d: InstanceDrift) -> list[str]:
                 "changed": "differs"}[o.change]
         lines.append(f"    {sign} {o.object}: {what}")
         for change in o.fields:
-            lines.extend("        " + printable(line, 400) for line in diff.format_change(change, text_blocks=True))
+            body = diff.format_change(change, text_blocks=True)
+            if len(body) > MAX_FIELD_LINES:  # a whole JCasC replaced: the first lines say enough
+                body = body[:MAX_FIELD_LINES] + [f"    ... {len(body) - MAX_FIELD_LINES} more lines"]
+            lines.extend("        " + printable(line, 400) for line in body)
     return lines
 
 
