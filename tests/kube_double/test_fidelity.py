@@ -175,8 +175,8 @@ def test_kubectl_shows_the_apiserver_auth_answers(kube):
     assert done.returncode == 1
     # "(Unauthorized)" when discovery was cached, the discovery client's wording otherwise: both for a 401
     assert done.stderr.splitlines()[-1] in ("error: You must be logged in to the server (Unauthorized)",
-                                            "error: You must be logged in to the server (the server has asked for "
-                                            "the client to provide credentials)")
+                                            ("error: You must be logged in to the server (the server has asked for "
+                                             "the client to provide credentials)"))
     double.auth = "forbidden"
     done = run("apply", "--server-side", "--field-manager=f", "-f", "-", stdin=NS)
     assert done.returncode == 1
