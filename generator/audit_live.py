@@ -42,6 +42,24 @@ def load(path: str, cluster: str | None = None) -> LiveFile:
         raise FleetError([Diagnostic(path, 0, 0, "", "file not found", hint=HINT)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise FleetError([Diagnostic(path, 0, 0, "", f"cannot read file: {exc}", hint=HINT)]) from None
+    return parse(text, path, cluster)
+
+
+def from_cluster(kubectl, cluster: str) -> LiveFile:
+    """The live objects read straight from a cluster, through the same kubectl as `fleet deploy`."""
+    from .kubectl import KubectlError
+
+    label = f"kubectl --context={kubectl.context}"
+    try:
+        call = kubectl.run(["get", "resourcequotas,limitranges", "--all-namespaces", "-o", "json"])
+    except KubectlError as exc:
+        raise FleetError([Diagnostic(label, 0, 0, "", f"cannot read cluster {cluster}: {exc.kind}: {exc}",
+                                     hint="check the kubeconfig context (clusters[].kubeContext in fleet.yaml)")]) \
+            from None
+    return parse(call.stdout, label, cluster)
+
+
+def parse(text: str, path: str, cluster: str | None = None) -> LiveFile:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

@@ -52,13 +52,16 @@ def _emit(ctx: Context, text: str, output: str | None) -> None:
 @click.option("--live", "live", multiple=True, metavar="[CLUSTER=]FILE",
               help="Compare with a cluster: FILE is the output of 'kubectl get resourcequota,limitrange -A "
                    "-o json'. Prefix the cluster name when the fleet has several clusters. Repeatable.")
+@click.option("--live-cluster", "live_clusters", multiple=True, metavar="CLUSTER",
+              help="Compare with a cluster read straight through kubectl (as 'fleet deploy' runs it: FLEET_KUBECTL "
+                   "or deploy.kubectl, --context from clusters[].kubeContext). Repeatable.")
 @click.option("--base", "base", metavar="REF", is_flag=False, flag_value="", default=None,
               help="Also show what changed since git revision REF (quota totals and per-instance deltas), "
                    "modelled with REF's own templates. '--base' alone: the merge base with main.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
               show_default="number of CPUs", help="Parallel worker processes for generating.")
 @click.pass_obj
-def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
+def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base, jobs):
     """Sum every instance's quota, compare each cluster with its capacity, and check the artifacts.
 
     \b
@@ -86,6 +89,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
       fleet audit --base main                      what this branch adds to the quotas
       fleet audit --live okd-c1=okd-c1.json        drift against a cluster
     (kubectl --context okd-c1 get resourcequota,limitrange -A -o json > okd-c1.json)
+      fleet audit --live-cluster okd-c1            the same, read through kubectl
 
     Exit codes: 0 no finding is an error, 1 an error finding (or bad input),
     2 usage, 4 internal or environment error (e.g. git missing for --base).
@@ -96,10 +100,11 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
             snap = audit_mod.snapshot(ctx.paths, names, build_dir=build_dir, jobs=jobs)
             print_diagnostics(ctx, snap.warnings)
             report = audit_mod.build_report(snap)
-            if live:
+            if live or live_clusters:
                 clusters = [c["name"] for c in snap.fleet.get("clusters", [])]
                 files = [audit_live.load(path, cluster)
                          for cluster, path in (audit_live.parse_argument(v, clusters) for v in live)]
+                files += _read_clusters(snap.fleet, live_clusters, clusters)
                 report.live, found = audit_live.drift(snap, files)
                 report.add_findings(found)
             if base is not None:
@@ -123,6 +128,17 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, base, jobs):
                  f"{time.monotonic() - started:.2f}s")
         if report.has_errors:
             sys.exit(EXIT_INPUT)
+
+
+def _read_clusters(fleet: dict, names, known: list[str]) -> list:
+    from .. import kubectl
+
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise FleetError([Diagnostic("", 0, 0, "--live-cluster", f"no cluster '{n}' in fleet.yaml",
+                                     hint=f"clusters: {', '.join(known)}") for n in unknown])
+    binary = kubectl.binary_for(os.environ, fleet)
+    return [audit_live.from_cluster(kubectl.Kubectl(binary, kubectl.context_for(fleet, n)), n) for n in names]
 
 
 @click.command()
