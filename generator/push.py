@@ -55,6 +55,7 @@ from .targets import (  # noqa: F401
     stale_warnings,
     url_problem,
 )
+from .version_number import version_key
 
 # --- plugins ----------------------------------------------------------------------------------
 
@@ -79,13 +80,6 @@ class PluginReport:
         return {"missing": list(self.missing), "inactive": list(self.inactive),
                 "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
                 "extra": list(self.extra)}
-
-
-def version_key(version: str) -> tuple:
-    """Jenkins-style version order: numeric parts numerically, a qualifier before the release it
-    qualifies (2.0-beta < 2.0 < 2.0.1); good enough for minimum-version pins."""
-    parts = [p for p in re.split(r"[.\-_]", version) if p]
-    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts) + ((0.5, 0, ""),)
 
 
 def compare_plugins(required: list[str], installed: list[InstalledPlugin]) -> PluginReport:
