@@ -7,7 +7,7 @@ use (release numbers, incrementals `N.vHASH`, qualifiers, `-N` builds)."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from generator.push import version_key
@@ -85,6 +85,9 @@ def test_the_order_is_a_total_preorder(a, b, c):
 
 @given(VERSION, HASH)
 def test_an_incremental_build_comes_after_its_release(base, hash_):
+    # After a "-N" build Jenkins compares a sub-list by its first item only (0-0 == 0-0.v0000, as in
+    # VersionNumber.ListItem.compareTo(null)): the property is that of release versions.
+    assume("-" not in base)
     assert version_key(base) < version_key(f"{base}.{hash_}")
 
 
