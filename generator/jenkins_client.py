@@ -32,6 +32,7 @@ never a library's exception text).
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import json
 import logging
@@ -325,17 +326,14 @@ class _Guard:
         if call is not None:
             threading.Thread(target=_cut_until_done, args=(call, reason), daemon=True).start()
 
+    @contextlib.contextmanager
     def deadline(self):
-        """A context: the requests inside (a request and its redirects) share one deadline."""
-        guard = self
-
-        class _Span:
-            def __enter__(self):
-                guard._deadline = time.monotonic() + guard.timeout
-
-            def __exit__(self, *exc):
-                guard._deadline = None
-        return _Span()
+        """The requests inside (a request and its redirects) share one deadline."""
+        self._deadline = time.monotonic() + self.timeout
+        try:
+            yield
+        finally:
+            self._deadline = None
 
     def scrub(self, data: bytes) -> bytes:
         return self._scrub(data)
@@ -382,22 +380,25 @@ def _shown_origin(url: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port not in (None, 80, 443) else "")
 
 
+def _tracked(pool_class: type, guard: _Guard) -> type:
+    class Tracked(pool_class):
+        def _get_conn(self, timeout=None):
+            conn = super()._get_conn(timeout)
+            call = guard.current
+            if call is not None:
+                call.attach(conn)
+            return conn
+    return Tracked
+
+
 class _GuardedAdapter(HTTPAdapter):
     """requests' adapter with the guard: a deadline per request, a bounded body, scrubbed answers."""
 
     def __init__(self, guard: _Guard):
         self.guard = guard
-
-        def _get_conn(pool, timeout=None):
-            conn = type(pool).__mro__[1]._get_conn(pool, timeout)
-            call = guard.current
-            if call is not None:
-                call.attach(conn)
-            return conn
-
         # Pools that tell the guard which connection a request uses (to shut its socket down).
-        self._pools = {"http": type("_TrackedHTTPPool", (urllib3.HTTPConnectionPool,), {"_get_conn": _get_conn}),
-                       "https": type("_TrackedHTTPSPool", (urllib3.HTTPSConnectionPool,), {"_get_conn": _get_conn})}
+        self._pools = {"http": _tracked(urllib3.HTTPConnectionPool, guard),
+                       "https": _tracked(urllib3.HTTPSConnectionPool, guard)}
         super().__init__(max_retries=0)  # retries are ours (JenkinsClient._call), with backoff
 
     def init_poolmanager(self, *args, **kwargs):
