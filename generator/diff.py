@@ -6,7 +6,10 @@ One walker serves two modes:
   counts, scalars compare strictly (`"10"` is not `10`: in a manifest that matters).
 - MANAGED (`fleet push`, through generator/jcasc_diff.py): only what the desired
   side sets counts (JCasC is not stateful), scalars are normalised as Jenkins
-  exports them, `${VARIABLES}` are not compared.
+  exports them, `${VARIABLES}` are not compared (Jenkins exports them resolved or
+  encrypted). Only a genuine variable is skipped: `^${` is JCasC's escape for a
+  literal `${` (every value of an instance file is generated escaped), and the
+  export escapes literals the same way, so escaped values compare as text.
 
 Paths read like `spec.hard["requests.cpu"]` or
 `jenkins.clouds[kubernetes].templates[basic].containers[jnlp].image`: lists of
@@ -84,8 +87,14 @@ def join(path: str, key) -> str:
     return f"{path}[{json.dumps(key, ensure_ascii=False)}]"
 
 
+# A JCasC variable: `${...}` not escaped by `^` (commons-text StringSubstitutor with escape char '^', as
+# configuration-as-code's SecretSourceResolver sets it up; the export writes a literal `${` as `^${`
+# through SecretSourceResolver.encode, ConfigurationAsCode plugin at 2117.vc05a_0b_e6b_f4e).
+_VARIABLE = re.compile(r"(?<!\^)\$\{[^}]*\}")
+
+
 def _is_placeholder(value) -> bool:
-    return isinstance(value, str) and "${" in value
+    return isinstance(value, str) and "${" in value and _VARIABLE.search(value) is not None
 
 
 def _norm(value):

@@ -7,6 +7,7 @@ all diagnostics found so far; only the CLI prints them.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,38 +39,56 @@ class Diagnostic:
         return self.severity == ERROR
 
     def format(self) -> str:
-        where = _printable(display_path(self.file))
+        where = printable(display_path(self.file))
         if self.line:
             where += f":{self.line}:{self.column}"
         head = f"{where}: {self.severity}: "
         if self.key:
-            head += f"{_printable(self.key)}: "
-        head += _printable(self.message)
+            head += f"{printable(self.key)}: "
+        head += printable(self.message)
         lines = [head]
         if self.source_line is not None and self.line:
             raw = self.source_line.rstrip("\n").expandtabs(1)
-            text = _printable(raw)
+            text = printable(raw)
             number = str(self.line)
             lines.append(f"  {number} | {text}")
             pad = " " * len(number)
-            caret_at = len(_printable(raw[:max(self.column - 1, 0)]))
+            caret_at = len(printable(raw[:max(self.column - 1, 0)]))
             width = max(1, min(self.span, max(len(text) - caret_at, 1)))
             lines.append(f"  {pad} | {' ' * caret_at}^{'~' * (width - 1)}")
         if self.hint:
-            lines.append(f"  hint: {_printable(self.hint)}")
+            lines.append(f"  hint: {printable(self.hint)}")
         for ctx in self.context:
-            lines.append(f"  {_printable(ctx)}")
+            lines.append(f"  {printable(ctx)}")
         return "\n".join(lines)
 
 
-def _printable(text: str) -> str:
-    """Control characters from inputs shown as escapes: they must not reach the terminal raw."""
+def printable(text: str) -> str:
+    """Text from outside (inputs, a controller's answers) as it may reach a terminal: control and
+    format characters (escape sequences, carriage returns, bidi overrides) shown as escapes.
+
+    The one escaping mechanism of every command's output: diagnostics, push and status results,
+    `fleet explain`, `fleet diff`, the pull-request summary (see printable_text, printable_json)."""
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else
                    (f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}" if ord(c) < 0x10000
                     else f"\\U{ord(c):08x}")
                    for c in text)
+
+
+def printable_text(text: str) -> str:
+    """printable() line by line: a multi-line report keeps its line breaks, nothing else."""
+    return "\n".join(printable(line) for line in text.split("\n"))
+
+
+def printable_json(text: str) -> str:
+    """JSON text whose strings hold no raw control or format character: json.dumps escapes C0
+    controls but not DEL, C1 (\\x9b is a terminal's CSI) or bidi overrides. The same value, still JSON."""
+    if text.isprintable():
+        return text
+    # Outside its strings, JSON text is printable ASCII and line breaks: only string content changes.
+    return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
 def display_path(path: str) -> str:

@@ -16,16 +16,15 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-
-import yaml
 
 from . import __version__, sources, yamlout
 from .errors import WARNING, Diagnostic, FleetError
+from .fleet_run import Running, run_parallel
 from .jenkins_client import (
     CheckIssue,
     InstalledPlugin,
+    Interrupted,
     JenkinsClient,
     JenkinsError,
     RetryPolicy,
@@ -55,6 +54,7 @@ from .targets import (  # noqa: F401
     stale_warnings,
     url_problem,
 )
+from .version_number import version_key
 
 # --- plugins ----------------------------------------------------------------------------------
 
@@ -79,13 +79,6 @@ class PluginReport:
         return {"missing": list(self.missing), "inactive": list(self.inactive),
                 "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
                 "extra": list(self.extra)}
-
-
-def version_key(version: str) -> tuple:
-    """Jenkins-style version order: numeric parts numerically, a qualifier before the release it
-    qualifies (2.0-beta < 2.0 < 2.0.1); good enough for minimum-version pins."""
-    parts = [p for p in re.split(r"[.\-_]", version) if p]
-    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts) + ((0.5, 0, ""),)
 
 
 def compare_plugins(required: list[str], installed: list[InstalledPlugin]) -> PluginReport:
@@ -184,6 +177,7 @@ class Result:
     expected_version: str = ""
     endpoint: str = ""
     interrupted: bool = False
+    internal: bool = False  # the push of this controller hit a bug (exit code 4)
     warnings: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)
@@ -208,7 +202,7 @@ class Result:
             "checkIssues": [{"line": d.line, "column": d.column, "key": d.key, "message": d.message,
                              "severity": d.severity} for d in self.diagnostics],
             "plugins": self.plugins.as_dict() if self.plugins else None,
-            "requests": self.requests,
+            "requests": self.requests, "interrupted": self.interrupted, "internalError": self.internal,
         }
 
 
@@ -220,10 +214,13 @@ class _Stop(Exception):
 
 
 def push_one(target: Target, options: PushOptions, *, stop: threading.Event | None = None,
-             client_factory: ClientFactory = JenkinsClient) -> Result:
+             client_factory: ClientFactory = JenkinsClient, sink: dict | None = None) -> Result:
+    """Push one controller; `sink[name]` holds its Result from the start (what Ctrl-C reports of it)."""
     entry = target.entry
     result = Result(entry.name, target.url, entry.cluster, target.mode,
                     expected_version=str(entry.model.get("jenkins", {}).get("version", "")))
+    if sink is not None:
+        sink[entry.name] = result
     started = time.monotonic()
     client = client_factory(target.url, target.credentials, timeout=options.timeout, verify=options.verify_tls,
                             retry=options.retry)
@@ -238,6 +235,8 @@ def push_one(target: Target, options: PushOptions, *, stop: threading.Event | No
     except _Stop as exc:
         result.outcome, result.interrupted = "skipped", True
         result.reason = f"interrupted before {exc.args[0]}"
+    except Interrupted:
+        mark_interrupted(result)
     except JenkinsError as err:
         result.outcome, result.reason = "failed", f"{result.step}: {err}"
     finally:
@@ -253,6 +252,21 @@ def push_one(target: Target, options: PushOptions, *, stop: threading.Event | No
             n = len(result.warnings)
             result.reason += f" ({n} warning{'s' * (n != 1)})"
     return result
+
+
+def mark_interrupted(result: Result) -> None:
+    """Ctrl-C cut this controller's request at `result.step`: say what that means for it."""
+    result.interrupted = True
+    if result.step == "apply":
+        result.outcome = "failed"
+        result.reason = ("interrupted during apply: whether the controller applied the configuration is unknown "
+                         "(run 'fleet push' again: it changes only what still differs)")
+    elif result.step == "verify":
+        result.outcome = "applied"
+        result.reason = f"applied via /{result.endpoint}; interrupted before the verify"
+    else:
+        result.outcome = "skipped"
+        result.reason = f"interrupted during {result.step or 'whoami'}: nothing was changed"
 
 
 def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Result, step) -> None:
@@ -292,7 +306,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
 
     step("diff")
     desired = yamlout.load(entry.jcasc) or {}
-    diff = managed_diff(desired, _parse_export(client.export(), "diff"))
+    diff = managed_diff(desired, client.export())
     result.changes, result.not_compared = list(diff.changes), list(diff.not_compared)
     if not diff.changes:
         result.outcome, result.reason = "unchanged", "up to date"
@@ -314,7 +328,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
 
     result.step = "verify"  # past the apply: an interruption no longer stops us
-    after = managed_diff(desired, _parse_export(client.export(), "verify"))
+    after = managed_diff(desired, client.export())
     if after.changes:
         paths = ", ".join(c.path for c in after.changes[:3]) + (", ..." if len(after.changes) > 3 else "")
         hint = (" (was the ConfigMap updated? reload reads the mounted file)" if target.mode == "reload" else "")
@@ -326,18 +340,6 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
     result.reason = f"{n} change{'s' * (n != 1)} via /{applied.endpoint}"
 
 
-def _parse_export(text: str, step: str) -> dict:
-    try:
-        data = yamlout.load(text)
-    except yaml.YAMLError:
-        raise JenkinsError("POST /configuration-as-code/export answered YAML that does not parse") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise JenkinsError("POST /configuration-as-code/export did not answer a YAML mapping")
-    return data
-
-
 # --- the fleet --------------------------------------------------------------------------------
 
 @dataclass
@@ -346,6 +348,7 @@ class FleetResult:
     duration: float
     interrupted: bool = False
     dry_run: bool = False
+    bugs: list[tuple[str, BaseException]] = field(default_factory=list)  # (controller, what it raised)
 
     @property
     def ok(self) -> bool:
@@ -361,31 +364,35 @@ class FleetResult:
 
 
 def push_fleet(targets: list[Target], options: PushOptions, *,
-               progress: Callable[[Result], None] | None = None, stop: threading.Event | None = None,
+               progress: Callable[[Result], None] | None = None, running: Running | None = None,
                client_factory: ClientFactory = JenkinsClient) -> FleetResult:
     """Push every target with at most `options.jobs` in flight.  Ctrl-C (KeyboardInterrupt in the
-    calling thread) lets running controllers finish (none starts an apply afterwards) and reports."""
+    calling thread) starts no controller, cuts the requests in flight, and reports what each did."""
     started = time.monotonic()
-    stop = stop or threading.Event()
-    interrupted = False
-    results: list[Result] = []
-    collected: dict = {}
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="push") as pool:
-        futures = [pool.submit(push_one, t, options, stop=stop, client_factory=client_factory) for t in targets]
-        while len(collected) < len(futures):
-            try:
-                done, _ = wait([f for f in futures if f not in collected], timeout=0.2,
-                               return_when=FIRST_COMPLETED)
-                for future in done:
-                    if future not in collected:
-                        collected[future] = future.result()
-                        if progress:
-                            progress(collected[future])
-            except KeyboardInterrupt:
-                stop.set()  # running controllers finish their step; none starts an apply
-            interrupted = interrupted or stop.is_set()
-    results = sorted(collected.values(), key=lambda r: r.name)
-    return FleetResult(results, time.monotonic() - started, interrupted, options.dry_run)
+    running = running or Running()
+    sink: dict[str, Result] = {}
+    factory = running.factory(client_factory)
+    run = run_parallel(targets, lambda t: push_one(t, options, stop=running.stop, client_factory=factory,
+                                                   sink=sink),
+                       jobs=options.jobs, running=running, progress=progress)
+    results, bugs = [], []
+    for target, slot in zip(targets, run.finished):
+        if slot.done and slot.error is None:
+            results.append(slot.value)
+            continue
+        result = sink.get(target.name) or Result(target.name, target.url, target.entry.cluster, target.mode)
+        if slot.error is not None:  # a bug: this controller failed, the others were pushed
+            bugs.append((target.name, slot.error))
+            result.outcome, result.internal = "failed", True
+            result.reason = (f"internal error at {result.step or 'start'}: {type(slot.error).__name__}: "
+                             f"{slot.error} (please report it)")
+        elif not slot.started:
+            result.outcome, result.interrupted, result.reason = "skipped", True, "interrupted before whoami"
+        else:  # its request did not end within the grace period after Ctrl-C
+            mark_interrupted(result)
+        results.append(result)
+    return FleetResult(sorted(results, key=lambda r: r.name), time.monotonic() - started,
+                       run.interrupted or running.stop.is_set(), options.dry_run, bugs)
 
 
 __all__ = ["BuildEntry", "Change", "CheckIssue", "CredentialStore", "Diff", "FleetResult", "PluginReport",

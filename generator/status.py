@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from . import __version__
+from .fleet_run import Running, run_parallel
 from .jenkins_client import (
     AuthError,
+    Interrupted,
     JenkinsClient,
     JenkinsError,
     RetryPolicy,
@@ -139,11 +140,13 @@ class Status:
 ClientFactory = Callable[..., JenkinsClient]
 
 
-def status_one(target: Target, options: StatusOptions, *, client_factory: ClientFactory = JenkinsClient) -> Status:
+def status_one(target: Target, options: StatusOptions, *, client_factory: ClientFactory = JenkinsClient,
+               sink: dict | None = None) -> Status:
+    """One controller's state; `sink[name]` holds its Status from the start (what Ctrl-C reports of it)."""
+    status = new_status(target)
+    if sink is not None:
+        sink[target.name] = status
     entry = target.entry
-    jenkins = entry.model.get("jenkins", {})
-    status = Status(entry.name, target.url, entry.cluster, int(jenkins.get("maxConcurrency", 0)),
-                    str(jenkins.get("version", "")))
     started = time.monotonic()
     client = client_factory(target.url, target.credentials, timeout=options.timeout, verify=options.verify_tls,
                             retry=options.retry)
@@ -156,10 +159,19 @@ def status_one(target: Target, options: StatusOptions, *, client_factory: Client
     return status
 
 
+def new_status(target: Target) -> Status:
+    jenkins = target.entry.model.get("jenkins", {})
+    return Status(target.name, target.url, target.entry.cluster, int(jenkins.get("maxConcurrency", 0)),
+                  str(jenkins.get("version", "")))
+
+
 def _read(client: JenkinsClient, entry, status: Status) -> None:
     status.step = "controller"
     try:
         root = client.controller_state()
+    except Interrupted:
+        status.state, status.reason = "failed", "interrupted"
+        return
     except JenkinsError as err:
         # No HTTP answer at all is "unreachable"; an answer we cannot use (401, 403, 5xx) is "failed".
         status.state = "unreachable" if isinstance(err, (Unreachable, Timeout, TLSError)) else "failed"
@@ -176,6 +188,9 @@ def _read(client: JenkinsClient, entry, status: Status) -> None:
         queue = client.queue()
         status.step = "executors"
         computers = client.computers()
+    except Interrupted:
+        status.state, status.reason = "failed", f"interrupted while reading the {status.step}"
+        return
     except JenkinsError as err:
         status.state, status.reason = "failed", f"{status.step}: {err}"
         return
@@ -187,6 +202,9 @@ def _read(client: JenkinsClient, entry, status: Status) -> None:
     status.step = "plugins"
     try:
         installed = client.plugins(crumb=False)
+    except Interrupted:
+        status.state, status.reason = "failed", "interrupted while reading the plugins"
+        return
     except JenkinsError as err:
         status.state = "partial"
         status.reason = f"plugins unknown: {err}" + (" (the status user needs Overall/SystemRead)"
@@ -212,6 +230,8 @@ def _summary(status: Status) -> str:
 class FleetStatus:
     statuses: list[Status]
     duration: float
+    interrupted: bool = False
+    bugs: list[tuple[str, BaseException]] = field(default_factory=list)  # (controller, what it raised)
 
     @property
     def ok(self) -> bool:
@@ -222,24 +242,38 @@ class FleetStatus:
         return {state: sum(1 for s in self.statuses if s.state == state) for state in STATES}
 
     def report(self) -> dict:
-        return {"generator": f"jenkins-fleet {__version__}", "ok": self.ok,
+        return {"generator": f"jenkins-fleet {__version__}", "ok": self.ok, "interrupted": self.interrupted,
                 "durationSeconds": round(self.duration, 3), "counts": self.counts(),
                 "saturated": sorted(s.name for s in self.statuses if s.saturated),
                 "controllers": [s.as_dict() for s in self.statuses]}
 
 
 def fleet_status(targets: list[Target], options: StatusOptions, *,
-                 progress: Callable[[Status], None] | None = None,
+                 progress: Callable[[Status], None] | None = None, running: Running | None = None,
                  client_factory: ClientFactory = JenkinsClient) -> FleetStatus:
+    """Ask every target, `options.jobs` at a time; Ctrl-C cuts what is in flight and reports the rest."""
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=max(1, options.jobs), thread_name_prefix="status") as pool:
-        futures = [pool.submit(status_one, t, options, client_factory=client_factory) for t in targets]
-        statuses = []
-        for future in futures:
-            statuses.append(future.result())
-            if progress:
-                progress(statuses[-1])
-    return FleetStatus(sorted(statuses, key=lambda s: s.name), time.monotonic() - started)
+    running = running or Running()
+    sink: dict[str, Status] = {}
+    factory = running.factory(client_factory)
+    run = run_parallel(targets, lambda t: status_one(t, options, client_factory=factory, sink=sink),
+                       jobs=options.jobs, running=running, progress=progress)
+    statuses, bugs = [], []
+    for target, slot in zip(targets, run.finished):
+        if slot.done and slot.error is None:
+            statuses.append(slot.value)
+            continue
+        status = sink.get(target.name) or new_status(target)
+        status.state = "failed"
+        if slot.error is not None:  # a bug: this controller's row says so, the others are asked
+            bugs.append((target.name, slot.error))
+            status.reason = (f"internal error at {status.step or 'start'}: {type(slot.error).__name__}: "
+                             f"{slot.error} (please report it)")
+        else:
+            status.reason = "interrupted" + (f" while reading the {status.step}" if status.step else "")
+        statuses.append(status)
+    return FleetStatus(sorted(statuses, key=lambda s: s.name), time.monotonic() - started,
+                       run.interrupted or running.stop.is_set(), bugs)
 
 
 def format_duration(seconds: float | None) -> str:

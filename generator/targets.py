@@ -79,13 +79,14 @@ def read_build(build_dir: str, names=()) -> list[BuildEntry]:
     return entries
 
 
-def stale_warnings(entries: list[BuildEntry], build_dir: str, instances_dir: str) -> list[Diagnostic]:
-    """Instance files edited after the build was written (a hint; `fleet generate --check` is the proof)."""
+def stale_warnings(entries: list[BuildEntry], build_dir: str, instances_dir: str, names=()) -> list[Diagnostic]:
+    """Instance files edited after the build was written, and selected instances the build does not
+    have (a hint; `fleet generate --check` is the proof)."""
     try:
         built = os.stat(os.path.join(build_dir, output.INDEX)).st_mtime
     except OSError:
         return []
-    out = []
+    out = _unbuilt(entries, build_dir, instances_dir, names)
     candidates = [os.path.join(instances_dir, "fleet.yaml")]
     candidates += [os.path.join(instances_dir, e.name, f) for e in entries for f in ("instance.yaml", "jenkins.yaml")]
     for path in candidates:
@@ -96,6 +97,29 @@ def stale_warnings(entries: list[BuildEntry], build_dir: str, instances_dir: str
                                       severity=WARNING))
         except OSError:
             continue
+    return out
+
+
+def _unbuilt(entries: list[BuildEntry], build_dir: str, instances_dir: str, names) -> list[Diagnostic]:
+    """Instances under instances/ (a directory with an instance.yaml) that the selection would take
+    but that build/ does not hold: added after the last `fleet generate`, so not pushed."""
+    index = output.read_index(build_dir) or {}
+    built = set(index.get("instances") or {})
+    out = []
+    try:
+        children = sorted(os.scandir(instances_dir), key=lambda e: e.name)
+    except OSError:
+        return []
+    for child in children:
+        if child.name.startswith(".") or child.name in built or not child.is_dir(follow_symlinks=False):
+            continue
+        if names and not any(fnmatch.fnmatchcase(child.name, p) for p in names):
+            continue
+        path = os.path.join(instances_dir, child.name, "instance.yaml")
+        if os.path.isfile(path) and not os.path.islink(path):
+            out.append(Diagnostic(path, 0, 0, "", f"not in {build_dir}/: this instance was added after the last "
+                                  "'fleet generate' and is left out", hint="run 'fleet generate' first",
+                                  severity=WARNING))
     return out
 
 
@@ -118,7 +142,34 @@ class Targets:
 
 
 def load_targets(path: str, known_instances: set[str] | None = None) -> Targets:
-    """The targets file: per cluster or per instance, `url` (with {placeholders}) and `mode` (apply|reload)."""
+    """The targets file: per cluster or per instance, `url` (with {placeholders}) and `mode` (apply|reload).
+    A URL may carry user:token@ (refused, but it is in the file): no message shows it, masked in the line."""
+    try:
+        targets = _load_targets(path, known_instances)
+    except FleetError as exc:
+        raise FleetError([_without_userinfo(d) for d in exc.diagnostics]) from None
+    targets.warnings = [_without_userinfo(d) for d in targets.warnings]
+    return targets
+
+
+_USERINFO = re.compile(r"(?i)([a-z][a-z0-9+.-]*://)([^/?#\s'\"]*)@")  # up to the last @: a stray one too
+
+
+def redact_userinfo(text: str) -> str:
+    """https://user:token@host -> https://**********@host, wherever a URL sits in the text: the same length,
+    so that a caret under the line still points at its column."""
+    return _USERINFO.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + "@", text)
+
+
+def _without_userinfo(d: Diagnostic) -> Diagnostic:
+    """The diagnostic with every URL's user info masked, in its source line too."""
+    line = d.source_line
+    return dataclasses.replace(d, source_line=None if line is None else redact_userinfo(line),
+                               message=redact_userinfo(d.message), key=redact_userinfo(d.key),
+                               hint=redact_userinfo(d.hint), context=tuple(redact_userinfo(c) for c in d.context))
+
+
+def _load_targets(path: str, known_instances: set[str] | None) -> Targets:
     doc = sources.load(path)
     diags: list[Diagnostic] = []
     if not isinstance(doc.data, dict):
@@ -145,8 +196,8 @@ def load_targets(path: str, known_instances: set[str] | None = None) -> Targets:
                     diags.append(doc.diagnostic(where + (key,), f"mode must be 'apply' or 'reload', not {value!r}"))
                 elif key == "url":
                     problem = _template_problem(value)
-                    if problem:  # without the source line: the URL may carry user:token@
-                        diags.append(dataclasses.replace(doc.diagnostic(where + (key,), problem), source_line=None))
+                    if problem:
+                        diags.append(doc.diagnostic(where + (key,), problem))
             if section == "instances" and known_instances is not None and name not in known_instances:
                 diags.append(doc.diagnostic(where, f"no generated instance '{name}'", key=True, severity=WARNING,
                                             hint="a typo, or an instance removed from the fleet?"))
@@ -226,6 +277,7 @@ class CredentialStore:
     default: Secret | None = None
     clusters: dict[str, Secret] = field(default_factory=dict)
     instances: dict[str, Secret] = field(default_factory=dict)
+    source: str = ""  # the credentials file, "" for the environment
 
     def for_entry(self, entry: BuildEntry) -> Secret | None:
         return self.instances.get(entry.name) or self.clusters.get(entry.cluster) or self.default
@@ -299,7 +351,8 @@ def load_credentials(path: str, env, protected_dirs: list[str]) -> CredentialSto
             store[kind][name] = secret
     if diags:
         raise FleetError(diags)
-    return CredentialStore(store["default"].get("") or credentials_from_env(env), store["cluster"], store["instance"])
+    return CredentialStore(store["default"].get("") or credentials_from_env(env), store["cluster"], store["instance"],
+                           path)
 
 
 def _looks_yaml(path: str, text: str) -> bool:
@@ -373,7 +426,7 @@ class Target:
 def resolve_targets(entries: list[BuildEntry], *, targets: Targets | None, store: CredentialStore,
                     url: str | None = None, reload: bool = False, insecure: bool = False) -> list[Target]:
     """URL, credentials and mode per controller; FleetError listing every controller that cannot be pushed."""
-    out, diags = [], []
+    out, diags, uncovered = [], [], []
     for entry in entries:
         override = targets.override(entry) if targets else {}
         where = url or (expand_url(override["url"], entry) if "url" in override else entry.url)
@@ -384,11 +437,20 @@ def resolve_targets(entries: list[BuildEntry], *, targets: Targets | None, store
             continue
         secret = store.for_entry(entry)
         if secret is None:
-            diags.append(Diagnostic(entry.jcasc_path, 0, 0, entry.name, "no credentials for this controller",
-                                    hint=f"set {ENV_USER} and {ENV_TOKEN}, or use --credentials FILE"))
+            uncovered.append(entry.name)
             continue
         mode = "reload" if reload else override.get("mode", "apply")
         out.append(Target(entry, where, Credentials(secret.user, secret.token), mode, secret.reload_token))
+    if uncovered:  # one error for all of them: the fix is the same
+        shown = ", ".join(uncovered[:5]) + (f" and {len(uncovered) - 5} more" if len(uncovered) > 5 else "")
+        source = store.source or "<environment>"
+        what = "the controller" if len(uncovered) == 1 else f"{len(uncovered)} controllers"
+        if store.source:
+            hint = (f"add a [default] section, or [cluster:NAME] / [instance:NAME] sections, to {store.source}; "
+                    f"or set {ENV_USER} and {ENV_TOKEN}")
+        else:
+            hint = f"set {ENV_USER} and {ENV_TOKEN}, or use --credentials FILE"
+        diags.append(Diagnostic(source, 0, 0, "", f"no credentials for {what}: {shown}", hint=hint))
     if diags:
         raise FleetError(diags)
     return out

@@ -11,7 +11,7 @@ import click
 from .. import audit as audit_mod
 from .. import audit_formats, audit_live, output, vcs
 from .. import explain as explain_mod
-from ..errors import Diagnostic, FleetError
+from ..errors import Diagnostic, FleetError, printable_json, printable_text
 from .common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
@@ -168,7 +168,9 @@ def explain(ctx: Context, name, fmt, output):
     """
     with guard(ctx):
         exp = explain_mod.explain(ctx.paths, name)
-        text = explain_mod.render_json(exp) if fmt == "json" else explain_mod.render_text(exp)
+        # instance values are shown: no raw control character reaches a terminal or the file
+        text = printable_json(explain_mod.render_json(exp)) if fmt == "json" else \
+            printable_text(explain_mod.render_text(exp))
         _emit(ctx, text, output)
         if exp.mismatches:
             click.echo(f"error: {len(exp.mismatches)} quota figure(s) of {exp.name} do not match the formulas "

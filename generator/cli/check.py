@@ -8,7 +8,7 @@ import sys
 import click
 
 from .. import prcheck, vcs
-from ..errors import Diagnostic, FleetError
+from ..errors import Diagnostic, FleetError, printable_text
 from .audit import write_atomic
 from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics
 
@@ -72,9 +72,9 @@ def check(ctx: Context, base, summary_md, jobs):
             sys.exit(EXIT_INTERNAL)
         print_diagnostics(ctx, result.diagnostics)
         print_diagnostics(ctx, result.base_diagnostics)
-        click.echo(prcheck.render_text(result), nl=False)
+        click.echo(printable_text(prcheck.render_text(result)), nl=False)
         if summary_md:
-            _write_summary(summary_md, prcheck.render_markdown(result))
+            _write_summary(summary_md, printable_text(prcheck.render_markdown(result)))
             ctx.info(f"wrote {summary_md}")
         if result.exit_code:
             sys.exit(EXIT_INPUT)

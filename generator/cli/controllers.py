@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import traceback
 
 import click
 
@@ -33,13 +35,14 @@ def target_options(verb: str, targets_help: str):
 def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentials_path, insecure: bool,
             reload: bool = False) -> list:
     """Targets (URL, credentials, mode) for the selected instances of the build; warns about --insecure."""
+    from .. import jenkins_client
     from .. import (
         push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
     )
     entries = push_lib.read_build(build_dir, names)
     if url is not None and len(entries) != 1:
         raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
-    print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances))
+    print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances, names))
     targets = None
     if targets_path:
         index = output.read_index(build_dir) or {}
@@ -51,9 +54,27 @@ def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentia
         store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
     resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
                                         insecure=insecure)
+    extra = jenkins_client.extra_header_names(os.environ)
+    if extra:
+        click.echo(click.style("warning:", fg="yellow", bold=True) + f" {jenkins_client.EXTRA_HEADERS_ENV} adds "
+                   f"the header{'s' * (len(extra) != 1)} {', '.join(extra)} to every request (values not shown; "
+                   "never sent to another host)", err=True, color=ctx.color)
     if insecure:
         import urllib3
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # we warn once, here
         click.echo(click.style("warning:", fg="yellow", bold=True) + " --insecure: TLS certificates are not "
                    "verified; anyone on the path can read the API token", err=True, color=ctx.color)
     return resolved
+
+
+def report_bugs(ctx: Context, bugs) -> None:
+    """Controllers whose job raised: a bug, reported after the results of every other controller."""
+    if ctx.debug:
+        for name, exc in bugs:
+            click.echo(f"{name}:", err=True)
+            traceback.print_exception(exc, file=sys.stderr)
+    names = ", ".join(name for name, _ in bugs)
+    click.echo(f"internal error: {len(bugs)} controller{'s' * (len(bugs) != 1)} hit a bug ({names}); the others "
+               "were handled and are reported above\n"
+               + ("" if ctx.debug else "run again with --debug for the traceback, and ") + "please report it",
+               err=True, color=ctx.color)

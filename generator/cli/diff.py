@@ -10,6 +10,7 @@ import click
 
 from .. import diff as diff_mod
 from .. import vcs
+from ..errors import printable_json, printable_text
 from .common import EXIT_INTERNAL, Context, guard
 
 
@@ -55,6 +56,6 @@ def diff(ctx: Context, names, base, fmt, jobs):
             click.echo(f"error: {exc}", err=True)
             sys.exit(EXIT_INTERNAL)
         if fmt == "json":
-            click.echo(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+            click.echo(printable_json(json.dumps(result.to_json(), indent=2, ensure_ascii=False)))
         else:
-            click.echo(diff_mod.render_text(result), nl=False)
+            click.echo(printable_text(diff_mod.render_text(result)), nl=False)

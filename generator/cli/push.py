@@ -7,6 +7,7 @@ import sys
 import click
 
 from .. import output
+from ..errors import printable
 from . import controllers
 from .common import (
     EXIT_INTERNAL,
@@ -30,7 +31,7 @@ EXIT_INTERRUPTED = 130
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Controllers pushed in parallel.")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, metavar="S",
-              help="Seconds to wait for each HTTP answer.")
+              help="Seconds each HTTP request may take, whole answer included.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write the results as JSON.")
 @controllers.target_options("pushed", "YAML overriding URLs (and mode) per cluster or instance.")
@@ -52,8 +53,11 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
     Credentials: FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN, or --credentials
     FILE (sections per cluster or instance).  Never on the command line.
 
-    Exit codes: 0 every controller succeeded (or dry run), 1 bad input, 3 a
-    controller failed, 130 interrupted.  See docs/push.md.
+    \b
+    Exit codes: 0 every controller succeeded (or dry run), 1 bad input,
+    2 usage error, 3 a controller failed, 4 internal error (the others were
+    still pushed and reported), 130 interrupted (Ctrl-C stops at once and
+    reports what each controller did).  See docs/push.md.
     """
     from .. import (
         push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
@@ -76,6 +80,9 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
                  + (" - interrupted" if fleet.interrupted else ""))
         if fleet.interrupted:
             sys.exit(EXIT_INTERRUPTED)
+        if fleet.bugs:
+            controllers.report_bugs(ctx, fleet.bugs)
+            sys.exit(EXIT_INTERNAL)
         sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
 
 
@@ -85,11 +92,13 @@ def _print_details(ctx: Context, fleet) -> None:
     )
     for r in fleet.results:
         print_diagnostics(ctx, r.diagnostics)
+        # what a controller said (warnings, reasons, live values) goes through printable(): no raw control
+        # character of an answer reaches the terminal
         for warning in r.warnings:
-            click.echo(f"{r.name}: " + click.style("warning:", fg="yellow", bold=True) + f" {warning}",
+            click.echo(f"{r.name}: " + click.style("warning:", fg="yellow", bold=True) + f" {printable(warning)}",
                        err=True, color=ctx.color)
         if r.outcome == "failed":
-            click.echo(f"{r.name}: " + click.style("error:", fg="red", bold=True) + f" {r.reason}",
+            click.echo(f"{r.name}: " + click.style("error:", fg="red", bold=True) + f" {printable(r.reason)}",
                        err=True, color=ctx.color)
         if r.changes and not ctx.quiet:
             verb = "would change" if fleet.dry_run else ("changed" if r.outcome == "applied" else "differ")
@@ -98,7 +107,7 @@ def _print_details(ctx: Context, fleet) -> None:
             for change in r.changes:
                 for line in push_lib.format_change(change):
                     colour = {"+": "green", "-": "red", "~": "yellow"}[line[0]]
-                    click.echo("  " + click.style(line, fg=colour), color=ctx.color)
+                    click.echo("  " + click.style(printable(line), fg=colour), color=ctx.color)
             if r.not_compared:
                 click.echo(f"  ({len(r.not_compared)} value{'s' * (len(r.not_compared) != 1)} from ${{VARIABLES}} "
                            "not compared: Jenkins shows them resolved or encrypted)", color=ctx.color)
@@ -118,7 +127,7 @@ def _print_table(ctx: Context, fleet) -> None:
     styles = {"applied": "green", "unchanged": "", "failed": "bold red", "skipped": "yellow"}
     for r in fleet.results:
         table.add_row(r.name, f"[{styles[r.outcome]}]{r.outcome}[/]" if styles[r.outcome] else r.outcome,
-                      f"{r.duration:.1f}s", _escape(_shorten(r.reason)))
+                      f"{r.duration:.1f}s", _escape(printable(_shorten(r.reason))))
     console.print(table)
 
 

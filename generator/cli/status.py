@@ -7,8 +7,19 @@ import sys
 
 import click
 
+from ..errors import printable, printable_json
 from . import controllers
-from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, stdout_console
+from .common import (
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REMOTE,
+    Context,
+    Progress,
+    guard,
+    stdout_console,
+)
+
+EXIT_INTERRUPTED = 130
 
 
 @click.command()
@@ -16,7 +27,7 @@ from .common import EXIT_OK, EXIT_REMOTE, Context, Progress, guard, stdout_conso
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: one line per controller; json: everything, on stdout.")
 @click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, metavar="S",
-              help="Seconds to wait for each HTTP answer.")
+              help="Seconds each HTTP request may take, whole answer included.")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
               help="Controllers asked in parallel.")
 @click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
@@ -40,8 +51,10 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
     The user needs Overall/Read (and Overall/SystemRead for the plugins).
 
     \b
-    Exit codes: 0 every controller answered, 1 bad input, 3 a controller was
-    unreachable or its state could not be read. See docs/monitoring.md.
+    Exit codes: 0 every controller answered, 1 bad input, 2 usage error,
+    3 a controller was unreachable or its state could not be read, 4 internal
+    error (the other rows are still shown), 130 interrupted. See
+    docs/monitoring.md.
 
     \b
     Examples:
@@ -58,14 +71,20 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
         with Progress(ctx, len(resolved), "asking") as bar:
             fleet = status_lib.fleet_status(resolved, options, progress=lambda _s: bar.advance(1))
         if fmt == "json":
-            click.echo(json.dumps(fleet.report(), indent=2, sort_keys=True, ensure_ascii=False))
+            click.echo(printable_json(json.dumps(fleet.report(), indent=2, sort_keys=True, ensure_ascii=False)))
         else:
             _print_table(ctx, fleet)
         counts = fleet.counts()
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         saturated = sum(1 for s in fleet.statuses if s.saturated)
         ctx.info(f"{len(fleet.statuses)} controller{'s' * (len(fleet.statuses) != 1)}: {summary or 'none'}"
-                 + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)")
+                 + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)"
+                 + (" - interrupted" if fleet.interrupted else ""))
+        if fleet.interrupted:
+            sys.exit(EXIT_INTERRUPTED)
+        if fleet.bugs:
+            controllers.report_bugs(ctx, fleet.bugs)
+            sys.exit(EXIT_INTERNAL)
         sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
 
 
@@ -103,10 +122,10 @@ def _print_table(ctx: Context, fleet) -> None:
         table.add_column(column, no_wrap=column != "reason", justify="right" if column in right else "left")
     styles = {"ok": "green", "partial": "yellow", "failed": "bold red", "unreachable": "bold red"}
     for row in table_rows(fleet):
-        cells = [escape(c) for c in row]
+        cells = [escape(printable(c)) for c in row]  # versions and reasons come from the controllers
         cells[1] = f"[{styles[row[1]]}]{cells[1]}[/]"
         if row[8] == "SATURATED":
             cells[8] = f"[bold yellow]{cells[8]}[/]"
-        cells[9] = escape(row[9] if len(row[9]) <= 120 else row[9][:117] + "...")
+        cells[9] = escape(printable(row[9] if len(row[9]) <= 120 else row[9][:117] + "..."))
         table.add_row(*cells)
     console.print(table)

@@ -8,6 +8,7 @@ Credentials are distinctive marker strings, so that the secret tests can grep ev
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ WRONG_TOKEN = "11badbad" + "5ec7e7" * 4  # a token Jenkins rejects
 RELOAD_TOKEN = "rl-" + "5ec7e7-r3l0ad" * 2  # reload-token of the credentials file
 LDAP_SECRET = "ldap-" + "5ec7e7-b1nd" * 2  # the controller's LDAP bind password, in the environment
 MARKERS = [ENV_TOKEN, FILE_TOKEN, PASSWORD, WRONG_TOKEN, RELOAD_TOKEN, LDAP_SECRET]
+
+
+def basic_of(secret: str, user: str = "admin") -> str:
+    return base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
 def encoded_forms(secret: str, user: str = "admin") -> list[str]:
@@ -61,20 +66,21 @@ FATAL = [
              step="diff", reason=r"diff: POST /configuration-as-code/export: connection (closed without answer|reset|"
                                  r"dropped mid-response|failed) \(after 4 attempts\)", configure_posts="none"),
     Scenario("technology.slow", [Fault("delay", path="/configuration-as-code/check", seconds=8)], outcome="failed",
-             step="check", reason=r"check: POST /configuration-as-code/check: no answer within 3 s$",
+             step="check", reason=r"check: POST /configuration-as-code/check: no complete answer within 3 s$",
              configure_posts="none"),
     Scenario("technology.error500", [Fault("status", path="/configuration-as-code/export", status=500, times=-1)],
              outcome="failed", step="diff",
-             reason=r"diff: POST /configuration-as-code/export: 500 .*injected failure", configure_posts="none"),
+             reason=r"diff: POST /configuration-as-code/export: 500 Internal Server Error: Jenkins logged the error "
+                    r"with ID [0-9a-f-]{36} ", configure_posts="none"),
     Scenario("technology.storm", [Fault("status", path="/configuration-as-code/check", status=s) for s in
                                   (502, 503, 504, 502)], outcome="failed", step="check",
              reason=r"check: POST /configuration-as-code/check: 502 .*\(after 4 attempts\)", configure_posts="none"),
     Scenario("technology.badjson", [Fault("malformed_json", path="/configuration-as-code/check")], outcome="failed",
-             step="check", reason=r"check: POST /configuration-as-code/check answered something that is not JSON",
-             configure_posts="none"),
+             step="check", reason=r"check: POST /configuration-as-code/check answered application/json that is not "
+                                  r"JSON$", configure_posts="none"),
     Scenario("technology.loginpage", [Fault("html", path="/configuration-as-code/check")], outcome="failed",
-             step="check", reason=r"check: POST /configuration-as-code/check answered something that is not JSON",
-             configure_posts="none"),
+             step="check", reason=r"check: POST /configuration-as-code/check answered text/html that is not JSON "
+                                  r"\(a login page or a proxy in the way\?\)", configure_posts="none"),
     Scenario("technology.htmlexport", [Fault("html", path="/configuration-as-code/export")], outcome="failed",
              step="diff", reason=r"diff: POST /configuration-as-code/export answered an HTML page instead of YAML",
              configure_posts="none"),
@@ -89,6 +95,20 @@ FATAL = [
              outcome="failed", step="check",
              reason=r"check: POST /configuration-as-code/check: 503 Service Unavailable .*\(after 4 attempts\)",
              configure_posts="none"),
+    # pages quoting the Authorization header, an export quoting the token: never shown as they came
+    Scenario("technology.echo403", [Fault("echo_auth", path="/me/api/json")], outcome="failed", step="whoami",
+             reason=r"^whoami: GET /me/api/json: 403 Forbidden for user 'admin': this request needs Overall/Read "
+                    r"\(hudson\.model\.Hudson\.Read\)$", configure_posts="none"),
+    Scenario("technology.echo418", [Fault("echo_auth", path="/me/api/json", status=418)], outcome="failed",
+             step="whoami", reason=r"^whoami: GET /me/api/json: 418 I'm a Teapot: Refused by the gateway "
+                                   r"Authorization: Basic \(redacted\) Host: 127\.0\.0\.1:\d+$",
+             configure_posts="none"),
+    Scenario("technology.echoexport", [Fault("answer", path="/configuration-as-code/export", times=-1,
+                                             content_type="application/x-yaml;charset=utf-8",
+                                             body=("jenkins:\n  systemMessage: 'Basic " + basic_of(FILE_TOKEN)
+                                                   + " or " + FILE_TOKEN + "'\n").encode())],
+             outcome="failed", step="verify", reason=r"^verify: 1 managed key\(s\) still differ after /configure: "
+                                                     r"jenkins\.systemMessage$"),
     # restarts between apply and verify: /configure is not persisted, the restart loses it
     Scenario("technology.lostapply", [Fault("restart", path="/configuration-as-code/export", skip=1,
                                             restart_requests=2)],
@@ -107,6 +127,79 @@ TRANSIENT = [
              auth="password"),
     Scenario("technology.restart", [Fault("restart", path="/configuration-as-code/configure", restart_requests=2)],
              auth="password", warning="the controller restarted during the push"),
+]
+
+
+def _alias_bomb() -> bytes:
+    """Some 400 bytes of YAML whose aliases expand to 10^9 values ("billion laughs")."""
+    lines = ["jenkins: {systemMessage: x}", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for prev, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]")
+    return ("\n".join(lines) + "\n").encode()
+
+
+ALIAS_BOMB = _alias_bomb()
+PLUGIN_AS_LIST = json.dumps({"_class": "hudson.LocalPluginManager", "plugins": [
+    {"shortName": ["configuration-as-code"], "version": "2065.vd2e7ef5b_c1a_6", "active": True, "enabled": True,
+     "dependencies": []}]}).encode()
+YAML = "application/x-yaml;charset=utf-8"
+
+# Answers no controller should give, each on its own controller: each fails that controller alone, at its
+# step, with what was wrong; nothing is applied after it; the healthy controller beside them is applied.
+MALFORMED = [
+    Scenario("technology.healthy"),
+    Scenario("technology.crumbkey", [Fault("answer", path="/crumbIssuer", body=b'{"crumb": "abc"}')],
+             outcome="failed", step="check",
+             reason=r"^check: GET /crumbIssuer/api/json answered unexpected content: the crumb has no "
+                    r"'crumbRequestField'$", configure_posts="none"),
+    Scenario("technology.crumbtext", [Fault("answer", path="/crumbIssuer", body=b'"abc"')], outcome="failed",
+             step="check", reason=r"^check: GET /crumbIssuer/api/json answered unexpected content: the crumb is a "
+                                  r"text, not an object$", configure_posts="none"),
+    Scenario("technology.pluginlist", [Fault("answer", path="/pluginManager", body=PLUGIN_AS_LIST)],
+             outcome="failed", step="plugins",
+             reason=r"^plugins: GET /pluginManager/api/json answered unexpected content: plugin 1: 'shortName' is "
+                    r"a list, not a text$", configure_posts="none"),
+    Scenario("technology.longline", [Fault("answer", path="/configuration-as-code/check",
+                                           body=b'[{"line": ' + b"7" * 5000 + b', "message": "x"}]')],
+             outcome="failed", step="check", reason=r"^check: POST /configuration-as-code/check answered "
+                                                    r"application/json that is not JSON$", configure_posts="none"),
+    Scenario("technology.bigline", [Fault("answer", path="/configuration-as-code/check",
+                                          body=b'[{"line": ' + b"7" * 4000 + b', "message": "x"}]')],
+             outcome="failed", step="check",
+             reason=r"^check: POST /configuration-as-code/check answered something that is not a check result: "
+                    r"issue 1: 'line' is not a line number$", configure_posts="none"),
+    Scenario("technology.deepjson", [Fault("answer", path="/configuration-as-code/check",
+                                           body=b"[" * 100_000 + b"]" * 100_000)],
+             outcome="failed", step="check", reason=r"^check: POST /configuration-as-code/check answered "
+                                                    r"application/json that is not JSON$", configure_posts="none"),
+    Scenario("technology.aliasbomb", [Fault("answer", path="/configuration-as-code/export", body=ALIAS_BOMB,
+                                            content_type=YAML)],
+             outcome="failed", step="diff",
+             reason=r"^diff: POST /configuration-as-code/export answered YAML of more than 200,000 values once "
+                    r"its aliases are expanded$", configure_posts="none"),
+    Scenario("technology.flood", [Fault("flood", path="/configuration-as-code/export")], outcome="failed",
+             step="diff", reason=r"^diff: POST /configuration-as-code/export: the answer is larger than 8 MiB: not "
+                                 r"read$", configure_posts="none"),
+    Scenario("technology.undeclared", [Fault("flood", path="/pluginManager", size=64 * 1024 ** 2, declare=False)],
+             outcome="failed", step="plugins", reason=r"^plugins: GET /pluginManager/api/json: the answer is larger "
+                                                      r"than 8 MiB: not read$", configure_posts="none"),
+    Scenario("technology.trickle", [Fault("trickle", path="/configuration-as-code/export", seconds=0.2)],
+             outcome="failed", step="diff", reason=r"^diff: POST /configuration-as-code/export: no complete answer "
+                                                   r"within 3 s$", configure_posts="none"),
+    # /check answers that are not check results (200 and JSON, but not the documented list)
+    Scenario("technology.checkok", [Fault("answer", path="/configuration-as-code/check", body=b'{"status": "ok"}')],
+             outcome="failed", step="check",
+             reason=r"^check: POST /configuration-as-code/check answered something that is not a check result: "
+                    r"the answer is an object, not the list of a check result$", configure_posts="none"),
+    Scenario("technology.checkerror", [Fault("answer", path="/configuration-as-code/check",
+                                             body=b'{"error": "x"}')],
+             outcome="failed", step="check",
+             reason=r"^check: POST /configuration-as-code/check answered something that is not a check result: "
+                    r"the answer is an object, not the list of a check result$", configure_posts="none"),
+    Scenario("technology.checkjunk", [Fault("answer", path="/configuration-as-code/check", body=b'[1, null, "x"]')],
+             outcome="failed", step="check",
+             reason=r"^check: POST /configuration-as-code/check answered something that is not a check result: "
+                    r"issue 1 is a number, not an object$", configure_posts="none"),
 ]
 
 

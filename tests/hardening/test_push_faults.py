@@ -22,17 +22,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 
 import pytest
 from faultfleet import (
     ENV_TOKEN,
     FATAL,
+    FILE_TOKEN,
+    MALFORMED,
+    PLUGIN_AS_LIST,
     TRANSIENT,
+    Scenario,
     admin_users,
     build_fleet,
     check_report,
 )
-from jenkins_double import JenkinsDouble, plugins_for
+from jenkins_double import Fault, JenkinsDouble, plugins_for
 from jenkins_double.controller import LogEntry, Response
 from push_helpers import jcasc, model, run_fleet, write_build
 
@@ -63,6 +68,8 @@ def test_each_fault_fails_only_its_controller_and_nothing_is_applied_after_it(tm
     assert "Traceback" not in run.all
     healthy = fleet.doubles["technology.healthy"]
     assert healthy.exported()["jenkins"]["systemMessage"] == "pushed to technology.healthy"
+    # an export quoting our credentials is shown without them
+    assert '~ jenkins.systemMessage: "Basic (redacted) or (redacted)" -> "pushed to technology.echoexport"' in run.out
     # the storm was retried, with backoff, exactly up to the bound
     assert [e.status for e in fleet.doubles["technology.storm"].requests("/configuration-as-code/check")] == \
         [502, 503, 504, 502]
@@ -72,6 +79,56 @@ def test_each_fault_fails_only_its_controller_and_nothing_is_applied_after_it(tm
     lost = fleet.doubles["technology.lostapply"]
     assert [e.status for e in lost.requests("/configuration-as-code/configure")] == [200]
     assert lost.exported()["jenkins"].get("systemMessage") != "pushed to technology.lostapply"
+
+
+def test_malformed_answers_fail_only_their_controller(tmp_path, serve):
+    """Wrong types, a crumb without its field, a 5,000-digit line number, 100,000 nested brackets, an alias
+    bomb, an endless body (declared or not), an answer trickling in byte by byte, /check answers that are not
+    check results: exit 3, every controller in the summary and the report, the healthy one applied."""
+    fleet = build_fleet(str(tmp_path), MALFORMED, serve)
+    started = time.monotonic()
+    run = push(fleet)
+    assert run.code == 3, run.all
+    assert time.monotonic() - started < 60  # the trickle alone would take 200 s; the bomb, minutes
+    assert "Traceback" not in run.all and "internal error" not in run.all
+    data = report(fleet)
+    check_report(data, MALFORMED, fleet)
+    assert data["counts"] == {"applied": 1, "failed": len(MALFORMED) - 1, "skipped": 0, "unchanged": 0}
+    assert f"{len(MALFORMED)} controllers: 1 applied, {len(MALFORMED) - 1} failed" in run.err
+    assert fleet.doubles["technology.healthy"].exported()["jenkins"]["systemMessage"] == "pushed to technology.healthy"
+
+
+STATUS_MALFORMED = [  # (controller, faults, state, reason)
+    ("technology.types", [Fault("answer", path="/api/json", body=b'{"quietingDown": "no"}')], "failed",
+     ("GET /api/json did not describe a Jenkins controller: the controller: 'quietingDown' is a text, not true or "
+     "false")),
+    ("technology.queue", [Fault("answer", path="/queue/api/json", body=b'{"items": {"id": 1}}')], "failed",
+     "queue: GET /queue/api/json answered unexpected content: the queue: 'items' is an object, not a list"),
+    ("technology.executors", [Fault("answer", path="/computer/api/json",
+                                    body=b'{"busyExecutors": -3, "totalExecutors": 2, "computer": []}')],
+     "failed", ("executors: GET /computer/api/json answered unexpected content: busyExecutors: -3 is not a count of "
+               "executors")),
+    ("technology.plugins", [Fault("answer", path="/pluginManager", body=PLUGIN_AS_LIST)], "partial",
+     ("plugins unknown: GET /pluginManager/api/json answered unexpected content: plugin 1: 'shortName' is a list, "
+     "not a text")),
+    ("technology.flood", [Fault("flood", path="/queue/api/json")], "failed",
+     "queue: GET /queue/api/json: the answer is larger than 8 MiB: not read"),
+    ("technology.trickle", [Fault("trickle", path="/pluginManager", seconds=0.2)], "partial",
+     "plugins unknown: GET /pluginManager/api/json: no complete answer within 3 s"),
+    ("technology.healthy", [], "ok", ""),
+]
+
+
+def test_status_reads_every_controller_whatever_they_answer(tmp_path, serve):
+    fleet = build_fleet(str(tmp_path), [Scenario(name, faults) for name, faults, _, _ in STATUS_MALFORMED], serve)
+    run = run_fleet(["status", "--targets", fleet.targets, "--credentials", fleet.credentials, "--format", "json",
+                     "--timeout", "3"], cwd=fleet.root, token=ENV_TOKEN, timeout=120)
+    assert run.code == 3, run.all
+    assert "Traceback" not in run.all
+    rows = {c["name"]: c for c in json.loads(run.out)["controllers"]}
+    assert sorted(rows) == sorted(name for name, *_ in STATUS_MALFORMED)
+    for name, _, state, reason in STATUS_MALFORMED:
+        assert (rows[name]["state"], rows[name]["reason"]) == (state, reason), name
 
 
 def test_transient_faults_are_retried_and_every_controller_is_applied(tmp_path, serve):
@@ -154,3 +211,35 @@ def test_an_answer_that_is_not_a_check_result_never_counts_as_a_passed_check(tmp
     if step == "check":
         assert double.requests("/configuration-as-code/configure") == []
         assert double.requests("/configuration-as-code/apply") == []
+
+
+def test_a_redirect_to_another_origin_is_never_followed(tmp_path, serve):
+    """A 307 of /check (or of a GET) to another host: not followed, so neither the Authorization header nor
+    JENKINS_API_EXTRA_HEADERS reach it; the check fails; nothing is applied. The extra header's value is
+    not logged either (python-jenkins logs it), only its name, once."""
+    elsewhere = JenkinsDouble(name="elsewhere", users=admin_users(), plugins=plugins_for(["configuration-as-code"]))
+    other = serve({"/x": elsewhere})  # another port: another origin
+    double = JenkinsDouble(name="redirect", users=admin_users(), plugins=plugins_for(["configuration-as-code"]))
+    double.inject(Fault("redirect", path="/configuration-as-code/check", times=-1,
+                        location=other.url("/x") + "configuration-as-code/check"))
+    server = serve({"/r": double})
+    write_build(str(tmp_path / "build"), {"technology.r": (jcasc("redirected"), model("technology.r"))})
+    extra = {"JENKINS_API_EXTRA_HEADERS": f"X-Proxy-Token: {FILE_TOKEN}\nX-Team: fleet"}
+    run = run_fleet(["push", "--url", server.url("/r"), "--report", "report.json"], cwd=str(tmp_path),
+                    token=ENV_TOKEN, env=extra)
+    assert run.code == 3, run.all
+    assert FILE_TOKEN not in run.all
+    assert run.err.count("JENKINS_API_EXTRA_HEADERS adds the headers X-Proxy-Token, X-Team to every request (values "
+                         "not shown; never sent to another host)") == 1
+    with open(tmp_path / "report.json", encoding="utf-8") as fh:
+        (entry,) = json.load(fh)["controllers"]
+    assert (entry["outcome"], entry["step"]) == ("failed", "check")
+    assert entry["reason"] == (f"check: POST /configuration-as-code/check was redirected to another origin "
+                               f"(http://127.0.0.1:{other.port}): not followed (credentials are never sent to another "
+                               "host; is the controller URL right?)")
+    assert elsewhere.log == [] and double.requests("/configuration-as-code/configure") == []
+    double.faults.clear()
+    double.inject(Fault("redirect", path="/me/api/json", location=other.url("/x") + "me/api/json"))
+    run = run_fleet(["push", "--url", server.url("/r")], cwd=str(tmp_path), token=ENV_TOKEN, env=extra)
+    assert run.code == 3 and "whoami: GET /me/api/json was redirected to another origin" in run.err
+    assert elsewhere.log == []

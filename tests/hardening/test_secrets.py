@@ -190,14 +190,32 @@ def test_a_mistyped_credentials_file_is_refused_without_quoting_it(tmp_path, cas
         assert_clean(proc, case)
 
 
-def test_a_targets_file_with_credentials_in_a_url_is_refused_without_quoting_them(tmp_path):
+URL = f"https://admin:{FILE_TOKEN}@ci.example.org"
+MASKED = "https://" + "*" * len(f"admin:{FILE_TOKEN}") + "@ci.example.org"  # same length: the caret still fits
+BAD_TARGETS = {  # a line holding a user:token@ URL, and what is wrong with it (or beside it)
+    "unknown placeholder": (f"clusters:\n  okd-c1: {{url: '{URL}{{prefx}}'}}\n", 1,
+                            "targets.yaml:2:17: error: clusters.okd-c1.url: unknown placeholder {prefx}",
+                            f"  2 |   okd-c1: {{url: '{MASKED}{{prefx}}'}}\n    |                 ^~~"),
+    "typo beside it": (f"clusters:\n  okd-c1: {{url: '{URL}/{{prefix}}', mdoe: reload}}\n", 1,
+                       "targets.yaml:2:95: error: clusters.okd-c1.mdoe: unknown key 'mdoe'",
+                       f"  2 |   okd-c1: {{url: '{MASKED}/{{prefix}}', mdoe: reload}}\n    | {' ' * 94}^~~~\n"),
+    "control character": (f"clusters:\n  okd-c1: {{url: \"{URL}/\x07\"}}\n", 1, "targets.yaml:2:", MASKED),
+    "instance not built": (f"instances:\n  gone.x: {{url: '{URL}/x'}}\n", 3,
+                           "targets.yaml:2:3: warning: instances.gone.x: no generated instance 'gone.x'",
+                           f"  2 |   gone.x: {{url: '{MASKED}/x'}}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TARGETS))
+def test_a_targets_file_line_is_shown_without_the_credentials_of_its_url(tmp_path, case):
+    text, code, message, shown = BAD_TARGETS[case]
     write_build(str(tmp_path / "build"), {"technology.x": (jcasc("x"), model("technology.x"))})
-    (tmp_path / "targets.yaml").write_text(f"clusters:\n  okd-c1: {{url: 'https://admin:{FILE_TOKEN}@ci.example.org"
-                                           "{prefx}'}\n")
-    proc = fleet_cmd(["push", "--targets", "targets.yaml"], tmp_path)
-    assert proc.returncode == 1, proc.stderr
-    assert "targets.yaml:2:" in proc.stderr
-    assert_clean(proc, "targets with user:token@ and an unknown placeholder")
+    (tmp_path / "targets.yaml").write_text(text)
+    proc = fleet_cmd(["push", "--targets", "targets.yaml", "--url", "http://127.0.0.1:9/", "--timeout", "1"],
+                     tmp_path)
+    assert proc.returncode == code, proc.stderr
+    assert message in proc.stderr and shown in proc.stderr, proc.stderr
+    assert_clean(proc, case)
 
 
 def test_a_url_with_credentials_is_refused_without_showing_them(tmp_path):

@@ -1,4 +1,4 @@
-"""A Jenkins HTTP test double following ../../shared reference behaviour (see README in this package).
+"""A Jenkins HTTP test double following Jenkins' reference behaviour (docs/push.md, "Testing"; controller.py).
 
     with DoubleServer(JenkinsDouble(version="2.555.2")) as server:
         url = server.url()   # http://127.0.0.1:<port>/

@@ -39,6 +39,7 @@ SYMBOL_PLUGINS = {
 # managerPasswordSecret, password, privateKey, token... but not secretName (a Kubernetes secret's name)
 SECRET_KEY = re.compile(r"(password|passphrase|privatekey|token|^secret$|Secret$)", re.IGNORECASE)
 VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+ESCAPED_OR_VARIABLE = re.compile(r"(\^)\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 def defaults(root_url: str) -> dict:
@@ -163,13 +164,18 @@ def _get(data, path):
 
 
 def resolve(value, env: dict[str, str]):
-    """${VAR} and ${VAR:-default} as JCasC resolves them at apply time; unknown variables become empty."""
+    """${VAR} and ${VAR:-default} as JCasC resolves them at apply time; unknown variables become empty;
+    `^${` is the escape of a literal `${` (SecretSourceResolver: StringSubstitutor with escape char '^')."""
     if isinstance(value, dict):
         return {k: resolve(v, env) for k, v in value.items()}
     if isinstance(value, list):
         return [resolve(v, env) for v in value]
     if isinstance(value, str):
-        return VARIABLE.sub(lambda m: env.get(m.group(1), m.group(2) or ""), value)
+        def one(m):
+            if m.group(1):  # escaped: the literal, without its '^'
+                return m.group(0)[1:]
+            return env.get(m.group(2), m.group(3) or "")
+        return ESCAPED_OR_VARIABLE.sub(one, value)
     return value
 
 
@@ -209,6 +215,8 @@ def _decorate(value, path: tuple):
                     item.setdefault("id", hashlib.sha1(item["name"].encode()).hexdigest()[:32])
                     item.setdefault("idleMinutes", 0)
         return items
+    if isinstance(value, str):  # PrimitiveConfigurator via SecretSourceResolver.encode: a literal ${ as ^${
+        return value.replace("${", "^${")
     return value
 
 

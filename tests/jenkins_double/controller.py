@@ -4,6 +4,26 @@ The state machine behind the HTTP server: users and roles, API tokens vs
 passwords, session-bound crumbs, the 401/403/405/404/503 answers with their
 headers, the restart cycle, the configuration-as-code endpoints of three plugin
 generations, and fault injection.
+
+Denials and error pages are those of a real controller, not kinder ones:
+
+- core's permission checks (Jenkins.getTarget's Overall/Read, PluginManager's
+  SystemRead, quietDown's Manage) throw AccessDeniedException3, whose 403 names the
+  user and the permission in X-You-Are-Authenticated-As and X-Required-Permission
+  (hudson/security/AccessDeniedException3.java, AccessDeniedHandlerImpl.java at
+  jenkins-2.555.2);
+- the configuration-as-code plugin checks its permissions itself and answers a bare
+  `sendError(403)` (`sendError(403, "Requires ADMINISTER permission")` for /configure):
+  the servlet container's error page, with no X-You-Are-Authenticated-As, no
+  X-Required-Permission and no X-Jenkins (ConfigurationAsCode.java at
+  2117.vc05a_0b_e6b_f4e: doCheck, doApply, doConfigure need ADMINISTER, doExport and
+  doSchema SYSTEM_READ, doReload MANAGE);
+- an exception is core's "Oops!" page (jenkins/model/Jenkins/oops.jelly): a Logging ID,
+  and the stack trace only when -Djenkins.model.Jenkins.SHOW_STACK_TRACE=true
+  (`show_stack_trace=True` here; Jenkins.shouldShowStackTrace, since 2.224).
+
+The /configuration-as-code/check model is one replaceable function: `checker`
+(default casc.check; see casc.py).
 """
 
 from __future__ import annotations
@@ -14,6 +34,8 @@ import html
 import json
 import secrets
 import threading
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
@@ -149,6 +171,8 @@ class Response:
     delay: float = 0.0  # seconds to wait before answering
     drop: bool = False  # close the connection without answering
     reset: bool = False  # send the headers and half the body, then reset the connection
+    trickle: float = 0.0  # send the body one byte every `trickle` seconds
+    flood: int = 0  # a body of this many bytes of filler, until the client leaves (negative: undeclared)
 
 
 @dataclass
@@ -159,7 +183,12 @@ class Fault:
     the normal answer), drop, reset, malformed_json, html (a login page instead of
     JSON), expire_crumbs (every crumb issued so far becomes invalid), restart
     (the controller restarts: `restart_requests` answers of 503, then a new
-    session), ignore_apply (apply/configure answer success but change nothing).
+    session), ignore_apply (apply/configure answer success but change nothing),
+    answer (`status` with exactly `body`, `content_type` and `headers`), trickle
+    (the normal answer, its body one byte every `seconds`), flood (a body of
+    `size` bytes, 4 GiB by default, of filler), redirect (`status`, default 307,
+    to `location`), echo_auth (a proxy's 403 page quoting the request's
+    Authorization header).
     """
 
     kind: str
@@ -167,9 +196,15 @@ class Fault:
     method: str | None = None
     times: int = 1  # matching requests affected; -1 for all
     skip: int = 0  # matching requests let through first
-    status: int = 500
+    status: int = 0  # 0: the kind's own (status 500, answer 200, redirect 307)
     seconds: float = 0.0
     restart_requests: int = 3
+    body: bytes = b""
+    content_type: str = "application/json;charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+    location: str = ""
+    size: int = 4 * 1024 ** 3
+    declare: bool = True  # flood: a Content-Length (else the body ends when the connection closes)
 
     def matches(self, req: Request) -> bool:
         return ((self.path is None or self.path in req.path)
@@ -196,8 +231,12 @@ class JenkinsDouble:
     def __init__(self, *, name: str = "jenkins", version: str = "2.555.2", plugins: list[dict] | None = None,
                  users: dict[str, User] | None = None, csrf: bool = True, file_source: str | None = None,
                  env: dict[str, str] | None = None, reload_token: str | None = None,
-                 casc_version: str | None = None):
+                 casc_version: str | None = None, show_stack_trace: bool = False,
+                 checker: Callable[[str, set[str]], list] | None = None):
         self.name = name
+        self.show_stack_trace = show_stack_trace  # -Djenkins.model.Jenkins.SHOW_STACK_TRACE=true
+        # What /check, /configure and /apply accept: text, installed plugin ids -> warnings, or CheckFailed.
+        self.checker = checker or casc.check
         self.version = version
         self.plugins = plugins if plugins is not None else plugins_for(
             ["configuration-as-code"], casc_version=casc_version or CASC_NEW)
@@ -306,6 +345,8 @@ class JenkinsDouble:
             resp = self._fault_body(fault, resp)
         if fault is not None and fault.kind == "delay":
             resp.delay = fault.seconds
+        if fault is not None and fault.kind == "trickle":
+            resp.trickle = fault.seconds
         return resp, name, kind
 
     def _take_fault(self, req: Request) -> Fault | None:
@@ -322,11 +363,24 @@ class JenkinsDouble:
 
     def _fault_response(self, fault: Fault, req: Request) -> Response | None:
         if fault.kind == "status":
-            titles = {500: "Oops!", 502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable",
-                      504: "504 Gateway Time-out"}
-            return self._page(fault.status, titles.get(fault.status, str(fault.status)),
-                              "java.lang.IllegalStateException: injected failure" if fault.status == 500
-                              else titles.get(fault.status, ""), api=fault.status == 500)
+            status = fault.status or 500
+            if status == 500:
+                return self._oops("java.lang.IllegalStateException: injected failure")
+            titles = {502: "502 Bad Gateway", 503: "503 Service Temporarily Unavailable", 504: "504 Gateway Time-out"}
+            return self._page(status, titles.get(status, str(status)), titles.get(status, ""), api=False)
+        if fault.kind == "answer":
+            return Response(fault.status or 200, fault.body, self._headers(fault.content_type) + list(fault.headers))
+        if fault.kind == "flood":
+            return Response(200, b"", self._headers("application/json;charset=utf-8"),
+                            flood=fault.size if fault.declare else -fault.size)
+        if fault.kind == "redirect":
+            return Response(fault.status or 307, b"",
+                            self._headers("text/html;charset=utf-8") + [("Location", fault.location)])
+        if fault.kind == "echo_auth":
+            quoted = html.escape(req.headers.get("authorization", ""))
+            return Response(fault.status or 403, f"<html><body><h1>Refused by the gateway</h1><pre>Authorization: {quoted}\n"
+                                 f"Host: {html.escape(req.headers.get('host', ''))}</pre></body></html>".encode(),
+                            [("Content-Type", "text/html;charset=utf-8")])
         if fault.kind == "drop":
             return Response(0, drop=True)
         if fault.kind == "reset":
@@ -357,7 +411,7 @@ class JenkinsDouble:
         live = casc.defaults(self.root_url)
         if self._file_source:
             try:
-                casc.check(self._file_source, self._plugin_ids())
+                self.checker(self._file_source, self._plugin_ids())
                 live = casc.merge(live, casc.resolve(casc.parse(self._file_source), self.env))
             except casc.CheckFailed:
                 pass  # a real controller would log the error and start with what it had
@@ -561,12 +615,12 @@ class JenkinsDouble:
 
     def _casc_check(self, req, user):
         if not self._has(user, ADMINISTER):
-            return self._denied(user, ADMINISTER)
+            return self._send_error(403, req)
         text = req.body.decode("utf-8", "replace")
         new = self.casc_generation >= 1947
         key = "message" if new else "warning"
         try:
-            warnings = casc.check(text, self._plugin_ids())
+            warnings = self.checker(text, self._plugin_ids())
         except casc.CheckFailed as exc:
             if new:
                 return self._json([{"line": i.line, "message": i.message} for i in exc.issues], status=400)
@@ -574,7 +628,7 @@ class JenkinsDouble:
         return self._json([{"line": i.line, key: i.message} for i in warnings])
 
     def _configure(self, text: str) -> None:
-        casc.check(text, self._plugin_ids())  # every apply dry-runs first and aborts before changing anything
+        self.checker(text, self._plugin_ids())  # every apply dry-runs first and aborts before changing anything
         ignore = next((f for f in self.faults if f.kind == "ignore_apply" and f.times != 0), None)
         if ignore is not None:
             ignore.times -= ignore.times > 0
@@ -583,8 +637,7 @@ class JenkinsDouble:
 
     def _casc_configure(self, req, user):
         if not self._has(user, ADMINISTER):
-            resp = self._denied(user, ADMINISTER, "Requires ADMINISTER permission")
-            return resp
+            return self._send_error(403, req, "Requires ADMINISTER permission")
         try:
             self._configure(req.body.decode("utf-8", "replace"))
         except casc.CheckFailed as exc:
@@ -594,7 +647,7 @@ class JenkinsDouble:
 
     def _casc_apply(self, req, user):
         if not self._has(user, ADMINISTER):
-            return self._denied(user, ADMINISTER)
+            return self._send_error(403, req)
         try:
             self._configure(req.body.decode("utf-8", "replace"))
         except casc.CheckFailed as exc:
@@ -603,7 +656,7 @@ class JenkinsDouble:
 
     def _casc_export(self, req, user):
         if not self._has(user, SYSTEM_READ):
-            return self._denied(user, SYSTEM_READ)
+            return self._send_error(403, req)
         return Response(200, casc.export(self.live).encode(), self._headers("application/x-yaml;charset=utf-8"))
 
     def _reload_from_source(self) -> str | None:
@@ -618,7 +671,7 @@ class JenkinsDouble:
 
     def _casc_reload(self, req, user):
         if not self._has(user, MANAGE):
-            return self._denied(user, MANAGE)
+            return self._send_error(403, req)
         error = self._reload_from_source()
         if error is None:
             return self._redirect("manage/configuration-as-code/")
@@ -642,7 +695,7 @@ class JenkinsDouble:
 
     def _casc_schema(self, req, user):
         if not self._has(user, SYSTEM_READ):
-            return self._denied(user, SYSTEM_READ)
+            return self._send_error(403, req)
         return self._json({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
                            "properties": {k: {"type": "object"} for k in casc.CORE_ROOTS}})
 
@@ -663,10 +716,26 @@ class JenkinsDouble:
         return Response(status, text.encode(), self._headers("text/html;charset=utf-8", api=api))
 
     def _oops(self, message: str) -> Response:
-        return self._page(500, "Jenkins [Jenkins]",
-                          f"<h1>Oops!</h1><p>A problem occurred while processing the request.</p>"
-                          f"<pre>{html.escape(message)}\n\tat io.jenkins.plugins.casc.ConfigurationAsCode"
-                          f".doCheck(ConfigurationAsCode.java:302)</pre>")
+        """Core's error page for an exception (oops.jelly): the trace only with SHOW_STACK_TRACE."""
+        trace = (f"<h2>Stack trace</h2><pre style='margin:2em; clear:both'>{html.escape(message)}\n"
+                 f"\tat io.jenkins.plugins.casc.ConfigurationAsCode.doCheck(ConfigurationAsCode.java:302)</pre>"
+                 if self.show_stack_trace else "")
+        return self._page(500, "Jenkins",
+                          "<h1 style='text-align: center'>Oops!</h1><div id='error-description'>"
+                          "<h2 style='text-align: center'>A problem occurred while processing the request</h2>"
+                          f"<p style='text-align: center'>Logging ID={uuid.uuid4()}</p></div>{trace}")
+
+    def _send_error(self, status: int, req: Request, message: str | None = None) -> Response:
+        """HttpServletResponse.sendError as the plugin calls it: the servlet container's (Jetty's) error
+        page, no Jenkins header at all."""
+        reason = message or {403: "Forbidden", 404: "Not Found"}.get(status, "Error")
+        text = (f"<html>\n<head>\n<meta http-equiv=\"Content-Type\" content=\"text/html;charset=ISO-8859-1\"/>\n"
+                f"<title>Error {status} {html.escape(reason)}</title>\n</head>\n<body>\n"
+                f"<h2>HTTP ERROR {status} {html.escape(reason)}</h2>\n<table>\n"
+                f"<tr><th>URI:</th><td>{html.escape(req.path)}</td></tr>\n<tr><th>STATUS:</th><td>{status}</td></tr>\n"
+                f"<tr><th>MESSAGE:</th><td>{html.escape(reason)}</td></tr>\n"
+                f"<tr><th>SERVLET:</th><td>Stapler</td></tr>\n</table>\n</body>\n</html>\n")
+        return Response(status, text.encode("latin-1", "replace"), [("Content-Type", "text/html;charset=iso-8859-1")])
 
     def _redirect(self, where: str) -> Response:
         resp = Response(302, b"", self._headers("text/html;charset=utf-8"))

@@ -47,16 +47,30 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.close()
             return
-        self._write(resp.status, resp.body, resp.headers)
+        self._write(resp.status, resp.body, resp.headers, trickle=resp.trickle, flood=resp.flood)
 
-    def _write(self, status, body, headers, partial=False):
+    def _write(self, status, body, headers, partial=False, trickle=0.0, flood=0):
         try:
             self.send_response(status)
             for k, v in headers:
                 self.send_header(k, v)
-            self.send_header("Content-Length", str(len(body)))
+            if flood < 0:  # no length: the body ends when the connection closes
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            else:
+                self.send_header("Content-Length", str(flood or len(body)))
             self.end_headers()
-            self.wfile.write(body[: len(body) // 2] if partial else body)
+            if trickle:  # one byte at a time: never a pause long enough for a read timeout
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(trickle)
+            elif flood:  # until the client has had enough
+                chunk = b" " * 65536
+                for _ in range(0, abs(flood), len(chunk)):
+                    self.wfile.write(chunk)
+            else:
+                self.wfile.write(body[: len(body) // 2] if partial else body)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True  # the client gave up (timeout): nothing to answer

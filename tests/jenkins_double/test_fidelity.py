@@ -204,15 +204,59 @@ def test_bad_credentials_401_with_basic_challenge(served):
     assert r.headers["Content-Type"].startswith("text/html")
 
 
-def test_missing_permission_403_names_it(served):
+def test_core_names_the_missing_permission(served):
+    """Core's checks throw AccessDeniedException3: the 403 names user and permission (jenkins-2.555.2,
+    hudson/security/AccessDeniedException3.java reportAsHeaders, AccessDeniedHandlerImpl)."""
     _, url = served()
     r = requests.get(url + "pluginManager/api/json?depth=2", auth=(READER.name, READER.tokens[0]), timeout=5)
     assert r.status_code == 403
     assert r.headers["X-You-Are-Authenticated-As"] == "reader"
     assert r.headers["X-Required-Permission"] == "hudson.model.Hudson.SystemRead"
-    r = requests.post(url + "configuration-as-code/check", data=b"jenkins: {}", timeout=5,
-                      auth=(MANAGER.name, MANAGER.tokens[0]))
-    assert r.status_code == 403 and r.headers["X-Required-Permission"] == "hudson.model.Hudson.Administer"
+
+
+# What ConfigurationAsCode.java (2117.vc05a_0b_e6b_f4e) checks before each endpoint, and its sendError message
+CASC_DENIALS = [("configuration-as-code/check", "POST", MANAGER, "Forbidden"),
+                ("configuration-as-code/apply", "POST", MANAGER, "Forbidden"),
+                ("configuration-as-code/configure", "POST", MANAGER, "Requires ADMINISTER permission"),
+                ("configuration-as-code/export", "POST", READER, "Forbidden"),
+                ("configuration-as-code/reload", "POST", READER, "Forbidden"),
+                ("configuration-as-code/schema", "GET", READER, "Forbidden")]
+
+
+@pytest.mark.parametrize("path, method, who, message", CASC_DENIALS)
+def test_the_configuration_as_code_plugin_denies_with_a_bare_403(served, path, method, who, message):
+    """The plugin checks hasPermission itself and calls sendError(403): the container's error page, none of
+    core's X-You-Are-Authenticated-As / X-Required-Permission headers, and no X-Jenkins either."""
+    _, url = served()
+    r = requests.request(method, url + path, data=b"jenkins: {}", auth=(who.name, who.tokens[0]), timeout=5)
+    assert r.status_code == 403
+    assert not {h for h in r.headers if h.lower().startswith("x-")}, r.headers
+    assert f"<title>Error 403 {message}</title>" in r.text and "HTTP ERROR 403" in r.text
+
+
+def test_an_error_page_shows_the_exception_only_with_stack_traces_on(served):
+    """Core's oops.jelly (since 2.224): "A problem occurred", a Logging ID, and the stack trace only when
+    jenkins.model.Jenkins.SHOW_STACK_TRACE is set (Jenkins.shouldShowStackTrace)."""
+    for show, prefix in ((False, "/plain"), (True, "/traces")):
+        _, url = served(JenkinsDouble(casc_version=CASC_OLD, show_stack_trace=show), prefix=prefix)
+        r = requests.post(url + "configuration-as-code/check", data=b"nope: 1\n", timeout=5,
+                          auth=(ADMIN.name, ADMIN.tokens[0]))
+        assert r.status_code == 500 and r.headers["X-Jenkins"]
+        assert "A problem occurred while processing the request" in r.text
+        assert re.search(r"Logging ID=[0-9a-f-]{36}", r.text)
+        assert ("No configurator found for the following root element: nope" in r.text) is show
+        assert ("ConfiguratorException" in r.text) is show
+
+
+def test_a_literal_dollar_brace_is_resolved_from_its_escape_and_exported_escaped(served):
+    """SecretSourceResolver: ^${ is a literal ${ when applied, and export encodes a literal ${ as ^${."""
+    double, url = served(JenkinsDouble(env={"HOME": "/var/jenkins"}))
+    admin = _session(url)
+    body = b"jenkins:\n  systemMessage: 'Builds cost ^${5} each, ^${HOME} stays, ${HOME} resolves'\n"
+    assert admin.post(url + "configuration-as-code/configure", data=body, timeout=5).status_code == 200
+    assert double.live["jenkins"]["systemMessage"] == "Builds cost ${5} each, ${HOME} stays, /var/jenkins resolves"
+    exported = admin.post(url + "configuration-as-code/export", timeout=5).text
+    assert "systemMessage: Builds cost ^${5} each, ^${HOME} stays, /var/jenkins resolves" in exported
 
 
 def test_post_only_urls_answer_405_with_allow_and_unknown_paths_404(served):
@@ -277,7 +321,8 @@ def test_check_answers_of_three_plugin_generations(served):
             {"line": 2, ok_key: "'agentProtocols' is deprecated"}]
         r = admin.post(url + "configuration-as-code/check", data=bad, timeout=5)
         assert r.status_code == error_status
-        assert "No configurator found for the following root element: foo" in r.text
+        # the old generation's error is an exception: on the page only with stack traces shown
+        assert ("No configurator found for the following root element: foo" in r.text) is (error_status == 400)
         if error_status == 400:
             assert r.json() == [{"line": -1, "message": "No configurator found for the following root element: foo"}]
         has_configure = version is None

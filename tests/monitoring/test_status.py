@@ -148,7 +148,7 @@ def test_json_report(fleet):
     assert "lacks Overall/SystemRead" in reader["reason"] and "the status user needs Overall/SystemRead" in reader["reason"]
 
     slow = rows["ci.slow"]
-    assert slow["state"] == "unreachable" and slow["reason"] == "GET /api/json: no answer within 3 s"
+    assert slow["state"] == "unreachable" and slow["reason"] == "GET /api/json: no complete answer within 3 s"
 
     # read-only: GETs only, no crumb, four requests for a controller that answers everything
     for double in doubles.values():

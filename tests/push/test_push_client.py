@@ -4,6 +4,8 @@ All double only (fault injection)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from jenkins_double import CASC_OLD, Fault, JenkinsDouble, closed_port_url, plugins_for
 from push_helpers import ADMIN, MARKER, READER, users
@@ -13,6 +15,7 @@ from generator.jenkins_client import (
     BadResponse,
     CheckIssue,
     Credentials,
+    Interrupted,
     JenkinsClient,
     JenkinsError,
     NotFound,
@@ -48,9 +51,10 @@ def test_whoami_version_session_and_plugins(double_url):
     plugins = {p.short_name: p for p in c.plugins()}
     assert plugins["git"].version == "5.7.0" and plugins["git"].active
     assert ("scm-api", False) in plugins["git"].dependencies
-    assert [(r.method, r.path, r.status) for r in c.log] == [
-        ("GET", "/ci/crumbIssuer/api/json", 200), ("GET", "/ci/me/api/json", 200),
-        ("GET", "/ci/pluginManager/api/json", 200)]
+    assert [(r.method, r.path, r.status) for r in c.log] == [  # no crumb: only POSTs need one
+        ("GET", "/ci/me/api/json", 200), ("GET", "/ci/pluginManager/api/json", 200)]
+    c.check("jenkins: {}\n")
+    assert [r.path for r in c.log[2:]] == ["/ci/crumbIssuer/api/json", "/ci/configuration-as-code/check"]
 
 
 def test_check_results_in_both_formats(double_url):
@@ -65,7 +69,14 @@ def test_check_results_in_both_formats(double_url):
     _, old_url = double_url(JenkinsDouble(users=users(), casc_version=CASC_OLD), prefix="/old")
     old = client(old_url)
     assert old.check("jenkins:\n  agentProtocols: [Ping]\n").warnings[0].line == 2
-    assert old.check("x: 1\n", legacy_errors=True).errors == [
+    # Jenkins 2.224+ keeps the exception of a 500 page in its log: the message says where to look
+    [error] = old.check("x: 1\n", legacy_errors=True).errors
+    assert re.fullmatch(r"rejected without details: configuration-as-code plugins before 1947 report check errors "
+                        r"as a 500 page, which Jenkins 2\.224 and later show only in its log \(Logging ID "
+                        r"[0-9a-f-]{36}\); plugin 1947 or later lists the errors", error.message), error.message
+    _, shown_url = double_url(JenkinsDouble(users=users(), casc_version=CASC_OLD, show_stack_trace=True),
+                              prefix="/shown")
+    assert client(shown_url).check("x: 1\n", legacy_errors=True).errors == [
         CheckIssue(-1, "No configurator found for the following root element: x", "error")]
     with pytest.raises(RemoteError) as info:  # without legacy_errors a 500 is a server failure
         old.check("x: 1\n")
@@ -108,7 +119,7 @@ def test_auth_errors_name_user_and_permission(double_url):
 def test_stale_crumb_is_refetched_once_then_reported(double_url):
     double, url = double_url()
     c = client(url, secret=ADMIN.password)
-    c.whoami()
+    c.check("jenkins: {}\n")  # a POST: fetches the crumb
     double.expire_crumbs()
     assert c.export()  # 403, fresh crumb, retry
     assert [r.status for r in double.requests("/configuration-as-code/export")] == [403, 200]
@@ -121,7 +132,7 @@ def test_stale_crumb_is_refetched_once_then_reported(double_url):
 def test_api_token_needs_no_valid_crumb(double_url):
     double, url = double_url()
     c = client(url)
-    c.whoami()
+    c.check("jenkins: {}\n")  # a POST: fetches the crumb
     double.expire_crumbs()
     assert c.export()
     assert [r.status for r in double.requests("/configuration-as-code/export")] == [200]
@@ -173,8 +184,45 @@ def test_timeout_is_not_retried(double_url):
     double.inject(Fault("delay", path="/me/api/json", seconds=1.5))
     with pytest.raises(Timeout) as info:
         client(url, timeout=0.3).whoami()
-    assert str(info.value) == "GET /me/api/json: no answer within 0.3 s"
+    assert str(info.value) == "GET /me/api/json: no complete answer within 0.3 s"
     assert len(double.requests("/me/api/json")) == 1
+
+
+def test_a_request_has_a_deadline_whatever_the_answer_trickles(double_url):
+    """Headers at once, then one byte every 0.05 s: each read succeeds, the request as a whole must end."""
+    import time
+    double, url = double_url()
+    double.inject(Fault("trickle", path="/configuration-as-code/export", seconds=0.05))
+    started = time.monotonic()
+    with pytest.raises(Timeout) as info:
+        client(url, timeout=0.5).export()  # the export is some 1,000 bytes: 50 s at that pace
+    assert time.monotonic() - started < 5
+    assert str(info.value) == "POST /configuration-as-code/export: no complete answer within 0.5 s"
+
+
+def test_abort_cuts_the_request_in_flight(double_url):
+    import threading
+    import time
+    double, url = double_url()
+    double.inject(Fault("delay", path="/me/api/json", seconds=30))
+    c = client(url, timeout=60)
+    threading.Timer(0.3, c.abort).start()
+    started = time.monotonic()
+    with pytest.raises(Interrupted, match=r"^GET /me/api/json: interrupted$"):
+        c.whoami()
+    assert time.monotonic() - started < 5
+    with pytest.raises(Interrupted):  # and nothing after it
+        c.plugins()
+
+
+def test_an_answer_larger_than_the_limit_is_not_read(double_url):
+    double, url = double_url()
+    c = client(url, max_body=64 * 1024)
+    assert c.plugins()  # a few KiB
+    double.inject(Fault("flood", path="/pluginManager", size=1024 ** 2, declare=False))
+    with pytest.raises(BadResponse, match=r"^GET /pluginManager/api/json: the answer is larger than 0\.0625 MiB: "
+                                          r"not read$"):
+        c.plugins()
 
 
 def test_bad_answers(double_url):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 from jenkins_double import CASC_OLD, Fault, JenkinsDouble, plugin_entry, plugins_for
 from push_helpers import MARKER, VERSION, jcasc, model, table, users, write_build
@@ -117,8 +118,9 @@ def test_missing_permission_names_user_and_permission_double_only(tmp_path, flee
     manager = fleet("push", NAME, "--url", server.url("/perm"), user="manager",
                     token="11b1d3f5a7c9e1b3d5f7a9c1e3b5d7f9a1")
     assert manager.code == 3
-    assert ("check: POST /configuration-as-code/check: 403 Forbidden: user 'manager' lacks Overall/Administer "
-            "(hudson.model.Hudson.Administer)") in manager.err
+    # the plugin denies with a bare 403 (no X-Required-Permission): the message says what the step needs
+    assert ("check: POST /configuration-as-code/check: 403 Forbidden for user 'manager': this request needs "
+            "Overall/Administer (hudson.model.Hudson.Administer)") in manager.err
     assert double.requests("/configuration-as-code/configure") == []
 
 
@@ -193,8 +195,9 @@ def test_fleet_of_three_one_failing_the_others_apply_double_only(tmp_path, fleet
     run = fleet("push", "--targets", "targets.yaml", "--report", "report.json", "--jobs", "3")
     assert run.code == 3, run.all
     assert table(run.out) == {"ee4j.c": "applied", "technology.a": "applied", "technology.b": "failed"}
-    assert ("technology.b: error: check: POST /configuration-as-code/check: 500 Internal Server Error: "
-            "injected failure") in run.err
+    assert re.search(r"technology\.b: error: check: POST /configuration-as-code/check: 500 Internal Server Error: "
+                     r"Jenkins logged the error with ID [0-9a-f-]{36} \(its log has the details; error pages show "
+                     r"them only with -Djenkins\.model\.Jenkins\.SHOW_STACK_TRACE=true\)", run.err), run.err
     assert "3 controllers: 2 applied, 1 failed" in run.err
     report = report_of(tmp_path)
     assert report["ok"] is False and report["counts"] == {"applied": 2, "failed": 1, "skipped": 0, "unchanged": 0}
@@ -240,7 +243,7 @@ def test_timeout_fails_that_controller_double_only(tmp_path, fleet, serve):
     one_build(tmp_path, jcasc("slow"))
     run = fleet("push", NAME, "--url", server.url("/slow"), "--timeout", "2")
     assert run.code == 3
-    assert f"{NAME}: error: diff: POST /configuration-as-code/export: no answer within 2 s" in run.err
+    assert f"{NAME}: error: diff: POST /configuration-as-code/export: no complete answer within 2 s" in run.err
 
 
 def test_old_plugin_without_configure_falls_back_to_apply_double_only(tmp_path, fleet, serve):
@@ -251,11 +254,34 @@ def test_old_plugin_without_configure_falls_back_to_apply_double_only(tmp_path, 
     assert run.code == 0, run.all
     assert controller(report_of(tmp_path))["endpoint"] == "apply"
     assert [r.status for r in double.requests("/configuration-as-code/configure")] == [404]
-    # old plugins report check errors as a 500 page: still an error with its line
+    # old plugins report check errors as a 500 page; on Jenkins 2.224+ it has no details unless stack traces
+    # are shown: still an error, saying where the details are
     one_build(tmp_path, jcasc("x") + "bogus: 1\n")
     bad = fleet("push", NAME, "--url", server.url("/old"))
     assert bad.code == 3
-    assert "jenkins.yaml:4:1: error: bogus: No configurator found for the following root element: bogus" in bad.err
+    assert re.search(r"jenkins\.yaml: error: rejected without details: configuration-as-code plugins before 1947 "
+                     r"report check errors as a 500 page, which Jenkins 2\.224 and later show only in its log "
+                     r"\(Logging ID [0-9a-f-]{36}\)", bad.err), bad.err
+    assert "check: Jenkins rejected the generated configuration (1 error; jenkins.yaml: rejected without" in bad.err
+    double.show_stack_trace = True  # -Djenkins.model.Jenkins.SHOW_STACK_TRACE=true: the message, and its line
+    shown = fleet("push", NAME, "--url", server.url("/old"))
+    assert "jenkins.yaml:4:1: error: bogus: No configurator found for the following root element: bogus" in shown.err
+
+
+def test_a_value_with_a_literal_dollar_brace_is_pushed_double_only(tmp_path, fleet, serve):
+    """systemMessage "Builds cost ${5} each" is generated as ^${5}: a change like any other, applied, and
+    unchanged once it landed (the controller stores the literal and exports it escaped again)."""
+    double = JenkinsDouble(name="dollar", users=users())
+    server = serve({"/dollar": double})
+    one_build(tmp_path, jcasc("Builds cost ^${5} each"))
+    first = fleet("push", NAME, "--url", server.url("/dollar"), "--report", "report.json")
+    assert first.code == 0, first.all
+    assert table(first.out) == {NAME: "applied"}
+    assert '+ jenkins.systemMessage: "Builds cost ^${5} each"' in first.out
+    assert double.live["jenkins"]["systemMessage"] == "Builds cost ${5} each"
+    second = fleet("push", NAME, "--url", server.url("/dollar"), "--report", "report.json")
+    assert table(second.out) == {NAME: "unchanged"}
+    assert controller(report_of(tmp_path))["notCompared"] == []
 
 
 def test_verify_mismatch_is_a_failure_double_only(tmp_path, fleet, serve):
@@ -275,7 +301,7 @@ def test_html_and_malformed_json_answers_fail_cleanly_double_only(tmp_path, flee
     one_build(tmp_path, jcasc("x"))
     run = fleet("push", NAME, "--url", server.url("/proxy"))
     assert run.code == 3
-    assert ("whoami: GET /me/api/json answered something that is not JSON (a login page or a proxy in the way?)"
+    assert ("whoami: GET /me/api/json answered text/html that is not JSON (a login page or a proxy in the way?)"
             in run.err)
     double.inject(Fault("malformed_json", path="/pluginManager/api/json"))
     run = fleet("push", NAME, "--url", server.url("/proxy"))
@@ -368,11 +394,61 @@ def test_url_option_needs_exactly_one_instance_and_no_plain_http_to_remote_hosts
     assert run.code == 1 and "must not carry credentials" in run.err
 
 
+def test_no_credentials_for_several_controllers_is_said_once(tmp_path, fleet):
+    write_build(str(tmp_path / "build"), {n: (jcasc(n), model(n)) for n in
+                                          ("technology.a", "technology.b", "technology.c", "ee4j.d", "ee4j.e",
+                                           "ee4j.f", "ee4j.g")})
+    run = fleet("push", env={"FLEET_JENKINS_TOKEN": None})
+    assert run.code == 1
+    assert run.err == ("<environment>: error: no credentials for 7 controllers: ee4j.d, ee4j.e, ee4j.f, ee4j.g, "
+                       "technology.a and 2 more\n"
+                       "  hint: set FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN, or use --credentials FILE\n"
+                       "1 error in 1 file\n")
+    creds = tmp_path / "creds.ini"
+    creds.write_text(f"[instance:technology.a]\nuser = admin\ntoken = {MARKER}\n")
+    creds.chmod(0o600)
+    partial = fleet("push", "technology.*", "--credentials", str(creds), env={"FLEET_JENKINS_TOKEN": None})
+    assert partial.code == 1
+    assert partial.err == ("creds.ini: error: no credentials for 2 controllers: technology.b, technology.c\n"
+                           f"  hint: add a [default] section, or [cluster:NAME] / [instance:NAME] sections, to {creds}; "
+                           "or set FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN\n1 error in 1 file\n")
+
+
+def test_a_host_that_does_not_resolve_is_named_and_not_retried(tmp_path, fleet):
+    one_build(tmp_path, jcasc("x"))
+    run = fleet("push", NAME, "--url", "https://fleet-test.invalid/x", "--report", "report.json")
+    assert run.code == 3
+    assert f"{NAME}: error: whoami: GET /me/api/json: host fleet-test.invalid not found (DNS)\n" in run.err
+    assert controller(report_of(tmp_path))["requests"] == 0 and "attempts" not in run.err
+
+
+def test_instances_not_in_the_build_are_named(tmp_path, fleet):
+    one_build(tmp_path, jcasc("x"))
+    for name in (NAME, "technology.new", "ee4j.new"):
+        (tmp_path / "instances" / name).mkdir(parents=True)
+        (tmp_path / "instances" / name / "instance.yaml").write_text("project: {}\n")
+    (tmp_path / "instances" / "fleet.yaml").write_text("clusters: []\n")
+    os.utime(tmp_path / "instances" / "fleet.yaml", (0, 0))
+    for name in (NAME, "technology.new", "ee4j.new"):
+        os.utime(tmp_path / "instances" / name / "instance.yaml", (0, 0))
+    run = fleet("push", "technology.*", "--url", "http://127.0.0.1:9/", "--timeout", "1",
+                env={"FLEET_JENKINS_TOKEN": None})
+    assert run.code == 1  # no credentials: nothing is sent, the warnings still come first
+    assert run.err.startswith(
+        "instances/technology.new/instance.yaml: warning: not in build/: this instance was added after the last "
+        "'fleet generate' and is left out\n  hint: run 'fleet generate' first\n"), run.err
+    assert "ee4j.new" not in run.err  # not selected
+    everything = fleet("push", env={"FLEET_JENKINS_TOKEN": None})
+    assert "instances/ee4j.new/instance.yaml: warning: not in build/" in everything.err
+
+
 def test_no_credentials_is_bad_input(tmp_path, fleet):
     one_build(tmp_path, jcasc("x"))
     run = fleet("push", NAME, "--url", "http://127.0.0.1:9/", env={"FLEET_JENKINS_TOKEN": None})
     assert run.code == 1
-    assert "no credentials for this controller" in run.err and "FLEET_JENKINS_USER" in run.err
+    assert run.err == ("<environment>: error: no credentials for the controller: technology.e2e\n"
+                       "  hint: set FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN, or use --credentials FILE\n"
+                       "1 error in 1 file\n")
 
 
 # --- the sample fleet, credentials files, Ctrl-C -----------------------------------------------------
@@ -417,32 +493,64 @@ def test_generated_sample_instances_push_cleanly_double_only(tmp_path, fleet, se
     assert "(1 value from ${VARIABLES} not compared: Jenkins shows them resolved or encrypted)" in drifted.out
 
 
-def test_ctrl_c_finishes_in_flight_work_and_reports_double_only(tmp_path, serve):
+def interrupt_when(proc, arrived, timeout: float = 20) -> float:
+    """Send SIGINT to `proc` once `arrived()`; the seconds from the signal to its exit, and its output."""
     import signal
+    import time
+    deadline = time.monotonic() + timeout
+    while not arrived() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=40)
+    return time.monotonic() - sent, out, err
+
+
+def cli_process(tmp_path, *args):
     import subprocess
     import sys
-    import time
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
+    env.update(FLEET_JENKINS_USER="admin", FLEET_JENKINS_TOKEN=MARKER, NO_COLOR="1")
+    return subprocess.Popen([sys.executable, "-m", "generator", *args], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_stops_at_once_and_reports_double_only(tmp_path, serve):
+    """SIGINT while a controller is slow to answer: the request in flight is cut, nothing else starts, the
+    summary and the report say what each controller did, within a moment (not after the slow answer)."""
     doubles = {p: JenkinsDouble(name=p, users=users()) for p in ("a", "b", "c")}
-    doubles["a"].inject(Fault("delay", path="/configuration-as-code/check", seconds=3))  # the window for SIGINT
+    doubles["a"].inject(Fault("delay", path="/configuration-as-code/check", seconds=30))  # the window for SIGINT
     server = serve({f"/{p}": d for p, d in doubles.items()})
     write_build(str(tmp_path / "build"), {f"technology.{p}": (jcasc(p), model(f"technology.{p}")) for p in "abc"})
     (tmp_path / "targets.yaml").write_text(f"clusters:\n  okd-c1: {{url: 'http://127.0.0.1:{server.port}{{prefix}}'}}\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
-    env.update(FLEET_JENKINS_USER="admin", FLEET_JENKINS_TOKEN=MARKER, NO_COLOR="1")
-    proc = subprocess.Popen([sys.executable, "-m", "generator", "push", "--targets", "targets.yaml", "--jobs", "1",
-                             "--report", "report.json"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 20
-    while not doubles["a"].requests("/configuration-as-code/check") and time.monotonic() < deadline:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    proc = cli_process(tmp_path, "push", "--targets", "targets.yaml", "--jobs", "1", "--timeout", "60", "--report",
+                       "report.json")
+    stopped, out, err = interrupt_when(proc, lambda: doubles["a"].requests("/configuration-as-code/check"))
     assert proc.returncode == 130, out + err
+    assert stopped < 10, f"{stopped:.1f} s after SIGINT"  # cut at once; 30 s if the request ran to its end
     assert MARKER not in out + err
     report = report_of(tmp_path)
     assert report["interrupted"] is True and report["ok"] is False
     reasons = {c["name"]: c["reason"] for c in report["controllers"]}
-    assert reasons == {"technology.a": "interrupted before diff", "technology.b": "interrupted before whoami",
-                       "technology.c": "interrupted before whoami"}
+    assert reasons == {"technology.a": "interrupted during check: nothing was changed",
+                       "technology.b": "interrupted before whoami", "technology.c": "interrupted before whoami"}
     assert all(not d.requests("/configuration-as-code/configure") for d in doubles.values())
     assert "3 controllers: 3 skipped" in err and "interrupted" in err
+
+
+def test_ctrl_c_stops_fleet_status_at_once_double_only(tmp_path, serve):
+    doubles = {p: JenkinsDouble(name=p, users=users()) for p in ("a", "b")}
+    doubles["b"].inject(Fault("delay", path="/queue/api/json", seconds=30))
+    server = serve({f"/{p}": d for p, d in doubles.items()})
+    write_build(str(tmp_path / "build"), {f"technology.{p}": (jcasc(p), model(f"technology.{p}")) for p in "ab"})
+    (tmp_path / "targets.yaml").write_text(f"clusters:\n  okd-c1: {{url: 'http://127.0.0.1:{server.port}{{prefix}}'}}\n")
+    proc = cli_process(tmp_path, "status", "--targets", "targets.yaml", "--timeout", "60", "--format", "json",
+                       "--jobs", "1")
+    stopped, out, err = interrupt_when(proc, lambda: doubles["b"].requests("/queue/api/json"))
+    assert proc.returncode == 130, out + err
+    assert stopped < 10, f"{stopped:.1f} s after SIGINT"
+    report = json.loads(out)
+    assert report["interrupted"] is True
+    assert {c["name"]: (c["state"], c["reason"]) for c in report["controllers"]} == {
+        "technology.a": ("ok", ""), "technology.b": ("failed", "interrupted while reading the queue")}
+    assert "2 controllers: 1 ok, 1 failed (" in err and err.rstrip().endswith("- interrupted")

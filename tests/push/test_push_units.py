@@ -92,6 +92,19 @@ def test_variables_are_not_compared_and_secrets_never_shown():
     assert MARKER not in str(added.changes) and "AQAAAB" not in str(added.changes)
 
 
+def test_an_escaped_dollar_brace_is_compared_and_only_genuine_variables_are_skipped():
+    """Instance values are generated with `${` escaped as `^${` (a literal for JCasC), and the export escapes
+    literals the same way: such a value is compared like any text; `${VAR}` is not."""
+    desired = "jenkins:\n  systemMessage: 'Builds cost ^${5} each'\n  labelString: '${LABELS}'\n"
+    changed = diff(desired, "jenkins:\n  systemMessage: old\n")
+    assert lines(changed) == ['~ jenkins.systemMessage: "old" -> "Builds cost ^${5} each"']
+    assert changed.not_compared == ("jenkins.labelString",)
+    landed = diff(desired, "jenkins:\n  systemMessage: 'Builds cost ^${5} each'\n  labelString: resolved\n")
+    assert landed.changes == () and landed.not_compared == ("jenkins.labelString",)
+    mixed = diff("a: {l: ['^${x}', y]}\nb: 'literal ^${A} and ${B}'\n", "a: {l: [y]}\n")
+    assert lines(mixed) == ['~ a.l: ["y"] -> ["^${x}"]'] and mixed.not_compared == ("b",)
+
+
 def test_big_added_values_are_shown_as_yaml_blocks():
     big = {"name": "basic", "containers": [{"name": "jnlp", "image": "x" * 80}]}
     out = push.format_change(push.Change("added", "t[basic]", None, big))
@@ -222,3 +235,36 @@ def test_read_build_selects_by_pattern(tmp_path):
     os.remove(os.path.join(build, "rt.c", "model.json"))
     with pytest.raises(FleetError, match="generated file is missing"):
         push.read_build(build, ["rt.c"])
+
+
+# --- a bug in one controller's push ----------------------------------------------------------------
+
+def test_a_bug_in_one_controllers_job_is_reported_for_it_and_the_others_still_run(tmp_path):
+    from jenkins_double import closed_port_url
+
+    from generator import status as status_lib
+    from generator.jenkins_client import JenkinsClient, RetryPolicy
+
+    build = write_build(str(tmp_path / "b"), {n: (jcasc(n), model(n)) for n in ("technology.a", "technology.b")})
+    store = push.CredentialStore(default=push.Secret("admin", MARKER))
+    targets = push.resolve_targets(push.read_build(build), targets=None, store=store, url=None)
+    targets = [push.Target(t.entry, closed_port_url(), t.credentials) for t in targets]
+
+    def factory(url, credentials, **kw):
+        if url == targets[0].url:
+            raise RuntimeError("a bug")
+        return JenkinsClient(url, credentials, **kw)
+
+    once = RetryPolicy(attempts=1)
+    fleet = push.push_fleet(targets, push.PushOptions(retry=once), client_factory=factory)
+    assert [(r.name, r.outcome, r.internal) for r in fleet.results] == [("technology.a", "failed", True),
+                                                                        ("technology.b", "failed", False)]
+    assert fleet.results[0].reason == "internal error at start: RuntimeError: a bug (please report it)"
+    assert fleet.results[1].reason == "whoami: GET /me/api/json: connection refused"
+    assert [(name, str(exc)) for name, exc in fleet.bugs] == [("technology.a", "a bug")]
+    assert fleet.report()["controllers"][0]["internalError"] is True
+    statuses = status_lib.fleet_status(targets, status_lib.StatusOptions(retry=once), client_factory=factory)
+    assert [(s.name, s.state, s.reason) for s in statuses.statuses] == [
+        ("technology.a", "failed", "internal error at start: RuntimeError: a bug (please report it)"),
+        ("technology.b", "unreachable", "GET /api/json: connection refused")]
+    assert [name for name, _ in statuses.bugs] == ["technology.a"]
