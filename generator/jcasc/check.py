@@ -32,7 +32,8 @@ class Finding:
     key: bool = False          # point at the key (an unknown name), not at its value
     # what kind of problem, about which class, and the names that were possible: enough for a
     # test double to phrase it the way the plugin does
-    kind: str = ""             # unknown-root | unknown-attribute | unknown-symbol | ""
+    kind: str = ""             # unknown-root | unknown-attribute | unknown-symbol | deprecated | restricted |
+    #                            required | value | "" (warnings)
     subject: str = ""          # the class whose attribute or implementation was looked up
     known: tuple = ()
 
@@ -193,19 +194,22 @@ class Checker:
             if attr.deprecated:
                 self._policy("deprecated", sub_path, f"'{attr.name}' of {self._owner(conf)} is deprecated",
                              hint="remove it or use its replacement; configuration-as-code rejects deprecated "
-                                  "attributes unless 'configuration-as-code: {deprecated: warn}'")
+                                  "attributes unless 'configuration-as-code: {deprecated: warn}'",
+                             detail=("deprecated", conf.target, (attr.name,)))
             for r in attr.restricted:
                 if r == "Beta" and self.policy["restricted"] == "beta":
                     continue
                 self._policy("restricted", sub_path, f"'{attr.name}' of {self._owner(conf)} is restricted ({r})",
                              hint="it is not meant to be configured; configuration-as-code rejects it unless "
-                                  "'configuration-as-code: {restricted: warn}'")
+                                  "'configuration-as-code: {restricted: warn}'",
+                             detail=("restricted", conf.target, (attr.name, r)))
             self._value(attr, sub, sub_path)
         if not self.partial:
             for attr in {a.name: a for a in conf.attrs.values()}.values():
                 if attr.required and attr.name not in seen:
-                    self._error(path, f"'{attr.name}' is required to configure {self._owner(conf)}",
-                                hint=f"add '{attr.name}:' under this key")
+                    self.findings.append(Finding(tuple(path), f"'{attr.name}' is required to configure "
+                                                 f"{self._owner(conf)}", f"add '{attr.name}:' under this key",
+                                                 ERROR, False, "required", conf.target, (attr.name,)))
 
     def _owner(self, conf: Conf) -> str:
         """Mailer.DescriptorImpl (mailer): the class as written in its source, and where it comes from."""
@@ -244,7 +248,8 @@ class Checker:
         self.findings.append(Finding(tuple(path), message, hint, severity, key, *detail))
 
     def _error(self, path, message, hint="", key=False) -> None:
-        self.findings.append(Finding(tuple(path), message, hint, ERROR, key))
+        # a value the attribute's type cannot take (the kind the double phrases as the plugin does)
+        self.findings.append(Finding(tuple(path), message, hint, ERROR, key, "value"))
 
     def _warn(self, path, message, hint="", key=False) -> None:
         self.findings.append(Finding(tuple(path), message, hint, WARNING, key))

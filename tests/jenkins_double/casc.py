@@ -1,40 +1,22 @@
 """What the configuration-as-code plugin does with YAML: check, apply, export.
 
-A model, not a re-implementation: root elements and the attributes of `jenkins`
-are known, a few symbols need their plugin, deprecated attributes warn with
-their line, lists are replaced wholesale, maps deep-merge, removed keys stay
-(JCasC is not stateful), secrets are exported encrypted.
+A model, not a re-implementation: what /check accepts is the JCasC model read from the
+plugins' source (generator/jcasc), for the double's Jenkins version and installed
+plugins; lists are replaced wholesale, maps deep-merge, removed keys stay (JCasC is not
+stateful), secrets are exported encrypted.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
 
 import yaml
 
-CORE_ROOTS = ("jenkins", "unclassified", "tool", "security", "appearance")
-PLUGIN_ROOTS = {"credentials": "credentials", "jobs": "job-dsl"}
-
-JENKINS_ATTRIBUTES = sorted([
-    "agentProtocols", "authorizationStrategy", "clouds", "crumbIssuer", "disableRememberMe",
-    "disabledAdministrativeMonitors", "globalNodeProperties", "labelAtoms", "labelString", "log",
-    "markupFormatter", "mode", "myViewsTabBar", "nodeMonitors", "nodeProperties", "nodes", "numExecutors",
-    "primaryView", "projectNamingStrategy", "quietPeriod", "remotingSecurity", "scmCheckoutRetryCount",
-    "securityRealm", "slaveAgentPort", "systemMessage", "updateCenter", "views", "viewsTabBar",
-])
-DEPRECATED = {("jenkins", "agentProtocols"): "'agentProtocols' is deprecated"}
-
-# (path of the describable, symbol) -> plugin providing it
-SYMBOL_PLUGINS = {
-    (("jenkins", "clouds"), "kubernetes"): ("kubernetes", "hudson.slaves.Cloud"),
-    (("jenkins", "securityRealm"), "ldap"): ("ldap", "hudson.security.SecurityRealm"),
-    (("jenkins", "authorizationStrategy"), "projectMatrix"): ("matrix-auth", "hudson.security.AuthorizationStrategy"),
-    (("jenkins", "authorizationStrategy"), "globalMatrix"): ("matrix-auth", "hudson.security.AuthorizationStrategy"),
-    (("appearance",), "themeManager"): ("dark-theme", "io.jenkins.plugins.thememanager.ThemeManagerPageDecorator"),
-}
+from generator import jcasc
 
 # managerPasswordSecret, password, privateKey, token... but not secretName (a Kubernetes secret's name)
 SECRET_KEY = re.compile(r"(password|passphrase|privatekey|token|^secret$|Secret$)", re.IGNORECASE)
@@ -124,35 +106,59 @@ def parse(text: str) -> dict:
     return data
 
 
-def check(text: str, plugins: set[str]) -> list[Issue]:
-    """Warnings for a valid configuration; CheckFailed with the errors otherwise."""
+def check(text: str, plugins: dict[str, str | None], core: str = "2.555.2") -> list[Issue]:
+    """What /check answers: warnings for a configuration the plugin accepts, CheckFailed otherwise.
+
+    The decisions come from the JCasC model (generator/jcasc: core and plugin source at the
+    versions the fleet pins), so the double is exactly as strict as the model; the messages are
+    phrased as configuration-as-code 2117.vc05a_0b_e6b_f4e phrases them (see plugin_message),
+    and, as the plugin does, an error stops the check: one message, line -1 (doCheck).
+    """
     data = parse(text)
-    roots = set(CORE_ROOTS) | {r for r, p in PLUGIN_ROOTS.items() if p in plugins}
-    unknown = sorted(k for k in data if k not in roots)
-    if unknown:
-        raise CheckFailed([Issue(-1, f"No configurator found for the following root element: {', '.join(unknown)}")])
-    errors: list[Issue] = []
-    jenkins = data.get("jenkins") or {}
-    if not isinstance(jenkins, dict):
-        raise CheckFailed([Issue(-1, "jenkins: expected a mapping")])
-    bad = [k for k in jenkins if k not in JENKINS_ATTRIBUTES]
-    if bad:
-        errors.append(Issue(-1, f"Invalid configuration elements for type: class jenkins.model.Jenkins : "
-                                f"{','.join(bad)}.\nAvailable attributes : {', '.join(JENKINS_ATTRIBUTES)}"))
-    for (path, symbol), (plugin, kind) in sorted(SYMBOL_PLUGINS.items()):
-        if plugin in plugins:
-            continue
-        node = data
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        items = node if isinstance(node, list) else [node]
-        if any(isinstance(item, dict) and symbol in item for item in items):
-            errors.append(Issue(-1, f"No {kind} implementation found for {symbol}"))
+    # the double's other plugins (caffeine-api, snakeyaml-api...) are libraries with no configurator:
+    # a name none of the modelled plugins knows is unknown here, as on a controller with only these
+    selection = dataclasses.replace(jcasc.select(core, plugins), unmodelled=())
+    findings = jcasc.check(data, selection)
+    unknown_roots = [f.path[0] for f in findings if f.kind == "unknown-root" and f.severity == "error"]
+    if unknown_roots:  # ConfigurationAsCode.invokeWith: every unknown root in one message
+        raise CheckFailed([Issue(-1, "No configurator found for the following root "
+                                     f"{'elements' if len(unknown_roots) > 1 else 'element'}: "
+                                     f"{', '.join(map(str, unknown_roots))}. This may indicate that the required "
+                                     "plugin is not installed or failed to load. Verify that the plugin is "
+                                     "installed and check the Jenkins startup logs for plugin loading errors.")])
+    errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise CheckFailed(errors)
+        raise CheckFailed([Issue(-1, plugin_message(errors[0]))])
     positions = _positions(text)
-    return [Issue(positions.get(path, -1), message) for path, message in sorted(DEPRECATED.items())
-            if _get(data, path) is not None]
+    # warnings the plugin would log (deprecated under 'warn', obsolete names); 'not checked' is ours
+    return [Issue(positions.get(f.path, -1), plugin_message(f)) for f in findings
+            if not f.message.endswith("; not checked")]
+
+
+def roots(plugins: dict[str, str | None], core: str) -> list[str]:
+    """The root elements the controller knows (what its /configuration-as-code/schema lists)."""
+    from generator.jcasc.model import world
+    selection = jcasc.select(core, plugins)
+    return sorted(world(selection.core, selection.plugins).roots())
+
+
+def plugin_message(f: jcasc.Finding) -> str:
+    """A finding in the words of configuration-as-code (the exception or warning it raises)."""
+    name = str(f.path[-1]) if f.path else ""
+    if f.kind == "unknown-attribute":  # BaseConfigurator.handleUnknown
+        return (f"Invalid configuration elements for type: class {f.subject} : {name}.\n"
+                f"Available attributes : {', '.join(f.known)}")
+    if f.kind == "unknown-symbol":  # HeteroDescribableConfigurator.lookupDescriptor
+        return f"No {f.subject} implementation found for {name}"
+    if f.kind == "deprecated":  # BaseConfigurator.configure
+        return f"'{f.known[0]}' is deprecated"
+    if f.kind == "restricted":
+        return f"'{f.known[0]}' is restricted: {f.known[1]}"
+    if f.kind == "required":  # DataBoundConfigurator.tryConstructor
+        return f"{f.known[0]} is required to configure class {f.subject}"
+    if f.kind == "value":  # a conversion error, wrapped by BaseConfigurator.configure
+        return f"Failed to set attribute '{name}'"
+    return f.message
 
 
 def _get(data, path):

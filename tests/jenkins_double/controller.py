@@ -232,10 +232,11 @@ class JenkinsDouble:
                  users: dict[str, User] | None = None, csrf: bool = True, file_source: str | None = None,
                  env: dict[str, str] | None = None, reload_token: str | None = None,
                  casc_version: str | None = None, show_stack_trace: bool = False,
-                 checker: Callable[[str, set[str]], list] | None = None):
+                 checker: Callable[[str, dict[str, str], str], list] | None = None):
         self.name = name
         self.show_stack_trace = show_stack_trace  # -Djenkins.model.Jenkins.SHOW_STACK_TRACE=true
-        # What /check, /configure and /apply accept: text, installed plugin ids -> warnings, or CheckFailed.
+        # What /check, /configure and /apply accept: (text, installed {plugin: version}, Jenkins version)
+        # -> warnings, or CheckFailed.
         self.checker = checker or casc.check
         self.version = version
         self.plugins = plugins if plugins is not None else plugins_for(
@@ -411,11 +412,14 @@ class JenkinsDouble:
         live = casc.defaults(self.root_url)
         if self._file_source:
             try:
-                self.checker(self._file_source, self._plugin_ids())
+                self.checker(self._file_source, self._plugin_versions(), self.version)
                 live = casc.merge(live, casc.resolve(casc.parse(self._file_source), self.env))
             except casc.CheckFailed:
                 pass  # a real controller would log the error and start with what it had
         return live
+
+    def _plugin_versions(self) -> dict[str, str]:
+        return {p["shortName"]: p.get("version") for p in self.plugins if p.get("active", True)}
 
     def _plugin_ids(self) -> set[str]:
         return {p["shortName"] for p in self.plugins if p.get("active", True)}
@@ -620,7 +624,7 @@ class JenkinsDouble:
         new = self.casc_generation >= 1947
         key = "message" if new else "warning"
         try:
-            warnings = self.checker(text, self._plugin_ids())
+            warnings = self.checker(text, self._plugin_versions(), self.version)
         except casc.CheckFailed as exc:
             if new:
                 return self._json([{"line": i.line, "message": i.message} for i in exc.issues], status=400)
@@ -628,7 +632,7 @@ class JenkinsDouble:
         return self._json([{"line": i.line, key: i.message} for i in warnings])
 
     def _configure(self, text: str) -> None:
-        self.checker(text, self._plugin_ids())  # every apply dry-runs first and aborts before changing anything
+        self.checker(text, self._plugin_versions(), self.version)  # every apply dry-runs first and aborts before changing anything
         ignore = next((f for f in self.faults if f.kind == "ignore_apply" and f.times != 0), None)
         if ignore is not None:
             ignore.times -= ignore.times > 0
@@ -697,7 +701,8 @@ class JenkinsDouble:
         if not self._has(user, SYSTEM_READ):
             return self._send_error(403, req)
         return self._json({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-                           "properties": {k: {"type": "object"} for k in casc.CORE_ROOTS}})
+                           "properties": {k: {"type": "object"} for k in casc.roots(self._plugin_versions(),
+                                                                                     self.version)}})
 
     # --- response helpers -------------------------------------------------------------------
 

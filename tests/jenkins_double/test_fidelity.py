@@ -309,7 +309,11 @@ def test_restart_answers_503_then_a_new_session_and_old_crumbs_fail(served):
 
 
 def test_check_answers_of_three_plugin_generations(served):
-    bad, warn = b"foo:\n  bar: 1\n", b"jenkins:\n  agentProtocols: [JNLP4-connect]\n"
+    # a deprecated attribute fails the check (ConfigurationContext: deprecation defaults to reject;
+    # "configuration as code intentionally cancels Jenkins startup when a deprecated configuration
+    # element is detected", jenkins-infra/jenkins.io#7853) unless the file relaxes it to warn
+    bad, deprecated = b"foo:\n  bar: 1\n", b"jenkins:\n  agentProtocols: [JNLP4-connect]\n"
+    warn = b"configuration-as-code:\n  deprecated: warn\njenkins:\n  agentProtocols: [JNLP4-connect]\n"
     for version, ok_key, error_status in ((None, "message", 400), (CASC_1947, "message", 400),
                                           (CASC_OLD, "warning", 500)):
         _, url = served(JenkinsDouble(casc_version=version) if version else JenkinsDouble(),
@@ -318,13 +322,20 @@ def test_check_answers_of_three_plugin_generations(served):
         assert admin.post(url + "configuration-as-code/check", data=b"jenkins:\n  systemMessage: x\n",
                           timeout=5).json() == []
         assert admin.post(url + "configuration-as-code/check", data=warn, timeout=5).json() == [
-            {"line": 2, ok_key: "'agentProtocols' is deprecated"}]
+            {"line": 4, ok_key: "'agentProtocols' is deprecated"}]
+        r = admin.post(url + "configuration-as-code/check", data=deprecated, timeout=5)
+        assert r.status_code == error_status
+        if error_status == 400:
+            assert r.json() == [{"line": -1, "message": "'agentProtocols' is deprecated"}]
         r = admin.post(url + "configuration-as-code/check", data=bad, timeout=5)
         assert r.status_code == error_status
         # the old generation's error is an exception: on the page only with stack traces shown
         assert ("No configurator found for the following root element: foo" in r.text) is (error_status == 400)
         if error_status == 400:
-            assert r.json() == [{"line": -1, "message": "No configurator found for the following root element: foo"}]
+            [issue] = r.json()
+            assert issue["line"] == -1 and issue["message"].startswith(
+                "No configurator found for the following root element: foo. This may indicate that the required "
+                "plugin is not installed")
         has_configure = version is None
         r = admin.post(url + "configuration-as-code/configure", data=b"jenkins:\n  systemMessage: x\n", timeout=5)
         assert r.status_code == (200 if has_configure else 404)
