@@ -47,10 +47,16 @@ function(fleet, controllers=[])
     100 * max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes{%(home)s})
       / max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{%(home)s})
   ||| % { home: home };
+  // Per instance: plain concatenation, std.format costs about 3 ms a rule. fullName and
+  // namespace match the instance schema's DNS-like patterns, so they need no escaping in PromQL.
+  local downFor = '%dm' % downMinutes;
+  local absentWhy = ' for %d minutes: its pod does not exist or is not running (StatefulSet scaled to 0, ' % downMinutes
+                    + 'pod deleted, Pending because it cannot be scheduled, Failed), or Prometheus does not find it '
+                    + '(ServiceMonitor or Service missing). ';
   local absentRule(c) = {
     alert: 'JenkinsControllerAbsent',
-    expr: 'absent(up{jenkins_fleet_io_project=%s})' % std.escapeStringJson(c.name),
-    'for': '%dm' % downMinutes,
+    expr: 'absent(up{jenkins_fleet_io_project="' + c.name + '"})',
+    'for': downFor,
     labels: {
       severity: 'critical',
       fleet: fleetName,
@@ -58,13 +64,10 @@ function(fleet, controllers=[])
       jenkins_fleet_io_project: c.name,
     },
     annotations: {
-      summary: 'Jenkins controller %s is not running' % c.name,
-      description: 'Prometheus has had no scrape target for the controller %s in namespace %s for %d minutes: '
-                   % [c.name, c.namespace, downMinutes]
-                   + 'its pod does not exist or is not running (StatefulSet scaled to 0, pod deleted, '
-                   + 'Pending because it cannot be scheduled, Failed), or Prometheus does not find it '
-                   + '(ServiceMonitor or Service missing). Check `oc get statefulset,pods -n %s` ' % c.namespace
-                   + 'and `oc get events -n %s`.' % c.namespace,
+      summary: 'Jenkins controller ' + c.name + ' is not running',
+      description: 'Prometheus has had no scrape target for the controller ' + c.name + ' in namespace '
+                   + c.namespace + absentWhy + 'Check `oc get statefulset,pods -n ' + c.namespace
+                   + '` and `oc get events -n ' + c.namespace + '`.',
     },
   };
   {
@@ -145,7 +148,7 @@ function(fleet, controllers=[])
       [cluster.name]: {
         groups: [{
           name: 'jenkins-fleet-controllers-' + cluster.name,
-          rules: [absentRule(c) for c in std.sort(controllers, function(c) c.name) if c.cluster == cluster.name],
+          rules: [absentRule(c) for c in controllers if c.cluster == cluster.name],
         }],
       }
       for cluster in fleet.clusters
