@@ -227,6 +227,11 @@ def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
     return keys
 
 
+# What an index entry must hold to stand for its instance: the cross-instance rules read the
+# deployment keys, the fleet's alerting rules whether it is monitored.
+INDEX_KEYS = (*checks.DEPLOYMENT_KEYS, "monitored")
+
+
 def _cache_hits(cache: output.CacheState | None, keys: dict[str, str]) -> dict[str, dict]:
     """Index entries of instances whose inputs did not change since the cached output was written.
 
@@ -243,7 +248,7 @@ def _cache_hits(cache: output.CacheState | None, keys: dict[str, str]) -> dict[s
     hits = {}
     for name, key in keys.items():
         entry = entries.get(name)
-        if not entry or cache.keys.get(name) != key or not all(k in entry for k in checks.DEPLOYMENT_KEYS):
+        if not entry or cache.keys.get(name) != key or not all(k in entry for k in INDEX_KEYS):
             continue
         if output.files_intact(cache.out_dir, name, entry.get("files", {}), cache.written_ns):
             hits[name] = entry
@@ -268,12 +273,14 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | N
 
 
 def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = None,
-             cache: output.CacheState | None = None) -> Generated:
+             cache: output.CacheState | None = None, previous: dict | None = None) -> Generated:
     """Model and render the selected instances; raise FleetError with every error found.
 
     With `cache` (what the previous output recorded), instances whose inputs key
     matches its index are not rendered again: `Generated.cached` names them and
-    their files are to be carried over from that output.
+    their files are to be carried over from that output. `previous` is the index
+    of the output being replaced: with NAMEs, the instances it holds that are not
+    selected stay in the output, and the fleet's alerting rules cover them too.
     """
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
         checked = check_sources(paths, names)
@@ -287,16 +294,29 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
         todo = [i for i in checked.inputs if i.name not in hits]
         models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, pool, True, progress)
     diags = list(checked.diagnostics) + diags
-    # Fleet-level files (the alerting rules) depend on fleet.yaml only: rendered on every run.
-    fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, paths.templates, paths.schemas)
+    diags.extend(checks.check_models(models, sources, cached=hits))
+    index = build_index(models, files, hits)
+    # Fleet-level files (the alerting rules) depend on fleet.yaml and on which instances the
+    # output holds: rendered on every run.
+    kept = kept_entries(previous, names, sorted(sources.instances), paths.instances)
+    fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, {**kept, **index["instances"]},
+                                                      paths.templates, paths.schemas)
     diags.extend(fleet_diags)
     files.update(fleet_files)
-    diags.extend(checks.check_models(models, sources, cached=hits))
     warnings = fail_if_errors(diags)
-    index = build_index(models, files, hits)
     if fleet_files:
         index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys)
+
+
+def kept_entries(previous: dict | None, names, selected: list[str], instances_dir: str) -> dict[str, dict]:
+    """Index entries of the instances that a run with NAMEs keeps from the previous output:
+    not selected, and still defined in the instances directory."""
+    if not names or not previous:
+        return {}
+    existing = set(fleetdir.instance_names(instances_dir))
+    chosen = set(selected)
+    return {n: e for n, e in previous.get("instances", {}).items() if n not in chosen and n in existing}
 
 
 def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[str, dict]) -> dict:
@@ -314,6 +334,7 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[s
             "namespace": dep["namespace"],
             "url": dep["url"],
             "jenkinsVersion": model["jenkins"]["version"],
+            "monitored": model["monitoring"]["enabled"],
             "files": by_instance.get(name, {}),
         }
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}

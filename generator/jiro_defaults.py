@@ -88,7 +88,8 @@ FLEET_NOT_IMPORTED = [
     ("controller details: Jiro's JAVA_OPTS, probes, node affinity, git-cache volume, imagePullPolicy Always, "
     "PLUGINS_FORCE_UPGRADE, SELinux type spc_t (only the level is imported)"),
     ("Jiro's generated JCasC beyond the modelled settings (tool installations, markup formatter, GitHub/GitLab "
-    "servers, empty system message); the hand-written jenkins/configuration.yml is kept as jenkins.yaml"),
+    "servers, empty system message); the hand-written jenkins/configuration.yml is kept as jenkins.yaml, and "
+    "the security and Prometheus settings are imported or reported per instance"),
 ]
 
 # The stand-in for Jiro's templates/config.libsonnet (see the module docstring). `jiro` is

@@ -41,7 +41,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from . import checks, fleetdir
+from . import checks, fleetdir, jiro_jcasc
 from . import fleet as fleetmod
 from . import jsonnet as _jsonnet
 from .errors import Diagnostic, FleetError, sort_diagnostics
@@ -83,7 +83,7 @@ from .jiro_defaults import (
 from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
 from .quantity import cpu_millis, memory_mib
-from .schema import INSTANCE_SCHEMA, Schemas, validate_document
+from .schema import FLEET_SCHEMA, INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import load
 
 DOCS = "docs/importing-from-jiro.md"
@@ -412,6 +412,8 @@ P_TEMPLATE = "properties/agents/properties/podTemplates/items/properties/"
 P_PERMISSION = "$defs/permission"
 P_PLUGIN = "$defs/pluginId"
 P_PRINCIPAL = P_JENKINS + "permissions/items/properties/group"
+P_PROMETHEUS = "$defs/prometheusPlugin/properties/"
+P_SECURITY = "properties/security/properties/"  # in the fleet schema
 
 
 # --- mapping one instance ------------------------------------------------------------------------
@@ -429,6 +431,7 @@ class Evaluated:
     base: dict
     version: str = "latest"  # the Jenkins version to write ('latest': none)
     names: dict[str, str] = field(default_factory=dict)  # JiroFacts.names of this instance
+    jcasc: jiro_jcasc.JiroJcasc | None = None  # what Jiro's generated JCasC set beyond config.jsonnet
 
 
 class Mapper:
@@ -443,7 +446,8 @@ class Mapper:
     def build(self) -> dict:
         doc = {"project": self.project(), "jenkins": self.jenkins(), "deployment": self.deployment(),
                "storage": self.storage(), "agents": self.agents(), "buildTools": self.build_tools(),
-               "resourceModel": self.resource_model()}
+               "monitoring": self.monitoring(), "resourceModel": self.resource_model()}
+        self.security()
         self.leftovers()
         return {k: v for k, v in doc.items() if v or k == "project"}
 
@@ -689,6 +693,25 @@ class Mapper:
                 out[tool] = entry
         return out
 
+    # what Jiro's generated JCasC set: Prometheus plugin, security ------------------------------------------
+    def monitoring(self) -> dict:
+        jcasc = self.ev.jcasc
+        if jcasc is None or jcasc.prometheus is None:
+            return {}
+        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.d["monitoring"],
+                                                      _get(self.m, ("deployment", "url"), self.d["deployment"]["url"]))
+        self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
+        return out
+
+    def security(self) -> None:
+        """Report only: the security settings are fleet-wide (fleet.yaml), never written per instance."""
+        jcasc = self.ev.jcasc
+        if jcasc is None or jcasc.security is None:
+            return
+        skipped, notes = jiro_jcasc.security_differences(jcasc.security, self.d.get("security", {}))
+        self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
+        self.report.notes += notes
+
     # resource constants --------------------------------------------------------------------------------
     def resource_model(self) -> dict:
         diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.d["resourceModel"])
@@ -798,6 +821,13 @@ def fleet_text(data: dict, facts: JiroFacts) -> str:
         if facts.latest_known else
         f"#  - controllers.latest ({facts.latest}) is a guess: the checkout has no committed target/config.json.",
         f"#  - every controller version also gets the {THEME_PLUGIN} plugin, for the imported themes.",
+        *(["#  - security: what Jiro's generated JCasC had (builds run as the triggering user, no legacy API",
+           "#    tokens, SSH server off, approved git host keys); the plugins they need are added to every controller."]
+          if "security" in data else []),
+        *(["#  - monitoring: the Prometheus plugin settings Jiro's JCasC had. Jiro generated no scrape objects:",
+           "#    `scrape: annotations` only marks the jenkins-ui Services; use serviceMonitor with the Prometheus",
+           "#    Operator, and load build/monitoring/*.rules.yaml into your Prometheus."]
+          if "monitoring" in data else []),
         f"# See {DOCS}.",
     ]
     return FLEET_HEADER + "\n".join(notes) + "\n" + dump_yaml(data, sort_keys=False)
@@ -872,6 +902,7 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
     paths = paths or fleetmod.Paths(instances=into)
     schemas = Schemas(paths.schemas)
     fits = _Fits(schemas.raw(INSTANCE_SCHEMA))
+    fleet_fits = _Fits(schemas.raw(FLEET_SCHEMA))
     jiro_instances = os.path.join(checkout, "instances")
     if not os.path.isdir(jiro_instances):
         raise FleetError([Diagnostic(checkout, 0, 0, "", "not a Jiro checkout: it has no instances/ directory",
@@ -900,6 +931,7 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
                                                 f"'{seen[name]}'", "rename one of them in Jiro first"))
             continue
         seen[name] = jiro_name
+        _read_jcasc(ev, fits, fleet_fits)
         target_dir = os.path.join(into, name)
         if os.path.exists(os.path.join(target_dir, INSTANCE_FILE)) and not force:
             report.status = "exists"
@@ -915,6 +947,7 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
         fleet = new_fleet(facts, [c for c in clusters if fits(P_DEPLOY + "cluster", c)],
                           [v for v in pinned if v != "latest" and fits(P_JENKINS + "version", v)],
                           _stand_in_templates(facts))
+        fleet.update(_fleet_jcasc_settings(evaluated))
         fleet_notes = [] if facts.latest_known else [
             f"Jiro's 'latest' Jenkins version is unknown (no committed target/config.json); assumed {facts.latest}"]
     else:
@@ -943,6 +976,35 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
     for r in reports:
         r.diagnostics = sort_diagnostics(r.diagnostics)
     return ImportResult(checkout, into, written, reports, fleet_notes, time.monotonic() - started)
+
+
+def _read_jcasc(ev: Evaluated, fits: _Fits, fleet_fits: _Fits) -> None:
+    """Jiro's generated JCasC: its security and Prometheus settings, or why they are unknown."""
+    ev.jcasc, problem = jiro_jcasc.read(
+        ev.directory, lambda key, value: fleet_fits(P_SECURITY + key, value),
+        lambda key, value: fits(P_PROMETHEUS + key, value))
+    if problem:
+        ev.report.not_imported.append(NotImported(jiro_jcasc.GENERATED, problem))
+    else:
+        ev.report.not_imported += [NotImported(s.path, s.reason) for s in ev.jcasc.skipped]
+
+
+def _fleet_jcasc_settings(evaluated: list[Evaluated]) -> dict:
+    """For a new fleet: the security and Prometheus settings most imported instances had, fleet-wide.
+
+    Jiro generated no scrape objects, so the controllers are marked for Prometheus with
+    annotations only (no ServiceMonitor, whose CRD the cluster may not have).
+    """
+    out: dict = {}
+    security = jiro_jcasc.most_common([ev.jcasc.security for ev in evaluated
+                                       if ev.jcasc is not None and ev.jcasc.security])
+    if security:
+        out["security"] = security
+    prometheus = jiro_jcasc.most_common([ev.jcasc.prometheus for ev in evaluated
+                                         if ev.jcasc is not None and ev.jcasc.prometheus is not None])
+    if prometheus is not None:
+        out["monitoring"] = {"enabled": True, "scrape": "annotations", "prometheus": prometheus}
+    return out
 
 
 def _diag(ev: Evaluated, message: str, hint: str = "") -> Diagnostic:

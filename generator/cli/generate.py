@@ -89,20 +89,21 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
         names = tuple(names)
         total = len(fleet.fleetdir.select(ctx.paths.instances, names))
         if check:
+            old_index = output.read_index(out_dir)
             with Progress(ctx, total, "generating") as bar:
-                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance)
+                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance, previous=old_index)
             print_diagnostics(ctx, gen.warnings)
-            _check_only(ctx, gen, out_dir, names)
+            _check_only(ctx, gen, out_dir, names, old_index)
             return
         # The lock first: the cache and the files carried over must be those of the tree we replace.
         with output.OutputLock(out_dir):
             output.recover(out_dir)  # finish or undo what a killed run left behind
             previous = output.read_cache(out_dir)  # read once: the cache, the kept keys, the old index
+            old_index = previous.index if previous else output.read_index(out_dir)
             with Progress(ctx, total, "generating") as bar:
                 gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
-                                     cache=None if no_cache else previous)
+                                     cache=None if no_cache else previous, previous=old_index)
             print_diagnostics(ctx, gen.warnings)
-            old_index = previous.index if previous else output.read_index(out_dir)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
             keys = {**_kept_keys(previous, keep), **gen.keys}
             index = fleet.merged_index(gen.index, old_index, keep + gen.cached)
@@ -135,17 +136,12 @@ def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], dict[s
     if not old_index:
         return [], {}
     entries = old_index.get("instances", {})
-    keep = []
-    if names:
-        existing = set(fleet.fleetdir.instance_names(instances_dir))
-        selected = set(gen.names)
-        keep = [n for n in entries if n not in selected and n in existing]
+    keep = list(fleet.kept_entries(old_index, names, gen.names, instances_dir))
     carry = {f"{n}/{rel}": digest for n in keep + gen.cached for rel, digest in entries[n]["files"].items()}
     return keep, carry
 
 
-def _check_only(ctx: Context, gen, out_dir: str, names) -> None:
-    old_index = output.read_index(out_dir)
+def _check_only(ctx: Context, gen, out_dir: str, names, old_index) -> None:
     keep, _ = _carry_over(old_index, gen, names, ctx.paths.instances)
     files = dict(gen.files)
     files[output.INDEX] = fleet.index_bytes(fleet.merged_index(gen.index, old_index, keep))

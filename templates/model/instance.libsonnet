@@ -4,18 +4,31 @@
 local quota = import 'quota.libsonnet';
 local u = import 'util.libsonnet';
 
-// The Prometheus plugin settings when fleet.yaml says nothing. The disabled metrics are the
-// per-job build series (one per job and quantile), the bulk of a controller's cardinality.
+// The Prometheus plugin settings when fleet.yaml says nothing.
 local prometheusDefaults = {
   path: 'prometheus',
   collectingMetricsPeriodInSeconds: 60,
-  disabledMetrics: [
-    { regex: 'default_jenkins_builds_last_.*' },
-    { regex: 'default_jenkins_builds_.*_summary' },
-    { name: 'default_jenkins_builds_health_score' },
-    { name: 'default_jenkins_builds_discard_active' },
-    { name: 'default_jenkins_builds_available_builds_count' },
-  ],
+  defaultNamespace: 'default',
+};
+// The metrics disabled unless a layer lists its own: the per-job build series (one per job and
+// quantile), the bulk of a controller's cardinality. The plugin names its own series
+// <defaultNamespace>_jenkins_... (or jenkins_... with an empty namespace) and matches the
+// entries against the full name (prometheus-plugin MetricStatusChecker).
+local defaultDisabledMetrics(namespace) =
+  local p = if namespace == '' then '' else namespace + '_';
+  [
+    { regex: p + 'jenkins_builds_last_.*' },
+    { regex: p + 'jenkins_builds_.*_summary' },
+    { name: p + 'jenkins_builds_health_score' },
+    { name: p + 'jenkins_builds_discard_active' },
+    { name: p + 'jenkins_builds_available_builds_count' },
+  ];
+
+// Plugins that the JCasC of fleet.yaml's `security` settings needs, per setting.
+local securityPlugins = {
+  buildsRunAs: 'authorize-project',
+  sshdPort: 'sshd',
+  gitHostKeys: 'git-client',
 };
 
 // Computed once per fleet and shared by every instance of the evaluation.
@@ -106,9 +119,12 @@ local pluginId(p) = std.split(p, ':')[0];
     local version = if requested == 'latest' then fleet.controllers.latest else requested;
     local catalog = fleet.controllers.versions[version];
     local monitored = m.monitoring.enabled;
-    // Monitoring needs the Prometheus plugin: it comes first so a catalog or instance pin wins.
+    local security = std.get(fleet, 'security', {});
+    // Monitoring needs the Prometheus plugin, the security settings theirs: they come first so
+    // a catalog or instance pin wins.
     local plugins = u.uniqueBy(
       [{ id: pluginId(x), spec: x } for x in (if monitored then ['prometheus'] else [])
+                                               + [securityPlugins[k] for k in std.objectFields(security) if std.objectHas(securityPlugins, k)]
                                                + std.get(catalog, 'plugins', []) + accumulated(layers, ['jenkins', 'plugins'])],
       function(x) x.id
     );
@@ -254,6 +270,7 @@ local pluginId(p) = std.split(p, ':')[0];
         ],
       },
       buildTools: m.buildTools,
+      [if std.length(security) > 0 then 'security']: security,
       monitoring: if !monitored then { enabled: false } else {
         local fm = std.get(fleet, 'monitoring', {}),
         enabled: true,
@@ -262,7 +279,9 @@ local pluginId(p) = std.split(p, ':')[0];
         serviceMonitorLabels: std.get(fm, 'serviceMonitorLabels', {}),
         // What Prometheus requests on the controller pod (the container port 'http', 8080).
         metricsPath: prefix + '/' + m.monitoring.prometheus.path + '/',
-        prometheus: m.monitoring.prometheus,
+        local prom = m.monitoring.prometheus,
+        prometheus: prom + (if std.objectHas(prom, 'disabledMetrics') then {}
+                            else { disabledMetrics: defaultDisabledMetrics(prom.defaultNamespace) }),
       },
       labels: {
         'app.kubernetes.io/name': 'jenkins',

@@ -1,11 +1,13 @@
-"""The fleet-level rules file through `fleet generate`: index, --check, subsets, the cache."""
+"""The fleet-level rules files through `fleet generate`: index, --check, subsets, the cache."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import shutil
 
+import yaml
 from fleettest import copy_sample_fleet, fleet_in_process, read_tree
 
 RULES = "monitoring/jenkins-fleet.rules.yaml"
@@ -71,3 +73,38 @@ def test_rules_follow_the_fleet_settings_through_subsets_check_and_cache(tmp_pat
     assert not [p for p in final if p.startswith("monitoring/") or p.endswith("servicemonitor.yaml")]
     assert "fleet" not in json.loads(final["fleet.json"])
     assert not os.path.exists(out / "monitoring")
+
+
+def test_absent_rules_follow_the_instances_of_the_output(tmp_path):
+    instances = copy_sample_fleet(tmp_path)
+    out = tmp_path / "build"
+    okd_c1 = "monitoring/controllers-okd-c1.rules.yaml"
+
+    def absent_for(tree) -> list[str]:
+        return [r["labels"]["jenkins_fleet_io_project"] for r in yaml.safe_load(tree[okd_c1])["groups"][0]["rules"]]
+
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    tree = read_tree(out)
+    full = absent_for(tree)
+    assert {"technology.cbi", "tools.cdt", "science.january"} <= set(full)
+
+    # one instance named: the others stay in the output, so in the rules
+    assert run(instances, tmp_path, "generate", "technology.cbi", "--out", out, "-j", "1").code == 0
+    assert read_tree(out) == tree
+
+    # an instance opts out in its own file: its rule goes, also when it is generated alone
+    path = os.path.join(instances, "tools.cdt", "instance.yaml")
+    with open(path, "a") as fh:
+        fh.write("monitoring:\n  enabled: false\n")
+    check = run(instances, tmp_path, "generate", "tools.cdt", "--check", "--out", out)
+    assert f"changed  {out / okd_c1}" in check.stdout.splitlines()
+    assert run(instances, tmp_path, "generate", "tools.cdt", "--out", out, "-j", "1").code == 0
+    after = read_tree(out)
+    assert absent_for(after) == [n for n in full if n != "tools.cdt"]
+    assert json.loads(after["fleet.json"])["instances"]["tools.cdt"]["monitored"] is False
+
+    # an instance removed: its rule goes with its files
+    shutil.rmtree(os.path.join(instances, "science.january"))
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    assert absent_for(read_tree(out)) == [n for n in full if n not in ("tools.cdt", "science.january")]
+    assert run(instances, tmp_path, "generate", "--check", "--out", out).code == 0

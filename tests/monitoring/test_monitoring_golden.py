@@ -4,7 +4,7 @@ tests/monitoring/golden/<case>/instances is a small fleet; <case>/expected holds
 instance, the generated files monitoring touches (servicemonitor.yaml when there is one,
 service-jenkins-ui.yaml, kustomization.yaml, plugins.txt) and `jenkins/prometheus.yaml`,
 the `unclassified.prometheusConfiguration` part of its jenkins.yaml; at the top,
-monitoring/jenkins-fleet.rules.yaml (when written) and `fleet-index.json`, the fleet-level
+the monitoring/*.rules.yaml files (when written) and `fleet-index.json`, the fleet-level
 entry of fleet.json. FLEET_UPDATE_GOLDEN=1 rewrites the expected trees (review the diff).
 Each case also asserts what it pins on the parsed output.
 """
@@ -138,9 +138,9 @@ def test_rules_file_is_indexed_with_its_hash(golden_outputs):
     tree = golden_outputs["servicemonitor"]
     index = json.loads(tree["fleet.json"])
     files = index["fleet"]["files"]
-    assert list(files) == ["monitoring/jenkins-fleet.rules.yaml"]
-    assert files["monitoring/jenkins-fleet.rules.yaml"] == hashlib.sha256(
-        tree["monitoring/jenkins-fleet.rules.yaml"]).hexdigest()
+    assert list(files) == ["monitoring/controllers-main.rules.yaml", "monitoring/jenkins-fleet.rules.yaml"]
+    for rel, digest in files.items():
+        assert digest == hashlib.sha256(tree[rel]).hexdigest()
     # every generated file is listed: per instance, or fleet-level
     listed = {f"{n}/{rel}" for n, e in index["instances"].items() for rel in e["files"]} | set(files)
     assert listed == set(tree) - {"fleet.json"}

@@ -35,7 +35,8 @@ def test_rules_file_has_the_prometheus_structure(golden_outputs):
     (group,) = data["groups"]
     assert group["name"] == "jenkins-fleet"
     assert [r["alert"] for r in group["rules"]] == ["JenkinsControllerDown", "JenkinsQuotaBottleneck",
-                                                    "JenkinsHomeVolumeFilling", "JenkinsHomeVolumeFull"]
+                                                    "JenkinsAgentPodsFailing", "JenkinsHomeVolumeFilling",
+                                                    "JenkinsHomeVolumeFull"]
     for rule in group["rules"]:
         assert set(rule) == {"alert", "expr", "for", "labels", "annotations"}, rule["alert"]
         assert rule["labels"]["severity"] in ("warning", "critical")
@@ -61,14 +62,50 @@ def test_expressions_use_the_series_the_monitoring_produces(golden_outputs):
     # the ServiceMonitor copies jenkins-fleet.io/project onto every series: the rules key on it
     sm = yaml.safe_load(golden_outputs["servicemonitor"]["tools.plain/k8s/servicemonitor.yaml"])
     assert sm["spec"]["targetLabels"] == ["jenkins-fleet.io/project"]
-    for name in ("JenkinsControllerDown", "JenkinsQuotaBottleneck"):
+    for name in ("JenkinsControllerDown", "JenkinsQuotaBottleneck", "JenkinsAgentPodsFailing"):
         assert 'jenkins_fleet_io_project!=""' in rules[name]["expr"]
+    # the cloud's own judgement of its cap (kubernetes plugin counters), not idle executors anywhere
     bottleneck = rules["JenkinsQuotaBottleneck"]["expr"]
-    assert "jenkins_queue_buildable_value" in bottleneck and "jenkins_executor_free_value" in bottleneck
+    assert "jenkins_queue_buildable_value" in bottleneck and "jenkins_executor_free_value" not in bottleneck
+    assert 'increase({__name__=~"kubernetes_cloud_provision_reached_(global|pod)_cap"' in bottleneck
+    failing = rules["JenkinsAgentPodsFailing"]["expr"]
+    assert 'increase({__name__=~"kubernetes_cloud_pods_(creation|launch)_failed"' in failing
     # the home volume is the StatefulSet's claim: volumeClaimTemplate jenkins-home of pod jenkins-0
     sts = yaml.safe_load(golden_outputs["servicemonitor"]["tools.plain/k8s/statefulset.yaml"])
     claim = f"{sts['spec']['volumeClaimTemplates'][0]['metadata']['name']}-{sts['metadata']['name']}-0"
     assert f'persistentvolumeclaim="{claim}"' in rules["JenkinsHomeVolumeFull"]["expr"]
+
+
+def test_each_monitored_instance_has_an_absent_rule_in_its_clusters_file(golden_outputs):
+    tree = golden_outputs["servicemonitor"]
+    data = yaml.safe_load(tree["monitoring/controllers-main.rules.yaml"])
+    assert monitoring.validate_rules(data, "rules.yaml", SCHEMAS) == []
+    (group,) = data["groups"]
+    assert group["name"] == "jenkins-fleet-controllers-main"
+    # sandbox.off has monitoring off (profile): nothing expects its series
+    assert [(r["labels"]["jenkins_fleet_io_project"], r["labels"]["namespace"]) for r in group["rules"]] == [
+        ("tools.plain", "plain"), ("tools.root", "root"), ("tools.tuned", "tuned")]
+    for r in group["rules"]:
+        assert r["alert"] == "JenkinsControllerAbsent"
+        assert r["expr"] == f'absent(up{{jenkins_fleet_io_project="{r["labels"]["jenkins_fleet_io_project"]}"}})'
+        assert r["for"] == "3m" and r["labels"]["severity"] == "critical"
+        promql_parser.parse(r["expr"])
+
+
+def test_a_clusters_file_holds_only_that_clusters_controllers(tmp_path):
+    # the sample fleet: two clusters, the ee4j.* profile moves four instances to okd-c2
+    instances = copy_sample_fleet(tmp_path)
+    run = fleet_in_process(["--instances", instances, "generate", "--out", tmp_path / "build", "-j", "1"], tmp_path)
+    assert run.code == 0, run.stderr
+    index = json.loads((tmp_path / "build" / "fleet.json").read_text())
+    for cluster in ("okd-c1", "okd-c2"):
+        data = yaml.safe_load((tmp_path / "build" / "monitoring" / f"controllers-{cluster}.rules.yaml").read_text())
+        names = [r["labels"]["jenkins_fleet_io_project"] for r in data["groups"][0]["rules"]]
+        assert names == sorted(n for n, e in index["instances"].items() if e["cluster"] == cluster)
+        assert names and all(index["instances"][n]["monitored"] for n in names)
+    assert sorted(index["fleet"]["files"]) == ["monitoring/controllers-okd-c1.rules.yaml",
+                                               "monitoring/controllers-okd-c2.rules.yaml",
+                                               "monitoring/jenkins-fleet.rules.yaml"]
 
 
 @pytest.mark.parametrize("broken, message", [
@@ -151,7 +188,7 @@ def test_instance_monitoring_block_is_schema_checked(tmp_path):
 def test_rules_template_failure_is_a_diagnostic(tmp_path):
     bad = tmp_path / "templates" / "monitoring"
     bad.mkdir(parents=True)
-    (bad / "rules.jsonnet").write_text("function(fleet) { groups: error 'boom' }\n")
+    (bad / "rules.jsonnet").write_text("function(fleet, controllers) { groups: error 'boom' }\n")
     with pytest.raises(monitoring.FleetError) as err:
         monitoring.rules({"monitoring": {"enabled": True}}, str(tmp_path / "templates"))
     assert "boom" in err.value.diagnostics[0].message
