@@ -13,6 +13,7 @@ from . import __version__, cache, checks, fleetdir, manifests, monitoring, outpu
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
+from .nofollow import links_below
 from .output import dump_json, sha256
 from .produce import Producer
 from .render import Renderer
@@ -53,6 +54,9 @@ class Generated:
 
 def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
     """Load and validate the fleet file and the selected instances; raise with every error."""
+    links = links_below(paths.templates, paths.schemas)  # before anything reads them
+    if links:
+        raise FleetError(links)
     schemas = schemas or Schemas(paths.schemas)
     sources, load_diags = fleetdir.read_all(paths.instances, names)
     if sources is None:
