@@ -56,7 +56,7 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
               show_default="number of CPUs", help="Parallel worker processes.")
 @click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 and list the files that would change (for CI).")
+              help="Write nothing; exit 1 and list the files that would change (is build/ up to date before a push?).")
 @click.option("--no-cache", is_flag=True,
               help="Render every instance, even those whose inputs did not change since the last run.")
 @click.pass_obj
