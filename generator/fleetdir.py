@@ -8,7 +8,6 @@ names the link. Whatever else lies in the directory is reported with where it be
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 from collections.abc import Iterator
@@ -107,6 +106,7 @@ def _select(directory: str, available: list[str], names) -> list[str]:
     for pattern in names:
         hits = fnmatch.filter(available, pattern)
         if not hits:
+            import difflib  # the error path only: not imported on every run
             close = difflib.get_close_matches(pattern, available, n=3)
             diags.append(Diagnostic(directory, 0, 0, "", f"no instance named '{pattern}'",
                                     hint=(f"did you mean {', '.join(close)}?" if close
