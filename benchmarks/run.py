@@ -9,6 +9,7 @@ same noisy machine at the same moment.
     .venv/bin/python benchmarks/run.py            # 1,000 instances (make bench)
     .venv/bin/python benchmarks/run.py --large    # also 10,000 instances (minutes)
     .venv/bin/python benchmarks/run.py --workdir /dev/shm   # on tmpfs: the tool, not the disk
+    .venv/bin/python benchmarks/run.py --small-changes      # only the quick scenarios (write path)
 
 Writing 17 small files per instance makes the file system part of every figure: the run
 first times plain file creation where it works, so a slow disk shows as such.
@@ -111,7 +112,7 @@ def _median_of(repeats: int, n: int, once) -> tuple[float, float, int, int, floa
     return wall, cpu, rss, n, samples[0][0]
 
 
-def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
+def scenario_rows(n: int, work: str, jobs: int, repeats: int, small_only: bool = False) -> list[tuple]:
     """(name, wall, cpu, peak MiB, count, fastest wall or None) per scenario."""
     fleet_dir = os.path.join(work, f"fleet{n}")
     out_dir = os.path.join(work, f"build{n}")
@@ -119,6 +120,10 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
     base = ["--instances", fleet_dir]
     gen = base + ["generate", "--out", out_dir, "-j", str(jobs)]
     rows = []
+    if small_only:  # the tree and its spare exist; only the quick scenarios are timed
+        run(gen)
+        run(gen + ["--no-cache"])
+        return rows + _small_change_rows(n, fleet_dir, names, gen, repeats)
     rows.append(("validate (cold, no cache)", *run(base + ["validate", "--no-cache", "-j", str(jobs)]), n, None))
     rows.append(("full regeneration, empty --out", *run(gen + ["--no-cache"]), n, None))
     if n <= 1000:  # how the workers scale: the same with one process
@@ -132,9 +137,13 @@ def scenario_rows(n: int, work: str, jobs: int, repeats: int) -> list[tuple]:
     # The steady state: the tree before the last one is kept beside the output and brought up to date.
     _edit(fleet_yaml, "adminEmail: jenkins-admins-2@example.org", "adminEmail: jenkins-admins-3@example.org")
     rows.append(("  and again (the spare in use)", *run(gen), n, None))
-    rows.append(("nothing changed", *_median_of(repeats, n, lambda i: run(gen))))
     rows.append(("validate (cache warm)",
                  *_median_of(repeats, n, lambda i: run(base + ["validate", "--cache-from", out_dir, "-j", str(jobs)]))))
+    return rows + _small_change_rows(n, fleet_dir, names, gen, repeats)
+
+
+def _small_change_rows(n: int, fleet_dir: str, names: list[str], gen: list[str], repeats: int) -> list[tuple]:
+    rows = [("nothing changed", *_median_of(repeats, n, lambda i: run(gen)))]
     target = os.path.join(fleet_dir, names[n // 2], "instance.yaml")
     with open(target, "a", encoding="utf-8") as fh:
         fh.write("storage:\n  size: 75Gi\n")
@@ -184,6 +193,9 @@ def main() -> None:
     parser.add_argument("--baseline-sample", type=int, default=100, help="instances timed for the naive baseline")
     parser.add_argument("--repeats", type=int, default=5, help="runs of each quick scenario (median reported)")
     parser.add_argument("--workdir", default=None, help="where the fleets and outputs go (default: the temp dir)")
+    parser.add_argument("--small-changes", action="store_true",
+                        help="only 'nothing changed' and 'one instance changed' (no baseline): before/after a change "
+                             "to the write path")
     args = parser.parse_args()
     sizes = [1000] + ([10000] if args.large else [])
     work = tempfile.mkdtemp(prefix="fleet-bench-", dir=args.workdir)
@@ -193,13 +205,13 @@ def main() -> None:
           f"{file_creation_us(work):.0f} us")
     try:
         for n in sizes:
-            rows = scenario_rows(n, work, args.jobs, args.repeats)
+            rows = scenario_rows(n, work, args.jobs, args.repeats, args.small_changes)
             print(f"\n{n} instances (quick scenarios: median of {args.repeats} runs, fastest in brackets)")
             print(f"{'scenario':38} {'wall s':>8} {'ms/inst':>8} {'cpu s':>8} {'peak MiB':>9}")
             for name, wall, cpu, rss, count, fastest in rows:
                 best = f"  [{fastest:.2f}]" if fastest is not None else ""
                 print(f"{name:38} {wall:8.2f} {wall / count * 1000:8.2f} {cpu:8.2f} {rss:9d}{best}")
-            if n == sizes[0]:
+            if n == sizes[0] and not args.small_changes:
                 full = rows[1]  # into an empty directory: the baseline writes everything too
                 naive = naive_baseline(os.path.join(work, f"fleet{n}"), args.baseline_sample)
                 print(f"\nnaive baseline (per instance, {args.baseline_sample} instances, 1 process): "

@@ -28,7 +28,6 @@ from .errors import Diagnostic, FleetError
 from .model import ModelEngine, ModelInput
 from .output import INDEX
 from .schema import Schemas, validate_document
-from .sources import load
 
 FORMAT_VERSION = 1
 ERROR, WARNING, INFO = "error", "warning", "info"
@@ -477,7 +476,7 @@ def snapshot(paths: fleet_mod.Paths, names: Iterable[str] = (), *, build_dir: st
 
 
 def _fleet_document(paths: fleet_mod.Paths) -> dict:
-    doc = load(os.path.join(paths.instances, fleetdir.FLEET_FILE))
+    doc = fleetdir.load_fleet(paths.instances)
     diags = validate_document(doc, Schemas(paths.schemas).fleet, "while validating the fleet settings")
     if any(d.is_error for d in diags):
         raise FleetError(diags)

@@ -16,7 +16,7 @@ import json
 import os
 from importlib import metadata
 
-from . import __version__
+from . import __version__, nofollow
 
 # The generator's own code: a change to it changes what any input renders to.
 CODE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -36,16 +36,18 @@ def _library_versions() -> list[str]:
 
 
 def _tree_digest(root: str) -> list[str]:
-    """(relative path, content hash) of every file below root, in a stable order."""
+    """(relative path, content hash) of every file below root, in a stable order.
+
+    Links are left out: fleet.check_sources refuses them in templates/ and schemas/ before
+    any key is computed, and the generator's own code is not a pull request's to plant.
+    """
     entries = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            if name.endswith((".pyc", "~")):
-                continue
-            path = os.path.join(dirpath, name)
-            with open(path, "rb") as fh:
-                entries.append(f"{os.path.relpath(path, root)}:{hashlib.sha256(fh.read()).hexdigest()}")
+    files, _ = nofollow.walk(root)
+    for rel in files:
+        if rel.endswith((".pyc", "~")):
+            continue
+        data = nofollow.read_file(os.path.join(root, rel))
+        entries.append(f"{rel}:{hashlib.sha256(data).hexdigest()}")
     return entries
 
 

@@ -123,6 +123,11 @@ class OutputBusyError(Exception):
     """Another run holds the output lock."""
 
 
+class OutputWriteError(Exception):
+    """The machine refused a write of the output (disk full, read-only file system, no permission):
+    the environment, not the input nor a bug. The message says what and where."""
+
+
 def fail_if_errors(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     """Raise when any diagnostic is an error; return the (warning) list otherwise."""
     diags = list(diags)

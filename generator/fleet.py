@@ -13,6 +13,7 @@ from . import __version__, cache, checks, fleetdir, manifests, monitoring, outpu
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
+from .nofollow import links_below
 from .output import dump_json, sha256
 from .produce import Producer
 from .render import Renderer
@@ -53,6 +54,9 @@ class Generated:
 
 def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
     """Load and validate the fleet file and the selected instances; raise with every error."""
+    links = links_below(paths.templates, paths.schemas)  # before anything reads them
+    if links:
+        raise FleetError(links)
     schemas = schemas or Schemas(paths.schemas)
     sources, load_diags = fleetdir.read_all(paths.instances, names)
     if sources is None:
@@ -255,6 +259,15 @@ def _cache_hits(cache: output.CacheState | None, keys: dict[str, str]) -> dict[s
     return hits
 
 
+# Characters of fleet, instance and override files from which `validate` renders an instance's JCasC
+# to measure it: the generated JCasC is a few times its inputs, and its ConfigMap may hold 1 MiB.
+RENDER_IN_VALIDATE = 64 * 1024
+
+
+def _chars(doc) -> int:
+    return sum(map(len, doc.lines)) + len(doc.lines) if doc is not None else 0
+
+
 def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | None = None) -> list[Diagnostic]:
     """Every check short of rendering; returns warnings, raises FleetError on errors."""
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
@@ -267,7 +280,15 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | N
         hits = _cache_hits(cache, keys)
         todo = [i for i in checked.inputs if i.name not in hits]
         models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
-    diags.extend(d)
+        diags.extend(d)
+        # The ConfigMap's size is known once the JCasC is rendered: render the few instances
+        # whose inputs are large enough to come near the limit (produce.configmap_size).
+        fleet_chars = _chars(checked.sources.fleet)
+        large = [i for i in todo if fleet_chars + _chars(checked.sources.instances[i.name].doc)
+                 + _chars(checked.sources.instances[i.name].override) >= RENDER_IN_VALIDATE]
+        if large:
+            overrides = {i.name: checked.sources.instances[i.name].override for i in large}
+            diags.extend(_run(paths, kubernetes_version(fleet), fleet, large, overrides, None, True, None)[2])
     diags.extend(checks.check_models(models, checked.sources, cached=hits))
     return fail_if_errors(diags)
 

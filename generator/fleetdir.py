@@ -1,18 +1,35 @@
-"""The fleet directory: find the fleet settings and every instance's files."""
+"""The fleet directory: its layout, the fleet settings and every instance's files.
+
+Everything here comes from pull requests, so nothing is reached through a symbolic link:
+the directory, each instance directory and each file is opened with O_NOFOLLOW relative
+to its parent's descriptor (generator/nofollow.py), and a link anywhere is an error that
+names the link. Whatever else lies in the directory is reported with where it belongs.
+"""
 
 from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .errors import Diagnostic, FleetError
+from . import nofollow
+from .errors import WARNING, Diagnostic, FleetError
 from .sources import Document, load
 
 FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
 OVERRIDE_FILE = "jenkins.yaml"
 SCHEMA_LINE = "# yaml-language-server: $schema="
+
+# The layout, in one place: what the fleet directory holds besides one directory per instance,
+# and what an instance directory holds. Anything else is reported (hidden entries aside: editor
+# and version-control files). Extend these when a new kind of file joins the fleet.
+FLEET_FILES = {FLEET_FILE: "the fleet settings"}
+RESERVED_DIRS = {"catalogs": "plugin catalogs, referenced from fleet.yaml"}  # never instances
+INSTANCE_FILES = {INSTANCE_FILE: "the instance definition", OVERRIDE_FILE: "the hand-written JCasC override"}
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass
@@ -34,19 +51,54 @@ class FleetSources:
     instances: dict[str, InstanceSource]
 
 
-def instance_names(directory: str) -> list[str]:
+# --- the directory --------------------------------------------------------------------------
+
+@contextmanager
+def _opened(directory: str) -> Iterator[int]:
+    """The fleet directory's descriptor; the same errors for every command that reads it."""
     try:
-        entries = sorted(os.listdir(directory))
+        fd = nofollow.open_dir(directory.rstrip("/") or "/")
     except FileNotFoundError:
         raise FleetError([Diagnostic(directory, 0, 0, "", "instances directory not found",
                                      hint="run from the fleet repository or pass --instances DIR")]) from None
-    return [e for e in entries
-            if not e.startswith(".") and os.path.isdir(os.path.join(directory, e))]
+    except OSError as exc:
+        if nofollow.is_link_error(exc):
+            raise FleetError([nofollow.link_diagnostic(directory)]) from None
+        raise FleetError([Diagnostic(directory, 0, 0, "", f"cannot read the instances directory: {exc.strerror}",
+                                     hint="pass the fleet's instances directory with --instances DIR")]) from None
+    try:
+        yield fd
+    finally:
+        os.close(fd)
 
 
-def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
-    """Resolve NAME arguments (exact names or shell patterns such as 'ee4j.*')."""
-    available = instance_names(directory)
+def require(directory: str) -> None:
+    """Raise FleetError as `fleet validate` would when `directory` is not a readable fleet directory."""
+    with _opened(directory):
+        pass
+
+
+def _entries(fd: int) -> dict[str, str]:
+    """name -> 'dir', 'file', 'link' or 'other', from the directory listing alone (no stat per entry)."""
+    out = {}
+    with os.scandir(fd) as it:
+        for e in it:
+            out[e.name] = ("link" if e.is_symlink() else "dir" if e.is_dir(follow_symlinks=False)
+                           else "file" if e.is_file(follow_symlinks=False) else "other")
+    return out
+
+
+def _instance_dirs(entries: dict[str, str]) -> list[str]:
+    return sorted(n for n, kind in entries.items()
+                  if kind == "dir" and not n.startswith(".") and n not in RESERVED_DIRS)
+
+
+def instance_names(directory: str) -> list[str]:
+    with _opened(directory) as fd:
+        return _instance_dirs(_entries(fd))
+
+
+def _select(directory: str, available: list[str], names) -> list[str]:
     if not names:
         return available
     chosen: list[str] = []
@@ -54,7 +106,7 @@ def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
     for pattern in names:
         hits = fnmatch.filter(available, pattern)
         if not hits:
-            import difflib
+            import difflib  # the error path only: not imported on every run
             close = difflib.get_close_matches(pattern, available, n=3)
             diags.append(Diagnostic(directory, 0, 0, "", f"no instance named '{pattern}'",
                                     hint=(f"did you mean {', '.join(close)}?" if close
@@ -65,57 +117,205 @@ def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
     return sorted(chosen)
 
 
+def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
+    """Resolve NAME arguments (exact names or shell patterns such as 'ee4j.*')."""
+    return _select(directory, instance_names(directory), names)
+
+
+# --- reading --------------------------------------------------------------------------------
+
+def load_fleet(directory: str) -> Document:
+    """fleet.yaml alone (for commands that read no instance)."""
+    with _opened(directory) as fd:
+        return _load_fleet(directory, fd, _entries(fd))
+
+
+def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
+    path = os.path.join(directory, FLEET_FILE)
+    if FLEET_FILE not in entries:
+        near = _variants(FLEET_FILE, entries)
+        raise FleetError([Diagnostic(path, 0, 0, "", "file not found",
+                                     hint=f"{_both(directory, near)} beside it: rename it to {FLEET_FILE}"
+                                     if near else "is this the fleet's instances directory? it needs the fleet settings "
+                                     "(README.md, 'Fleet settings')")])
+    return load(path, dir_fd=fd)
+
+
 def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[FleetSources | None, list[Diagnostic]]:
     """Load fleet.yaml and the selected instances, keeping going past unreadable files.
 
     Returns the sources that loaded (None when fleet.yaml did not) and a
-    diagnostic for every file that did not, so one broken file never hides the
-    problems of the others.
+    diagnostic for every file that did not, and for every entry that is not part
+    of the layout, so one broken file never hides the problems of the others.
     """
-    diags: list[Diagnostic] = _hidden_instances(directory) if not names else []
-    fleet_doc = None
-    try:
-        fleet_doc = load(os.path.join(directory, FLEET_FILE))
-    except FleetError as exc:
-        diags.extend(exc.diagnostics)
-    instances: dict[str, InstanceSource] = {}
-    for name in select(directory, names):
-        inst_dir = os.path.join(directory, name)
-        override_path = os.path.join(inst_dir, OVERRIDE_FILE)
-        doc = override = None
+    with _opened(directory) as root:
+        entries = _entries(root)
+        diags: list[Diagnostic] = [] if names else _layout(directory, root, entries)
+        fleet_doc = None
         try:
-            doc = load(os.path.join(inst_dir, INSTANCE_FILE))
+            fleet_doc = _load_fleet(directory, root, entries)
         except FleetError as exc:
             diags.extend(exc.diagnostics)
-        if os.path.exists(override_path):
-            try:
-                override = load(override_path)
-            except FleetError as exc:
-                diags.extend(exc.diagnostics)
-                doc = None  # an instance whose override is unreadable is not modelled
-        if doc is not None:
-            instances[name] = InstanceSource(name, inst_dir, doc, override)
+        instances: dict[str, InstanceSource] = {}
+        for name in _select(directory, _instance_dirs(entries), names):
+            src, found = _read_instance(directory, root, name)
+            diags.extend(found)
+            if src is not None:
+                instances[name] = src
     return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
 
 
-def _hidden_instances(directory: str) -> list[Diagnostic]:
-    """Instance files in dot-directories, which the fleet would otherwise skip without a word."""
+def _read_instance(directory: str, root: int, name: str) -> tuple[InstanceSource | None, list[Diagnostic]]:
+    inst_dir = os.path.join(directory, name)
     try:
-        hidden = sorted(e for e in os.listdir(directory) if e.startswith(".")
-                        and os.path.isfile(os.path.join(directory, e, INSTANCE_FILE)))
-    except OSError:
-        return []
-    return [Diagnostic(os.path.join(directory, e, INSTANCE_FILE), 0, 0, "",
-                       f"the directory name '{e}' starts with '.', so this instance is not part of the fleet",
-                       hint="name the directory after the instance's fullName") for e in hidden]
+        fd = nofollow.open_dir(name, dir_fd=root)
+    except OSError as exc:  # swapped for a link or removed since the listing
+        if nofollow.is_link_error(exc):
+            return None, [nofollow.link_diagnostic(inst_dir)]
+        return None, [Diagnostic(inst_dir, 0, 0, "", f"cannot read the instance directory: {exc.strerror}")]
+    try:
+        entries = _entries(fd)
+        diags = _instance_layout(inst_dir, fd, entries)
+        if INSTANCE_FILE not in entries:
+            return None, diags + _missing_instance_file(inst_dir, fd, entries)
+        doc = override = None
+        try:
+            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd)
+        except FleetError as exc:
+            diags.extend(exc.diagnostics)
+        if OVERRIDE_FILE in entries:
+            try:
+                override = load(os.path.join(inst_dir, OVERRIDE_FILE), dir_fd=fd)
+            except FleetError as exc:
+                diags.extend(exc.diagnostics)
+                doc = None  # an instance whose override is unreadable is not modelled
+    finally:
+        os.close(fd)
+    return (InstanceSource(name, inst_dir, doc, override) if doc is not None else None), diags
 
 
 def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:
     """Load fleet.yaml and the selected instances; raise with every unreadable file at once."""
     sources, diags = read_all(directory, names)
-    if diags or sources is None:
+    if any(d.is_error for d in diags) or sources is None:
         raise FleetError(diags)
     return sources
+
+
+# --- the layout ------------------------------------------------------------------------------
+
+def _variants(name: str, entries: dict[str, str]) -> list[str]:
+    """Other spellings of a layout file's name present in `entries` (instance.yml, Instance.yaml)."""
+    stem = name.rsplit(".", 1)[0].lower()
+    return sorted(e for e, kind in entries.items() if e != name and kind == "file"
+                  and e.lower() in {stem + s for s in YAML_SUFFIXES})
+
+
+def _both(directory: str, names: list[str]) -> str:
+    return " and ".join(os.path.join(directory, n) for n in names) + (" are" if len(names) > 1 else " is")
+
+
+def _has_instance_file(fd: int, name: str) -> bool:
+    """Whether directory `name` (not a link) holds an instance.yaml (not a link either)."""
+    try:
+        sub = nofollow.open_dir(name, dir_fd=fd)
+    except OSError:
+        return False
+    try:
+        os.stat(INSTANCE_FILE, dir_fd=sub, follow_symlinks=False)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(sub)
+
+
+def _stray(path: str, what: str, hint: str) -> Diagnostic:
+    return Diagnostic(path, 0, 0, "", f"{what} is not part of the fleet layout and is not read",
+                      hint=hint, severity=WARNING)
+
+
+def _layout(directory: str, root: int, entries: dict[str, str]) -> list[Diagnostic]:
+    """What the fleet directory holds besides fleet.yaml, instance and reserved directories."""
+    layout_hint = (f"the instances directory holds {FLEET_FILE}, one directory per instance "
+                   f"(instances/<fullName>/{INSTANCE_FILE}) and {', '.join(d + '/' for d in RESERVED_DIRS)}; "
+                   "move this elsewhere")
+    diags = []
+    for name, kind in sorted(entries.items()):
+        path = os.path.join(directory, name)
+        if name.startswith("."):
+            if kind == "dir" and _has_instance_file(root, name):  # skipped silently otherwise
+                diags.append(Diagnostic(os.path.join(path, INSTANCE_FILE), 0, 0, "",
+                                        f"the directory name '{name}' starts with '.', so this instance "
+                                        "is not part of the fleet",
+                                        hint="name the directory after the instance's fullName"))
+        elif kind == "link":
+            if name != FLEET_FILE:  # reported by its load
+                diags.append(nofollow.link_diagnostic(path))
+        elif kind == "dir" or name in FLEET_FILES:
+            continue  # an instance (read and checked as one), a reserved directory, fleet.yaml
+        elif kind == "file" and name.lower().endswith(YAML_SUFFIXES):
+            stem = name.rsplit(".", 1)[0]
+            if name.lower() in {FLEET_FILE.rsplit(".", 1)[0] + s for s in YAML_SUFFIXES}:
+                if FLEET_FILE not in entries:
+                    continue  # the missing fleet.yaml's error names it
+                diags.append(Diagnostic(path, 0, 0, "", f"this file is not read: the fleet settings are {FLEET_FILE}",
+                                        hint=f"merge it into {FLEET_FILE} and remove it"))
+            else:
+                target = os.path.join(directory, stem, INSTANCE_FILE)
+                diags.append(Diagnostic(path, 0, 0, "", "this file is not read: instance files are "
+                                        f"{os.path.join(directory, '<fullName>', INSTANCE_FILE)}",
+                                        hint=f"move it: mkdir {os.path.join(directory, stem)} && mv {path} {target}"))
+        else:
+            diags.append(_stray(path, "this file" if kind == "file" else "this entry", layout_hint))
+    return diags
+
+
+def _instance_layout(inst_dir: str, fd: int, entries: dict[str, str]) -> list[Diagnostic]:
+    """Entries of an instance directory besides instance.yaml and jenkins.yaml."""
+    hint = (f"an instance directory holds {INSTANCE_FILE} and, optionally, {OVERRIDE_FILE}; "
+            "move other files out of the instances directory")
+    diags = []
+    for name, kind in sorted(entries.items()):
+        path = os.path.join(inst_dir, name)
+        if name in INSTANCE_FILES or name.startswith("."):
+            continue  # read (a link among them is refused by load), or hidden
+        if kind == "link":
+            diags.append(nofollow.link_diagnostic(path))
+            continue
+        meant = next((known for known in INSTANCE_FILES if name in _variants(known, entries)), None)
+        if meant == INSTANCE_FILE and INSTANCE_FILE not in entries:
+            continue  # the missing instance.yaml's error names it
+        if meant:
+            diags.append(Diagnostic(path, 0, 0, "", f"this file is not read: {INSTANCE_FILES[meant]} is {meant}",
+                                    hint=f"rename it to {meant}" if meant not in entries
+                                    else f"merge it into {meant} and remove it"))
+        elif kind == "dir" and _has_instance_file(fd, name):
+            if INSTANCE_FILE in entries:  # otherwise the nested instance is reported with the missing file
+                diags.append(_nested(inst_dir, name))
+        else:
+            diags.append(_stray(path, "this directory" if kind == "dir" else "this file", hint))
+    return diags
+
+
+def _nested(inst_dir: str, name: str) -> Diagnostic:
+    parent, outer = os.path.split(inst_dir)
+    flat = os.path.join(parent, f"{outer}.{name}")
+    return Diagnostic(os.path.join(inst_dir, name, INSTANCE_FILE), 0, 0, "",
+                      "instance directories are not nested, so this instance is not read",
+                      hint=f"a fullName's dots separate its parts: move it to {flat}/ "
+                           f"(mv {os.path.join(inst_dir, name)} {flat})")
+
+
+def _missing_instance_file(inst_dir: str, fd: int, entries: dict[str, str]) -> list[Diagnostic]:
+    nested = [n for n, kind in sorted(entries.items()) if kind == "dir" and _has_instance_file(fd, n)]
+    if nested:
+        return [_nested(inst_dir, n) for n in nested]
+    near = _variants(INSTANCE_FILE, entries)
+    hint = (f"{_both(inst_dir, near)} beside it: rename it to {INSTANCE_FILE}" if near else
+            f"each directory in the instances directory is one instance: add {INSTANCE_FILE} "
+            "(fleet new FULLNAME writes one) or remove the directory")
+    return [Diagnostic(os.path.join(inst_dir, INSTANCE_FILE), 0, 0, "", "file not found", hint=hint)]
 
 
 def matching_profiles(fleet: dict, full_name: str) -> tuple[str, ...]:

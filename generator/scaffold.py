@@ -29,7 +29,6 @@ from .errors import Diagnostic, FleetError
 from .fleetdir import INSTANCE_FILE, SCHEMA_LINE
 from .model import ModelEngine, ModelInput
 from .schema import Schemas, validate_document
-from .sources import load
 
 SCHEMA_REF = "../../schemas/instance.schema.json"
 MAX_NAME = 63  # instance.schema.json project.fullName maxLength
@@ -157,7 +156,7 @@ def _scalar(value) -> str:
 
 def create(paths: fleet_mod.Paths, req: Request, jobs: int = 1) -> Created:
     """Check, validate with the whole fleet, then write instances/<name>/instance.yaml; nothing on failure."""
-    fleet_doc = load(os.path.join(paths.instances, fleetdir.FLEET_FILE))
+    fleet_doc = fleetdir.load_fleet(paths.instances)
     bad = [d for d in validate_document(fleet_doc, Schemas(paths.schemas).fleet, "while validating the fleet settings")
            if d.is_error]
     if bad:
@@ -179,15 +178,16 @@ def create(paths: fleet_mod.Paths, req: Request, jobs: int = 1) -> Created:
 def _validate_with_fleet(paths: fleet_mod.Paths, name: str, text: str, jobs: int) -> list[Diagnostic]:
     """fleet.validate over the instances directory as it would be with the new file.
 
-    The view is a temporary directory of symbolic links to the real entries plus
-    the new instance, so that nothing appears in the real directory before the
-    file is known to be good. Diagnostics name the real paths.
+    The view is a temporary copy of the real directory (hard links to its files
+    where the file system allows) plus the new instance, so that nothing appears
+    in the real directory before the file is known to be good. Links are copied
+    as links, which the validation refuses as it would in the real directory.
+    Diagnostics name the real paths.
     """
     view = tempfile.mkdtemp(prefix="fleet-new-")
     try:
-        real = os.path.abspath(paths.instances)
-        for entry in sorted(os.listdir(real)):
-            os.symlink(os.path.join(real, entry), os.path.join(view, entry))
+        shutil.copytree(os.path.abspath(paths.instances), view, symlinks=True, copy_function=_link_or_copy,
+                        dirs_exist_ok=True)
         os.mkdir(os.path.join(view, name))
         with open(os.path.join(view, name, INSTANCE_FILE), "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -207,6 +207,13 @@ def _validate_with_fleet(paths: fleet_mod.Paths, name: str, text: str, jobs: int
         return [_relocate(d, view, paths.instances) for d in warnings]
     finally:
         shutil.rmtree(view, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst, follow_symlinks=False)
+    except OSError:  # another file system, or links not supported
+        shutil.copy2(src, dst, follow_symlinks=False)
 
 
 def _relocate(d: Diagnostic, view: str, instances: str) -> Diagnostic:

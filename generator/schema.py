@@ -15,7 +15,8 @@ from typing import Any
 
 import jsonschema_rs
 
-from .errors import Diagnostic
+from . import nofollow
+from .errors import Diagnostic, FleetError
 from .sources import Document
 
 INSTANCE_SCHEMA = "instance.schema.json"
@@ -74,6 +75,9 @@ class Schemas:
     """The project's schemas, loaded once; cross-file $refs resolve by $id."""
 
     def __init__(self, directory: str):
+        links = nofollow.links_below(directory)  # a pull request can plant one
+        if links:
+            raise FleetError(links)
         self.directory = directory
         self._raw: dict[str, dict] = {}
         for name in (INSTANCE_SCHEMA, FLEET_SCHEMA):

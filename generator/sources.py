@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from . import yamlout
+from . import nofollow, yamlout
 from .errors import Diagnostic, FleetError
 
 _Loader = yamlout.SafeLoader  # the C parser where there is one: positions are identical
@@ -295,15 +295,21 @@ def _syntax_hint(problem: str) -> str:
     return "check indentation and quoting around this position"
 
 
-def load(path: str | os.PathLike) -> Document:
-    """Read and parse one YAML file."""
+def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
+    """Read and parse one YAML file, never through a symbolic link.
+
+    With dir_fd, the file is the last component of `path` inside that open directory
+    (what fleetdir does, so that no component can be a link); `path` names it in messages.
+    """
     path = os.fspath(path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_BYTES + 1)
+        raw = nofollow.read_file(os.path.basename(path) if dir_fd is not None else path, dir_fd,
+                                 limit=MAX_BYTES + 1)
     except FileNotFoundError:
         raise FleetError([Diagnostic(path, 0, 0, "", "file not found")]) from None
     except OSError as exc:
+        if nofollow.is_link_error(exc):
+            raise FleetError([nofollow.link_diagnostic(path)]) from None
         raise FleetError([Diagnostic(path, 0, 0, "", f"cannot read file: {exc.strerror}")]) from None
     if len(raw) > MAX_BYTES:
         raise FleetError([Diagnostic(path, 1, 1, "", f"file is larger than {MAX_BYTES // 1024} KiB",

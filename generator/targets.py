@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import stat
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -254,12 +255,19 @@ def safe_url(url: str) -> str:
 
 
 def _is_local(host: str) -> bool:
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
+        pass
+    if host != "localhost" and not host.endswith(".localhost"):
         return False
+    # A name is as local as the addresses it resolves to: RFC 6761 asks resolvers to answer
+    # loopback for *.localhost, but /etc/hosts or a DNS server may say otherwise.
+    try:
+        found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(ipaddress.ip_address(info[4][0].partition("%")[0]).is_loopback for info in found)
 
 
 # --- credentials ----------------------------------------------------------------------------

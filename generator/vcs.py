@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from . import fleetdir, nofollow
 from .errors import Diagnostic, FleetError
 from .fleet import Paths
 
@@ -65,6 +66,13 @@ def repo_root(path: str) -> str:
     return proc.stdout.strip()
 
 
+def fleet_repo_root(instances: str) -> str:
+    """The top of the git work tree holding the fleet directory, which must exist: a command run
+    from the wrong directory gets `fleet validate`'s message, not "not inside a git repository"."""
+    fleetdir.require(instances)
+    return repo_root(instances)
+
+
 def _commit(root: str, rev: str) -> str | None:
     proc = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -92,8 +100,11 @@ def exists_at(root: str, commit: str, rel: str) -> bool:
 
 
 @contextmanager
-def checkout_tree(root: str, rev: str, paths: tuple[str, ...] = ()) -> Iterator[str]:
-    """A temporary directory holding `paths` (repository-relative; all when empty) as they were at `rev`."""
+def checkout_tree(root: str, rev: str, paths: tuple[str, ...] = (), label: str = "") -> Iterator[str]:
+    """A temporary directory holding `paths` (repository-relative; all when empty) as they were at `rev`.
+
+    A symbolic link there is an error naming it as LABEL:path (label: how messages name `rev`).
+    """
     tmp = tempfile.mkdtemp(prefix="fleet-rev-")
     try:
         env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV_DROP}
@@ -102,14 +113,25 @@ def checkout_tree(root: str, rev: str, paths: tuple[str, ...] = ()) -> Iterator[
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         except (FileNotFoundError, OSError) as exc:
             raise GitUnavailable(f"cannot run git: {exc}") from None
+        links: list[str] = []
+
+        def no_links(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+            # A link is reported, never extracted: the working tree's rule (generator/nofollow.py).
+            if member.issym() or member.islnk():
+                links.append(member.name)
+                return None
+            return tarfile.data_filter(member, dest)  # no absolute paths, devices or odd modes
+
         try:
             with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-                tar.extractall(tmp, filter="data")  # no absolute paths, links out of tmp or devices
+                tar.extractall(tmp, filter=no_links)
         except tarfile.TarError:
             pass  # git reports the cause below
         stderr = proc.stderr.read().decode("utf-8", "replace")
         if proc.wait() != 0:
             raise FleetError([Diagnostic(root, 0, 0, "", f"git archive {rev} failed: {stderr.strip()}")])
+        if links:
+            raise FleetError([nofollow.link_diagnostic(f"{label or rev[:12]}:{name}") for name in links])
         yield tmp
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -129,7 +151,7 @@ def fleet_at(paths: Paths, revision: Revision) -> Iterator[tuple[Paths, dict]]:
     so that a template change shows up; otherwise the current ones are used and
     the returned description says so.
     """
-    root = repo_root(paths.instances)
+    root = fleet_repo_root(paths.instances)
     instances_rel = _inside(paths.instances, root)
     if instances_rel is None:
         raise FleetError([Diagnostic(paths.instances, 0, 0, "", "the instances directory is outside its repository")])
@@ -143,7 +165,7 @@ def fleet_at(paths: Paths, revision: Revision) -> Iterator[tuple[Paths, dict]]:
             if candidate and exists_at(root, revision.commit, candidate):
                 wanted[part] = candidate
                 break
-    with checkout_tree(root, revision.commit, tuple(sorted(set(wanted.values())))) as tmp:
+    with checkout_tree(root, revision.commit, tuple(sorted(set(wanted.values()))), _short(revision)) as tmp:
         at = Paths(instances=os.path.join(tmp, wanted["instances"]),
                    templates=os.path.join(tmp, wanted["templates"]) if "templates" in wanted else paths.templates,
                    schemas=os.path.join(tmp, wanted["schemas"]) if "schemas" in wanted else paths.schemas)
@@ -156,9 +178,14 @@ def fleet_at(paths: Paths, revision: Revision) -> Iterator[tuple[Paths, dict]]:
             raise relocate(exc, tmp, revision) from None
 
 
+def _short(revision: Revision) -> str:
+    """How messages name a revision: as asked for, or the commit's first 12 digits."""
+    return revision.ref if len(revision.ref) < 40 else revision.commit[:12]
+
+
 def relocate(exc: FleetError, tmp: str, revision: Revision) -> FleetError:
     """Diagnostics about files of the exported tree, named as REV:path instead of the temporary path."""
-    short = revision.ref if len(revision.ref) < 40 else revision.commit[:12]
+    short = _short(revision)
     prefix = os.path.join(tmp, "")
     out = []
     for d in exc.diagnostics:

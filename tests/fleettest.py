@@ -118,18 +118,32 @@ def index_listing(files: dict[str, bytes]) -> bytes:
         if rel != "fleet.json":
             name, _, inner = rel.partition("/")
             instances.setdefault(name, {"files": {}})["files"][inner] = hashlib.sha256(data).hexdigest()
-    return json.dumps({"instances": instances}, sort_keys=True).encode()
+    return json.dumps({"generator": "jenkins-fleet (tests)", "instances": instances}, sort_keys=True).encode()
 
 
 def age_tree(root: str | os.PathLike) -> None:
-    """Every file and directory dated a second before root's fleet.json: a change by hand
-    afterwards is later, even with a coarse file-system clock."""
+    """Make any change to the tree from now on later than its fleet.json, even with a coarse
+    file-system clock: wait (one clock tick at most) until a new file's time is past the index's.
+
+    (The index's own times are left alone: changing them changes its identity, and the tree
+    would no longer be the one fleet generate recorded.)
+    """
+    import time
+
     root = os.fspath(root)
-    past = os.stat(os.path.join(root, "fleet.json")).st_mtime_ns - 10**9
-    for dirpath, _, filenames in os.walk(root):
-        for name in filenames:
-            os.utime(os.path.join(dirpath, name), ns=(past, past))
-        os.utime(dirpath, ns=(past, past))
+    index_ns = os.stat(os.path.join(root, "fleet.json")).st_mtime_ns
+    probe = os.path.join(os.path.dirname(root), f".clock-probe-{os.getpid()}")
+    deadline = time.monotonic() + 5
+    try:
+        while time.monotonic() < deadline:
+            with open(probe, "w"):
+                pass
+            if os.stat(probe).st_mtime_ns > index_ns:
+                return
+            time.sleep(0.001)
+    finally:
+        os.unlink(probe)
+    raise AssertionError("the file-system clock did not move past the index in 5 s")
 
 
 def copy_sample_fleet(dest: str | os.PathLike) -> str:

@@ -65,10 +65,11 @@ def cli(click_ctx, instances, debug, quiet, color):
       fleet validate                 check every instance definition
       fleet generate                 regenerate the whole fleet into build/
       fleet generate technology.cbi  regenerate one instance
-      fleet generate --check         exit 1 if build/ is not up to date (CI)
+      fleet generate --check         exit 1 if build/ is not up to date (before a push)
 
     Exit codes: 0 ok, 1 bad input or changes found by --check, 2 usage error,
-    3 remote failure, 4 internal error or output busy.
+    3 remote failure, 4 internal error, output busy, or a write refused by the
+    machine (disk full, read-only file system).
     """
     click_ctx.obj = Context(instances, debug, quiet, color)
 

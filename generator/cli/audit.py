@@ -108,7 +108,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
                 report.live, found = audit_live.drift(snap, files)
                 report.add_findings(found)
             if base is not None:
-                root = vcs.repo_root(ctx.paths.instances)
+                root = vcs.fleet_repo_root(ctx.paths.instances)
                 revision = vcs.resolve_base(root, base or None)
                 with vcs.fleet_at(ctx.paths, revision) as (old_paths, origin):
                     old = audit_mod.snapshot(old_paths, (), jobs=jobs)

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import click
 
 from .. import fleet
-from ..errors import FleetError, OutputBusyError
+from ..errors import FleetError, OutputBusyError, OutputWriteError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -57,7 +57,7 @@ def guard(ctx: Context):
         if ctx.debug and exc.__cause__ is not None:
             traceback.print_exception(exc.__cause__, file=sys.stderr)
         sys.exit(EXIT_INPUT)
-    except OutputBusyError as exc:
+    except (OutputBusyError, OutputWriteError) as exc:  # the environment, not the input: no traceback
         click.echo(f"error: {exc}", err=True, color=ctx.color)
         sys.exit(EXIT_INTERNAL)
     except KeyboardInterrupt:

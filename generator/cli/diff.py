@@ -50,7 +50,7 @@ def diff(ctx: Context, names, base, fmt, jobs):
     """
     with guard(ctx):
         try:
-            revision = vcs.resolve_base(vcs.repo_root(ctx.paths.instances), base)
+            revision = vcs.resolve_base(vcs.fleet_repo_root(ctx.paths.instances), base)
             result = diff_mod.rendered_diff(ctx.paths, revision, tuple(names), jobs=jobs)
         except vcs.GitUnavailable as exc:
             click.echo(f"error: {exc}", err=True)

@@ -56,7 +56,7 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
               show_default="number of CPUs", help="Parallel worker processes.")
 @click.option("--check", is_flag=True,
-              help="Write nothing; exit 1 and list the files that would change (for CI).")
+              help="Write nothing; exit 1 and list the files that would change (is build/ up to date before a push?).")
 @click.option("--no-cache", is_flag=True,
               help="Render every instance, even those whose inputs did not change since the last run.")
 @click.pass_obj
@@ -82,7 +82,7 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
     Examples:
       fleet generate                  the whole fleet
       fleet generate 'ee4j.*' -j 2    the Jakarta EE instances, two workers
-      fleet generate --check          CI: is build/ up to date?
+      fleet generate --check          is build/ up to date? (before a push)
     """
     with guard(ctx):
         started = time.monotonic()
@@ -99,10 +99,20 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
         with output.OutputLock(out_dir):
             output.recover(out_dir)  # finish or undo what a killed run left behind
             previous = output.read_cache(out_dir)  # read once: the cache, the kept keys, the old index
+            if previous is None:
+                output.refuse_foreign(out_dir)  # before the work, not after it
+                if names and output.read_index(out_dir) is not None:
+                    # Nothing is carried over from a tree this tool did not write here (a clone's, an
+                    # older version's): the other instances are generated too.
+                    ctx.info(f"{out_dir}/ has no record of being written by fleet generate here: "
+                             "generating every instance")
+                    names = ()
+                    total = len(fleet.fleetdir.select(ctx.paths.instances, names))
             old_index = previous.index if previous else output.read_index(out_dir)
             with Progress(ctx, total, "generating") as bar:
                 gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
-                                     cache=None if no_cache else previous, previous=old_index)
+                                     cache=None if no_cache else previous,
+                                     previous=old_index if previous else None)
             print_diagnostics(ctx, gen.warnings)
             keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
             keys = {**_kept_keys(previous, keep), **gen.keys}
@@ -111,8 +121,9 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
             changed = _changed_files(old_index, index)
             if changed or not os.path.isdir(out_dir) or old_index != index or gen.keys.keys() - set(gen.cached):
                 files[output.INDEX] = fleet.index_bytes(index)
-                output.write_tree(out_dir, files, carry)
-            output.write_cache(out_dir, keys)
+                output.write_tree(out_dir, files, carry, keys)
+            else:
+                output.write_cache(out_dir, keys)
         elapsed = time.monotonic() - started
         rendered = len(gen.names) - len(gen.cached)
         ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} into {out_dir}/ "
@@ -150,7 +161,8 @@ def _check_only(ctx: Context, gen, out_dir: str, names, old_index) -> None:
     for change in changes:
         click.echo(f"{change.status:8} {os.path.join(out_dir, change.path)}", color=ctx.color)
     if changes:
-        ctx.info(f"{len(changes)} generated file{'s' * (len(changes) != 1)} would change; "
-                 f"run 'fleet generate' and commit the result")
+        ctx.info(f"{len(changes)} generated file{'s' * (len(changes) != 1)} would change: {out_dir}/ is not up "
+                 f"to date; run 'fleet generate' to update it ({out_dir}/ is never committed: it is generated "
+                 "where it is used, e.g. before 'fleet push')")
         sys.exit(EXIT_INPUT)
     ctx.info(f"{out_dir}/ is up to date ({len(gen.names)} instances)")

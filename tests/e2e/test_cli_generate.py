@@ -37,9 +37,20 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def work(built, tmp_path):
-    """A private copy of the sample fleet and its build/ for one test."""
+    """A private copy of the sample fleet and its build/ for one test.
+
+    A copy of build/ is not a tree fleet generate wrote here: it is replaced whole by the next run,
+    and reused (cache, instances carried over) only from the run after it on (see `recorded`).
+    """
     shutil.copytree(built, tmp_path, dirs_exist_ok=True)
     return tmp_path
+
+
+@pytest.fixture
+def recorded(work):
+    """`work`, with a build/ that fleet generate wrote in place (so its cache and carry-over apply)."""
+    assert fleet_in_process(["generate", "--jobs", "1"], work).code == 0
+    return work
 
 
 def edit(path, old: str, new: str) -> None:
@@ -93,11 +104,14 @@ def test_check_names_the_files_an_edit_changes(work):
     assert "changed  build/technology.cbi/k8s/resourcequota.yaml" in lines
     assert "changed  build/fleet.json" in lines
     assert all(re.match(r"^(changed|added|removed) +build/(technology\.cbi/|fleet\.json$)", x) for x in lines), lines
-    assert re.search(r"\d+ generated files would change; run 'fleet generate'", run.stderr)
+    assert run.stderr == ("7 generated files would change: build/ is not up to date; run 'fleet generate' to update "
+                          "it (build/ is never committed: it is generated where it is used, e.g. before "
+                          "'fleet push')\n")
     assert read_tree(work / "build") == before  # --check writes nothing
 
 
-def test_generate_one_instance_keeps_the_others_byte_identical(work):
+def test_generate_one_instance_keeps_the_others_byte_identical(recorded):
+    work = recorded
     before = read_tree(work / "build")
     edit(work / "instances" / "technology.cbi" / "instance.yaml", "resourcePacks: 5", "resourcePacks: 6")
     edit(work / "instances" / "tools.cdt" / "instance.yaml", "resourcePacks: 3", "resourcePacks: 4")
@@ -119,7 +133,8 @@ def test_generate_one_instance_keeps_the_others_byte_identical(work):
     assert fleet_subprocess(["generate", "--check", "--jobs", "1"], work).code == 0
 
 
-def test_generate_by_pattern(work):
+def test_generate_by_pattern(recorded):
+    work = recorded
     run = fleet_subprocess(["generate", "ee4j.*", "--jobs", "1"], work)
     assert run.code == 0, run.stderr
     assert "generated 3 instances " in run.stderr
@@ -266,3 +281,48 @@ def test_validate_in_worker_processes_reports_what_one_process_reports(tmp_path)
     assert one.code == two.code == 1, one.stderr
     assert f"is also used by {names[8]}" in one.stderr
     assert one.stderr == two.stderr
+
+
+def test_out_into_a_directory_generate_did_not_write_is_refused(work):
+    """proj2/ holds a fleet.json, important.txt and src/: nothing is moved, now or at a second run."""
+    for rel, text in (("fleet.json", "{}\n"), ("important.txt", "keep\n"), ("src/main.c", "int main;\n")):
+        write(work / "proj2" / rel, text)
+    before = read_tree(work / "proj2")
+    for _ in range(2):
+        run = fleet_in_process(["generate", "--jobs", "1", "--out", "proj2"], work)
+        assert (run.code, run.stderr) == (1, (
+            "proj2: error: refusing to replace this directory: fleet generate did not write it (its fleet.json "
+            "is not an index that fleet generate writes)\n"
+            "  hint: choose another --out, or move what it holds elsewhere first: fleet generate replaces the "
+            "whole directory\n"
+            "1 error in 1 file\n"))
+    assert read_tree(work / "proj2") == before
+    assert not os.path.exists(work / ".proj2.spare")
+
+
+def test_one_instance_into_a_copied_build_generates_them_all(work):
+    """Nothing is carried over from a tree fleet generate did not write here (a clone's, a copy)."""
+    run = fleet_in_process(["generate", "technology.cbi", "--jobs", "1"], work)
+    assert run.code == 0, run.stderr
+    assert run.stderr.startswith("build/ has no record of being written by fleet generate here: generating "
+                                 "every instance\ngenerated 13 instances into build/ (13 rendered, 0 unchanged;")
+    again = fleet_in_process(["generate", "technology.cbi", "--jobs", "1"], work)
+    assert again.stderr.startswith("generated 1 instance into build/ (0 rendered, 1 unchanged; 0 files changed)")
+
+
+def test_a_full_disk_exits_4_with_what_happened(recorded, monkeypatch):
+    import errno
+
+    from generator import output
+
+    def full(path, data, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(output, "_write_new_file", full)
+    edit(recorded / "instances" / "technology.cbi" / "instance.yaml", "resourcePacks: 5", "resourcePacks: 6")
+    before = read_tree(recorded / "build")
+    run = fleet_in_process(["generate", "--jobs", "1"], recorded)
+    assert run.code == 4
+    assert re.fullmatch(r"error: cannot write build: no space left on the device \(writing \.build\.spare/"
+                        r"\S+\); build is as it was before this run\n", run.stderr), run.stderr
+    assert read_tree(recorded / "build") == before

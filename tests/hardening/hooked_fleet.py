@@ -59,11 +59,11 @@ def install(hook: str) -> None:
 
         real_write = output._write_new_file
 
-        def counting_write(path, data):
+        def counting_write(path, data, **kw):
             count[0] += 1
             if count[0] > limit:
                 _die()
-            return real_write(path, data)
+            return real_write(path, data, **kw)
         output._write_new_file = counting_write
     elif kind == "kill-before-swap":
         output._swap = lambda tmp, out_dir: _die()

@@ -11,7 +11,8 @@ click's CliRunner and must:
 
 - exit 1, with no traceback and no "internal error";
 - report an error at `file:line:col` in the mutated file (or, where there is no position, the
-  documented message: file not found, cannot read file, instances directory not found);
+  documented message: file not found, cannot read file, instances directory not found, is a
+  symbolic link, instance directories are not nested);
 - leave build/ byte-for-byte unchanged (digest of the whole tree) with no .build.tmp-*/.build.old-*.
 
 Which mutations must be refused is decided by the oracle in badinput.py, not by the generator;
@@ -53,7 +54,9 @@ DEFAULT_EXAMPLES = 1000
 
 # Position-less messages documented for problems that have no line (README, docs): the file path
 # itself is the position.
-POSITIONLESS = ("file not found", "cannot read file", "instances directory not found")
+POSITIONLESS = ("file not found", "cannot read file", "instances directory not found",
+                "is a symbolic link, and links are never followed here",
+                "instance directories are not nested, so this instance is not read")
 
 
 # --- the sample fleet ----------------------------------------------------------------------------
@@ -395,9 +398,8 @@ def names(draw, sample: Sample):
     new_rel = f"instances/{new}/instance.yaml"
     case.renames.append((f"instances/{old_dir}", f"instances/{new}"))
     case.writes[new_rel] = body
-    if "/" in new:  # a nested directory: its parent has no instance.yaml
-        parent = new.split("/")[0]
-        case.positionless = (f"instances/{parent}/instance.yaml", "file not found")
+    if "/" in new:  # a nested directory: its parent has no instance.yaml, and the error says where it goes
+        case.positionless = (new_rel, POSITIONLESS[4])
         return case
     v = verdict("instance", body, new)
     assume(v.reject)
@@ -419,10 +421,10 @@ def missing_file(draw, sample: Sample):
         case.positionless = (rel, "cannot read file")
     elif how == "dangling symlink":
         case.symlinks[rel] = "nowhere.yaml"
-        case.positionless = (rel, "file not found")
+        case.positionless = (rel, POSITIONLESS[3])
     elif how == "symlink loop":
         case.symlinks[rel] = os.path.basename(rel)
-        case.positionless = (rel, "cannot read file")
+        case.positionless = (rel, POSITIONLESS[3])
     else:
         case.renames.append(("instances", "instances.moved"))
         case.positionless = ("instances", "instances directory not found")

@@ -64,5 +64,5 @@ def test_the_output_is_always_exactly_the_last_tree_written(steps):
             tamper(build, kind, expected)
             # what generate would carry over next time is what the tree holds now, edits included
             current = read_tree(build)
-        assert sorted(n for n in os.listdir(parent) if n.startswith(".")) in ([".build.lock"],
-                                                                             [".build.lock", ".build.spare"])
+        assert sorted(n for n in os.listdir(parent) if n.startswith(".")) in (
+            [".build.cache.json", ".build.lock"], [".build.cache.json", ".build.lock", ".build.spare"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 from fleettest import age_tree, index_listing, read_tree, write
@@ -17,8 +18,8 @@ NEW = {INDEX: b'{"instances": {"a": {}}}\n', "a/k8s/ns.yaml": b"new a\n", "c/mod
 
 
 def leftovers(parent) -> list[str]:
-    """Hidden siblings other than the lock and the spare (the previous tree, kept on purpose)."""
-    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith((".lock", ".spare")))
+    """Hidden siblings other than the lock, the spare (the previous tree, kept on purpose) and the state."""
+    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith((".lock", ".spare", ".cache.json")))
 
 
 def tree(**files) -> dict[str, bytes]:
@@ -335,3 +336,183 @@ def test_paths_outside_the_output_are_refused(tmp_path):
     with pytest.raises(FleetError), OutputLock(tmp_path / "build"):
         write_tree(str(tmp_path / "build"), {INDEX: b"{}\n"}, carry_over={"../../etc/passwd": "0" * 64})
     assert read_tree(tmp_path / "build") == OLD
+
+
+# --- what may be trusted: only trees this tool wrote here ---------------------------------------
+
+def test_a_linked_lock_is_refused_and_its_target_left_alone(tmp_path):
+    """A pull request can commit .build.lock as a link; opening the lock truncates it."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.symlink(victim, tmp_path / ".build.lock")
+    with pytest.raises(FleetError) as info, OutputLock(tmp_path / "build"):
+        pass
+    (diag,) = info.value.diagnostics
+    assert (diag.file, diag.message) == (str(tmp_path / ".build.lock"),
+                                         "the output lock is a symbolic link, and links are never followed here")
+    assert victim.read_text() == "precious\n"
+
+
+def test_a_hard_linked_lock_is_refused(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    os.link(victim, tmp_path / ".build.lock")
+    with pytest.raises(FleetError, match="not a file of its own"), OutputLock(tmp_path / "build"):
+        pass
+    assert victim.read_text() == "precious\n"
+
+
+def planted(tmp_path, name: str, files: dict[str, bytes]) -> None:
+    """A tree that came with a clone or a pull request: whole, consistent with its own index."""
+    for rel, data in files.items():
+        write(tmp_path / name / rel, data)
+
+
+def test_a_committed_spare_is_not_trusted(tmp_path):
+    """The issue's attack: a planted .build.spare with a correct index and a malicious file."""
+    good = tree(a__k8s__sts_yaml="image: ours\n", a__k8s__ns_yaml="ns\n")
+    evil = {**good, "a/k8s/sts.yaml": b"image: evil\n"}
+    evil[INDEX] = good[INDEX]  # claims the good content: only a trusted spare's index is believed
+    planted(tmp_path, ".build.spare", evil)
+    os.utime(tmp_path / ".build.spare" / INDEX)  # newer than everything: passes the mtime test
+    make(tmp_path / "build", good)
+    assert read_tree(tmp_path / "build") == good
+    make(tmp_path / "build", tree(a__k8s__sts_yaml="image: ours\n", a__k8s__ns_yaml="ns 2\n"))
+    assert b"evil" not in read_tree(tmp_path / "build")["a/k8s/sts.yaml"]
+
+
+def test_a_state_file_from_elsewhere_is_not_trusted(tmp_path):
+    """A build/ and its .build.cache.json committed together, or copied: neither is reused."""
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))  # a spare exists now
+    assert output.read_cache(str(tmp_path / "build")) is not None
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    for name in ("build", ".build.spare", ".build.cache.json"):
+        src = tmp_path / name
+        (shutil.copytree if src.is_dir() else shutil.copy2)(src, clone / name)
+    assert output.read_cache(str(clone / "build")) is None  # other inodes: not the trees recorded
+    assert output._spare_contents(str(clone / ".build.spare"), []) is None
+    state = json.loads((tmp_path / ".build.cache.json").read_text())
+    state["state"]["keys"] = {"a": "forged"}
+    (tmp_path / ".build.cache.json").write_text(json.dumps(state))
+    assert output.read_cache(str(tmp_path / "build")) is None  # the signature no longer matches
+
+
+def test_the_record_survives_a_restart_but_not_a_new_key(tmp_path, monkeypatch):
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    assert output.read_cache(str(tmp_path / "build")) is not None
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "another-machine"))
+    assert output.read_cache(str(tmp_path / "build")) is None
+    make(tmp_path / "build", tree(a__x_yaml="2\n"))  # replaced all the same: it holds only what it lists
+    assert read_tree(tmp_path / "build") == tree(a__x_yaml="2\n")
+
+
+def test_a_directory_holding_some_fleet_json_is_never_replaced(tmp_path):
+    """The issue's case: --out proj2, where proj2/ holds fleet.json, important.txt and src/."""
+    proj = tmp_path / "proj2"
+    mine = {INDEX: b'{"name": "my project"}\n', "important.txt": b"keep\n", "src/main.c": b"int main;\n"}
+    planted(tmp_path, "proj2", mine)
+    for _ in range(2):
+        with pytest.raises(FleetError) as info:
+            make(proj, NEW)
+        assert read_tree(proj) == mine
+        assert sorted(os.listdir(tmp_path)) == [".proj2.lock", "proj2"]
+    (diag,) = info.value.diagnostics
+    assert diag.message == ("refusing to replace this directory: fleet generate did not write it "
+                            "(its fleet.json is not an index that fleet generate writes)")
+    assert diag.hint == ("choose another --out, or move what it holds elsewhere first: "
+                         "fleet generate replaces the whole directory")
+
+
+def test_a_tree_with_files_its_index_does_not_list_is_never_replaced(tmp_path):
+    ours = tree(a__x_yaml="1\n")
+    planted(tmp_path, "out", {**ours, "notes.txt": b"mine\n", "src/a.c": b"x\n"})
+    with pytest.raises(FleetError) as info:
+        make(tmp_path / "out", NEW)
+    assert info.value.diagnostics[0].message.endswith(
+        "(it holds 2 files that its fleet.json does not list: notes.txt, src/a.c)")
+    assert (tmp_path / "out" / "notes.txt").read_text() == "mine\n"
+
+
+def test_an_unrecorded_generated_tree_is_replaced_but_not_reused(tmp_path):
+    """build/ of an earlier version, or copied from elsewhere: only listed files, so ours to replace;
+    not trusted as the spare afterwards."""
+    old = tree(a__x_yaml="1\n", b__x_yaml="b\n")
+    planted(tmp_path, "build", {**old, "a/x.yaml": b"edited by hand\n"})  # edits are still ours to replace
+    make(tmp_path / "build", tree(a__x_yaml="2\n", b__x_yaml="b\n"))
+    assert read_tree(tmp_path / "build") == tree(a__x_yaml="2\n", b__x_yaml="b\n")
+    state = json.loads((tmp_path / ".build.cache.json").read_text())["state"]
+    assert len(state["trees"]) == 1  # the new tree only
+    assert output._spare_contents(str(tmp_path / ".build.spare"), state["trees"]) is None
+
+
+def test_a_linked_output_directory_is_refused(tmp_path):
+    make(tmp_path / "real", OLD)
+    os.symlink(tmp_path / "real", tmp_path / "build")
+    with pytest.raises(FleetError, match=r"\(it is a symbolic link; pass the directory itself\)"):
+        make(tmp_path / "build", NEW)
+    assert read_tree(tmp_path / "real") == OLD
+
+
+def test_a_planted_old_tree_is_not_restored_as_the_output(tmp_path):
+    """.build.old-N is what a fallback swap killed half-way leaves; one that came with a clone
+    (a tree we never wrote, with unlisted files) is removed, not renamed to build/."""
+    planted(tmp_path, ".build.old-7", {**tree(a__x_yaml="evil\n"), "extra": b"x\n"})
+    with OutputLock(tmp_path / "build"):
+        recover(str(tmp_path / "build"))
+    assert sorted(os.listdir(tmp_path)) == [".build.lock"]
+
+
+# --- when the machine refuses a write -------------------------------------------------------------
+
+def test_a_full_disk_is_reported_as_such_and_the_output_stays(tmp_path, monkeypatch):
+    import errno
+    make(tmp_path / "build", tree(a__x_yaml="1\n"))
+    before = read_tree(tmp_path / "build")
+
+    def full(path, data, **kw):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+
+    monkeypatch.setattr(output, "_write_new_file", full)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(output.OutputWriteError) as info:
+        make("build", tree(a__x_yaml="2\n"))
+    assert str(info.value) == ("cannot write build: no space left on the device (writing .build.spare/a/x.yaml); "
+                               "build is as it was before this run")
+    assert read_tree(tmp_path / "build") == before
+    assert not (tmp_path / ".build.spare").exists()
+
+
+def test_any_other_write_error_is_still_a_bug(tmp_path, monkeypatch):
+    import errno
+    monkeypatch.setattr(output, "_write_new_file", lambda path, data, **kw: (_ for _ in ()).throw(
+        OSError(errno.EBADF, "Bad file descriptor")))
+    with pytest.raises(OSError) as info:
+        make(tmp_path / "build", OLD)
+    assert not isinstance(info.value, output.OutputWriteError)
+
+
+# --- on disk before the swap ------------------------------------------------------------------------
+
+def test_a_small_change_fsyncs_its_files_and_directories_before_the_swap(tmp_path, monkeypatch):
+    make(tmp_path / "build", tree(a__x_yaml="1\n", b__x_yaml="b\n"))
+    make(tmp_path / "build", tree(a__x_yaml="2\n", b__x_yaml="b\n"))
+    synced, order = [], []
+    real_fsync, real_swap = os.fsync, output._swap
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd)))
+    monkeypatch.setattr(output, "_swap", lambda a, b: (order.append(len(synced)), real_swap(a, b)))
+    monkeypatch.setattr(output, "_sync_file_system", lambda path: pytest.fail("a small change syncs file by file"))
+    make(tmp_path / "build", tree(a__x_yaml="3\n", b__x_yaml="b\n"))
+    spare = str(tmp_path / ".build.spare")
+    assert synced[:order[0]] == [f"{spare}/a/x.yaml", f"{spare}/{INDEX}", f"{spare}/a", spare]
+    assert synced[order[0]:] == [str(tmp_path)]  # the swap itself, after it
+
+
+def test_a_large_change_syncs_the_file_system_once(tmp_path, monkeypatch):
+    many = {f"i{i}__x_yaml": f"{i}\n" for i in range(output.SYNC_EACH_MAX)}
+    calls = []
+    monkeypatch.setattr(output, "_sync_file_system", lambda path: calls.append(path))
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append("fsync"))
+    make(tmp_path / "build", tree(**many))
+    assert calls == [str(tmp_path / ".build.spare"), "fsync"]  # the tree, then the swap's directory
