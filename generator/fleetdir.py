@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import Diagnostic, FleetError
 from .sources import Document, load
@@ -13,6 +13,9 @@ FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
 OVERRIDE_FILE = "jenkins.yaml"
 SCHEMA_LINE = "# yaml-language-server: $schema="
+# Directories of the fleet directory that are never instances: the plugin catalogs
+# (generator/catalog.py) live in catalogs/.
+RESERVED = ("catalogs",)
 
 
 @dataclass
@@ -32,6 +35,8 @@ class FleetSources:
     directory: str
     fleet: Document
     instances: dict[str, InstanceSource]
+    # Jenkins version -> its plugin catalog (generator/catalog.py), loaded once the fleet file is valid
+    catalogs: dict = field(default_factory=dict)
 
 
 def instance_names(directory: str) -> list[str]:
@@ -41,7 +46,7 @@ def instance_names(directory: str) -> list[str]:
         raise FleetError([Diagnostic(directory, 0, 0, "", "instances directory not found",
                                      hint="run from the fleet repository or pass --instances DIR")]) from None
     return [e for e in entries
-            if not e.startswith(".") and os.path.isdir(os.path.join(directory, e))]
+            if not e.startswith(".") and e not in RESERVED and os.path.isdir(os.path.join(directory, e))]
 
 
 def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
@@ -105,9 +110,14 @@ def _hidden_instances(directory: str) -> list[Diagnostic]:
                         and os.path.isfile(os.path.join(directory, e, INSTANCE_FILE)))
     except OSError:
         return []
+    reserved = sorted(e for e in RESERVED if os.path.isfile(os.path.join(directory, e, INSTANCE_FILE)))
     return [Diagnostic(os.path.join(directory, e, INSTANCE_FILE), 0, 0, "",
                        f"the directory name '{e}' starts with '.', so this instance is not part of the fleet",
-                       hint="name the directory after the instance's fullName") for e in hidden]
+                       hint="name the directory after the instance's fullName") for e in hidden] + [
+        Diagnostic(os.path.join(directory, e, INSTANCE_FILE), 0, 0, "",
+                   f"'{e}/' is reserved for the fleet's plugin catalogs, so this instance is not part of the fleet",
+                   hint="give the instance a dotted fullName such as 'technology.cbi' and name its directory so")
+        for e in reserved]
 
 
 def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:

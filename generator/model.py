@@ -18,6 +18,8 @@ class ModelInput:
     name: str  # the instance's fullName (its directory name)
     data: dict  # the instance file, as validated
     profiles: tuple[str, ...]  # matching profile names, in fleet order
+    # The resolved plugin closure (generator/plugins.py Resolution.as_model()), None without a catalog
+    plugins: dict | None = None
 
 
 class ModelEngine:
@@ -30,7 +32,8 @@ class ModelEngine:
     def evaluate(self, fleet: dict, inputs: list[ModelInput], objects: bool = True,
                  checks_only: bool = False) -> dict[str, dict[str, Any]]:
         """{name: {model, objects}}; checks_only: a model with only what checks.check_models reads."""
-        payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles)} for i in inputs]
+        payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles), "plugins": i.plugins}
+                   for i in inputs]
         try:
             out = _jsonnet.evaluate_file(
                 self.entry,

@@ -87,6 +87,10 @@ local pluginId(p) = std.split(p, ':')[0];
       function(x) x.id
     );
 
+    // The pinned plugin closure resolved against the version's catalog (generator/plugins.py);
+    // null when the version has no catalog.
+    local closure = std.get(inst, 'plugins', null);
+
     local prefixRule = std.get(d, 'pathPrefix', 'shortName');
     local prefix = u.get(m, ['deployment', 'prefix'], if prefixRule == 'shortName' then '/' + shortName else '');
     local namespace = u.get(m, ['deployment', 'namespace'], shortName);
@@ -140,6 +144,10 @@ local pluginId(p) = std.split(p, ':')[0];
         requestedVersion: requested,
         version: version,
         baseImage: catalog.image,
+        // Our image: <imageRepository>/<fullName>:<version>-<content hash>; the hash of image/Dockerfile and
+        // image/plugins.txt is added once they are rendered (generator/produce.py), so that a new plugin
+        // set is a new tag. Without an imageRepository the base image runs as it is.
+        imageName: if std.objectHas(d, 'imageRepository') then d.imageRepository + '/' + fullName else null,
         image: if std.objectHas(d, 'imageRepository') then d.imageRepository + '/' + fullName + ':' + version else catalog.image,
         maxConcurrency: C,
         staticAgentCount: S,
@@ -149,6 +157,15 @@ local pluginId(p) = std.split(p, ':')[0];
         systemMessage: std.get(m.jenkins, 'systemMessage', 'Welcome to the ' + p.displayName + ' Jenkins instance.'),
         adminEmail: m.jenkins.adminEmail,
         plugins: [x.spec for x in plugins],
+        // Every plugin of the image (base + requested + dependencies): id -> version.
+        installedPlugins: if closure == null then null else closure.installed,
+        // Per installed plugin: requestedBy (fleet, monitoring, profile <name>, instance) and/or
+        // dependencyOf (the installed plugins that need it).
+        pluginProvenance: if closure == null then null else closure.provenance,
+        pluginCatalog: if closure == null then null else closure.catalog,
+        pluginAdvisories: if closure == null then [] else closure.advisories,
+        // id -> sha256 (hex) of the release, where the catalog has it: image/plugins.sha256.
+        pluginChecksums: if closure == null then {} else closure.checksums,
         permissions: permissions,
       },
       deployment: {
