@@ -259,20 +259,18 @@ def catalog_path(instances_dir: str, reference: str) -> str:
 
 
 def load_all(instances_dir: str, fleet_doc: Document) -> tuple[dict[str, Catalog], list[Diagnostic]]:
-    """The catalog of every controller version that names one (each file read once)."""
+    """The catalog of every controller version that names one (each file read once).
+
+    A version without a catalog is allowed (an imported Jiro fleet has none yet): its plugins
+    are not checked and its images resolve them when they are built.
+    """
     diags: list[Diagnostic] = []
     by_file: dict[str, Catalog | None] = {}
     catalogs: dict[str, Catalog] = {}
     for version, entry in sorted(fleet_doc.data["controllers"]["versions"].items()):
         reference = entry.get("catalog")
         if reference is None:
-            diags.append(fleet_doc.diagnostic(
-                ("controllers", "versions", version), f"Jenkins {version} has no plugin catalog: plugin ids and "
-                "versions are not checked, and its images resolve plugin versions when they are built",
-                hint=f"add 'catalog: {CATALOG_DIR}/{version}.json' and write that file with "
-                     f"`fleet plugins refresh --from update-center.actual.json --jenkins {version}`",
-                severity="warning", context=("while checking the fleet settings",)))
-            continue
+            continue  # unpinned plugins (docs/plugins.md); `fleet plugins outdated` lists such versions
         if reference not in by_file:
             by_file[reference] = None
             try:
@@ -310,26 +308,17 @@ def _entry(data: dict) -> dict:
     return out
 
 
-def trim(update_center: dict, keep: set[str], versions: dict[str, set[str]] | None = None,
-         plugin_versions: dict | None = None) -> dict:
+def trim(update_center: dict, keep: set[str], older: dict[str, dict[str, dict]] | None = None) -> dict:
     """The catalog of the plugins in `keep`: only the fields we use, keys sorted.
 
-    versions: id -> releases to keep besides the current one, taken from plugin_versions
-    (the update site's plugin-versions.json `plugins` object).
+    older: id -> version -> entry (plugin-versions.json layout) of older releases to keep.
     """
     plugins = update_center.get("plugins", {})
     out: dict = {"plugins": {pid: _entry(plugins[pid]) for pid in sorted(keep) if pid in plugins}}
-    older: dict = {}
-    for pid, wanted in sorted((versions or {}).items()):
-        for version in sorted(wanted, key=sort_key):
-            if pid in plugins and plugins[pid].get("version") == version:
-                continue
-            release = ((plugin_versions or {}).get(pid) or {}).get(version)
-            if release is not None:
-                older.setdefault(pid, {})[version] = _entry(release)
     if older:
-        out["pluginVersions"] = older
-    kept = set(out["plugins"]) | set(older)
+        out["pluginVersions"] = {pid: {v: _entry(entry) for v, entry in sorted(by_version.items())}
+                                 for pid, by_version in sorted(older.items()) if by_version}
+    kept = set(out["plugins"]) | set(older or {})
     warnings = [{k: w[k] for k in WARNING_FIELDS if k in w} for w in update_center.get("warnings", [])
                 if isinstance(w, dict) and w.get("type") == "plugin" and w.get("name") in kept]
     for w in warnings:

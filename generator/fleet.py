@@ -91,17 +91,22 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
     return Checked(sources, inputs, diags)
 
 
+def jenkins_version(fleet: dict, name: str, data: dict) -> str:
+    """The Jenkins version an instance runs, layered as the model does: profiles in order,
+    then the instance file; 'latest' (controllers.latest) by default."""
+    by_name = {p["name"]: p for p in fleet.get("profiles", [])}
+    requested = "latest"
+    for layer in [by_name[n]["set"] for n in fleetdir.matching_profiles(fleet, name)] + [data]:
+        requested = layer.get("jenkins", {}).get("version", requested)
+    return fleet["controllers"]["latest"] if requested == "latest" else requested
+
+
 def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources) -> tuple[Resolution | None,
                                                                                   list[Diagnostic]]:
     """The instance's pinned plugin closure, or None when its Jenkins version has no catalog."""
     fleet = sources.fleet.data
     profiles = fleetdir.matching_profiles(fleet, src.name)
-    # The model's layering: profiles in order, then the instance file; 'latest' by default.
-    by_name = {p["name"]: p for p in fleet.get("profiles", [])}
-    requested = "latest"
-    for layer in [by_name[n]["set"] for n in profiles] + [src.doc.data]:
-        requested = layer.get("jenkins", {}).get("version", requested)
-    version = fleet["controllers"]["latest"] if requested == "latest" else requested
+    version = jenkins_version(fleet, src.name, src.doc.data)
     found = sources.catalogs.get(version)
     if found is None:
         return None, []

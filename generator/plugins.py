@@ -30,6 +30,7 @@ from .errors import WARNING, Diagnostic
 from .jenkins_versions import compare
 from .sources import Document
 
+UNKNOWN = "unknown plugin"  # how an unknown id's message starts (fleet import-jiro reports those)
 FLEET = "fleet"
 MONITORING = "monitoring"
 INSTANCE = "instance"
@@ -115,7 +116,7 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
             hint = (f"did you mean {' or '.join(repr(c) for c in close)}? ({label})" if close else
                     f"{label} has no such plugin; if the update site has it, add it with "
                     f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
-            diags.append(req.diagnostic(f"unknown plugin '{req.plugin}'", hint))
+            diags.append(req.diagnostic(f"{UNKNOWN} '{req.plugin}'", hint))
             continue
         if catalog.release(req.plugin, req.version) is None:
             where = (f"no release {req.version}" if req.version is not None

@@ -27,6 +27,7 @@ COMMANDS = {
     "new": "new:new",
     "diff": "diff:diff",
     "check": "check:check",
+    "plugins": "plugins:plugins",
 }
 
 
