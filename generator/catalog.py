@@ -246,7 +246,11 @@ def read(doc: Document) -> Catalog:
         reader.error(("deprecations",), "'deprecations' must be an object: plugin id -> {url}")
         raw_deprecations = {}
     for pid, entry in raw_deprecations.items():
-        url = reader.string(entry, "url", ("deprecations", pid)) if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            reader.error(("deprecations", pid), "a deprecation must be an object with a 'url'",
+                         hint='as the update site writes it: "<id>": {"url": "https://..."}')
+            continue
+        url = reader.string(entry, "url", ("deprecations", pid))
         if url:
             deprecations[pid] = url
     if reader.diags:

@@ -113,7 +113,8 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
         known = catalog.versions(req.plugin)
         if not known:
             close = catalog.close_matches(req.plugin)
-            hint = (f"did you mean {' or '.join(repr(c) for c in close)}? ({label})" if close else
+            hint = (f"did you mean {' or '.join(repr(c) for c in close)}? ({catalog.reference or catalog.path} "
+                    f"lists the plugins of Jenkins {jenkins})" if close else
                     f"{label} has no such plugin; if the update site has it, add it with "
                     f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
             diags.append(req.diagnostic(f"{UNKNOWN} '{req.plugin}'", hint))
@@ -214,7 +215,9 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
 
 def _get(data, *path):
     for key in path:
-        if not isinstance(data, dict) or key not in data:
+        found = (key in data) if isinstance(data, dict) else (
+            isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data))
+        if not found:
             return None
         data = data[key]
     return data
