@@ -69,11 +69,11 @@ def test_plugin_advisories_are_one_finding_each_naming_the_instances(docs):
     got = [(f["rule"], f["severity"], f["instance"], f["cluster"], f["message"]) for f in doc["findings"]]
     assert got == [
         ("plugin-deprecated", "warning", None, None,
-         "deprecated-thing 0.9 is deprecated (https://example.org/deprecated-thing-notice); installed on "
-         "1 instance: with.advisories"),
+         ("deprecated-thing 0.9 is deprecated (https://example.org/deprecated-thing-notice); installed on "
+         "1 instance: with.advisories")),
         ("plugin-security-warning", "warning", None, None,
-         "vulnerable 1.4: SECURITY-9001 Stored XSS vulnerability (https://example.org/advisory/SECURITY-9001); "
-         "installed on 2 instances: also.vulnerable, with.advisories"),
+         ("vulnerable 1.4: SECURITY-9001 Stored XSS vulnerability (https://example.org/advisory/SECURITY-9001); "
+         "installed on 2 instances: also.vulnerable, with.advisories")),
     ]
     text = fleet("plugins", "audit", "-j", "1").stdout
     assert "warning plugin-security-warning fleet: vulnerable 1.4: SECURITY-9001" in text
