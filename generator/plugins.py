@@ -13,8 +13,9 @@ startup (hudson.PluginWrapper.resolvePluginDependencies): each dependency that i
 optional or not, must be at least the version its dependent names, and each release's
 requiredCore must not be newer than the instance's Jenkins.
 
-A problem is reported where the request responsible for it was written: the pin that is too
-old, or the first request (in the order above) whose dependencies reach the plugin. Problems
+A problem is reported where the request responsible for it was written: the plugin's own
+request, the pin that is too old, or the first request (in the order above) whose
+dependencies reach the plugin. Problems
 of the base set and of profiles are therefore reported once, in fleet.yaml, whatever the
 number of instances that share them.
 """
@@ -146,8 +147,8 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
         stack = [(start, None)]
         while stack:
             pid, parent = stack.pop()
-            if pid in root:
-                continue
+            if pid in root or (pid in effective and pid != start):
+                continue  # a requested plugin answers for itself, from its own request
             root[pid], via[pid] = effective[start], parent
             for dep in reversed(release_of(pid).dependencies):
                 if dep.optional and dep.name not in effective:
