@@ -90,6 +90,11 @@ class Finding:
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER[self.severity], self.cluster or "", self.instance or "", self.rule, self.message)
 
+    @property
+    def subject(self) -> str:
+        """What the finding is about: an instance, a cluster, or the whole fleet (plugin advisories)."""
+        return self.instance or (f"cluster {self.cluster}" if self.cluster else "fleet")
+
     def to_json(self) -> dict:
         return {"rule": self.rule, "severity": self.severity, "instance": self.instance,
                 "cluster": self.cluster, "message": self.message}

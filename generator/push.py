@@ -79,10 +79,12 @@ class PluginReport:
         return out
 
     def as_dict(self) -> dict:
-        return {"missing": list(self.missing), "inactive": list(self.inactive),
-                "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
-                "newer": [{"plugin": n, "installed": h, "pinned": p} for n, h, p in self.newer],
-                "extra": list(self.extra)}
+        out = {"missing": list(self.missing), "inactive": list(self.inactive),
+               "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
+               "extra": list(self.extra)}
+        if self.newer:  # only against a pinned closure (model.json jenkins.installedPlugins)
+            out["newer"] = [{"plugin": n, "installed": h, "pinned": p} for n, h, p in self.newer]
+        return out
 
 
 def version_key(version: str) -> tuple:
