@@ -92,6 +92,8 @@ class Catalog:
     deprecations: dict[str, str] = field(default_factory=dict)  # plugin id -> notice URL
     doc: Document | None = field(default=None, repr=False)
     reference: str = ""  # as fleet.yaml names it (catalogs/<file>.json): what model.json records
+    # Resolutions already made against this catalog (generator/plugins.py resolve), by request set
+    closures: dict = field(default_factory=dict, repr=False, compare=False)
 
     def label(self, jenkins: str) -> str:
         return f"the catalog for Jenkins {jenkins} ({self.reference or self.path})"

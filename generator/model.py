@@ -32,8 +32,7 @@ class ModelEngine:
     def evaluate(self, fleet: dict, inputs: list[ModelInput], objects: bool = True,
                  checks_only: bool = False) -> dict[str, dict[str, Any]]:
         """{name: {model, objects}}; checks_only: a model with only what checks.check_models reads."""
-        payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles), "plugins": i.plugins}
-                   for i in inputs]
+        payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles)} for i in inputs]
         try:
             out = _jsonnet.evaluate_file(
                 self.entry,
@@ -50,4 +49,28 @@ class ModelEngine:
                 self.entry, 0, 0, "", f"Jsonnet evaluation failed: {str(exc).strip()}",
                 hint="this is a bug in the templates or a gap in validation; run with --debug and report it",
                 context=(f"while modelling {names}",))]) from exc
-        return json.loads(out)
+        evaluated = json.loads(out)
+        if not checks_only:
+            for inp in inputs:
+                with_plugins(evaluated[inp.name]["model"], inp.plugins)
+        return evaluated
+
+
+def with_plugins(model: dict, resolved: dict | None) -> dict:
+    """The model with the instance's pinned plugin closure (generator/plugins.py), which is
+    resolved before the Jsonnet step and never passed through it (a few hundred entries per
+    instance that Jsonnet would only copy).
+
+    jenkins.installedPlugins: id -> version, every plugin of the image (base + requested +
+    dependencies); null when the Jenkins version has no catalog. jenkins.pluginProvenance: per
+    plugin, requestedBy (fleet, monitoring, profile <name>, instance) and/or dependencyOf (the
+    installed plugins that need it). jenkins.pluginChecksums: id -> sha256 (hex) where the
+    catalog has it (image/plugins.sha256).
+    """
+    jenkins = model["jenkins"]
+    jenkins["installedPlugins"] = resolved["installed"] if resolved else None
+    jenkins["pluginProvenance"] = resolved["provenance"] if resolved else None
+    jenkins["pluginCatalog"] = resolved["catalog"] if resolved else None
+    jenkins["pluginAdvisories"] = resolved["advisories"] if resolved else []
+    jenkins["pluginChecksums"] = resolved["checksums"] if resolved else {}
+    return model

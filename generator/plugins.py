@@ -75,7 +75,7 @@ class Resolution:
                 entry["dependencyOf"] = self.dependency_of[pid]
             provenance[pid] = entry
         return {"catalog": self.catalog, "installed": dict(self.installed), "provenance": provenance,
-                "advisories": self.advisories, "checksums": dict(self.checksums)}
+                "advisories": [dict(a) for a in self.advisories], "checksums": dict(self.checksums)}
 
 
 def parse_spec(spec: str) -> tuple[str, str | None]:
@@ -105,45 +105,58 @@ def _chain(pid: str, via: dict[str, str | None]) -> str:
 def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str) -> tuple[Resolution, list[Diagnostic]]:
     """The pinned closure of `requests` and every problem found, each placed at its request.
 
-    label: how messages name the catalog, e.g. "the catalog for Jenkins 2.555.2".
+    label: how messages name the catalog, e.g. "the catalog for Jenkins 2.555.2". Instances
+    with the same requests share one resolution (most of a fleet requests the base set and
+    a few plugins): only the diagnostics are made per instance.
     """
-    diags: list[Diagnostic] = []
-    effective: dict[str, Request] = {}
+    specs = tuple((r.plugin, r.version, r.origin) for r in requests)
+    key = (jenkins, label, specs)
+    if key not in catalog.closures:
+        catalog.closures[key] = _solve(catalog, specs, jenkins, label)
+    result, problems = catalog.closures[key]
+    diags = [requests[i].diagnostic(message, hint, severity=severity) for i, message, hint, severity in problems]
+    return result, diags
+
+
+def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Resolution, list[tuple]]:
+    """resolve() on (plugin, version, origin) triples; problems are (request index, message, hint, severity)."""
+    problems: list[tuple] = []
+
+    def problem(index: int, message: str, hint: str, severity: str = "error") -> None:
+        problems.append((index, message, hint, severity))
+
+    effective: dict[str, int] = {}  # plugin -> index of the request that decides its version
     origins: dict[str, list[str]] = {}
-    for req in requests:
-        known = catalog.versions(req.plugin)
+    for index, (plugin, version, origin) in enumerate(specs):
+        known = catalog.versions(plugin)
         if not known:
-            close = catalog.close_matches(req.plugin)
-            hint = (f"did you mean {' or '.join(repr(c) for c in close)}? ({catalog.reference or catalog.path} "
+            close = catalog.close_matches(plugin)
+            problem(index, f"{UNKNOWN} '{plugin}'",
+                    f"did you mean {' or '.join(repr(c) for c in close)}? ({catalog.reference or catalog.path} "
                     f"lists the plugins of Jenkins {jenkins})" if close else
                     f"{label} has no such plugin; if the update site has it, add it with "
                     f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
-            diags.append(req.diagnostic(f"{UNKNOWN} '{req.plugin}'", hint))
             continue
-        if catalog.release(req.plugin, req.version) is None:
-            where = (f"no release {req.version}" if req.version is not None
-                     else "only older releases that must be pinned")
-            diags.append(req.diagnostic(
-                f"plugin '{req.plugin}' has {where} in {label}",
-                f"known: {', '.join(known)}; pin one of them, or add the release with `fleet plugins refresh "
-                f"--from update-center.actual.json --versions plugin-versions.json`"))
+        if catalog.release(plugin, version) is None:
+            where = f"no release {version}" if version is not None else "only older releases that must be pinned"
+            problem(index, f"plugin '{plugin}' has {where} in {label}",
+                    f"known: {', '.join(known)}; pin one of them, or add the release with `fleet plugins refresh "
+                    f"--from update-center.actual.json --versions plugin-versions.json`")
             continue
-        effective[req.plugin] = req
-        origins.setdefault(req.plugin, [])
-        if req.origin not in origins[req.plugin]:
-            origins[req.plugin].append(req.origin)
+        effective[plugin] = index
+        origins.setdefault(plugin, [])
+        if origin not in origins[plugin]:
+            origins[plugin].append(origin)
     result = Resolution(jenkins, catalog.reference or catalog.path)
 
     def release_of(pid: str) -> Release:
-        req = effective.get(pid)
-        return catalog.release(pid, req.version if req is not None else None)
+        return catalog.release(pid, specs[effective[pid]][1] if pid in effective else None)
 
     # The walk: roots in request order, so that `root` names the first request reaching a plugin.
-    root: dict[str, Request] = {}
+    root: dict[str, int] = {}
     via: dict[str, str | None] = {}
     missing: set[tuple[str, str]] = set()
-    order = list(dict.fromkeys(r.plugin for r in requests if r.plugin in effective))
-    for start in order:
+    for start in dict.fromkeys(plugin for plugin, _, _ in specs if plugin in effective):
         stack = [(start, None)]
         while stack:
             pid, parent = stack.pop()
@@ -156,10 +169,10 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
                 if catalog.plugins.get(dep.name) is None and dep.name not in effective:
                     if (pid, dep.name) not in missing:
                         missing.add((pid, dep.name))
-                        diags.append(root[pid].diagnostic(
-                            f"{_chain(pid, via)} needs plugin '{dep.name}' {dep.version}, which {label} "
-                            "does not have", "the catalog is incomplete: refresh it from the update site "
-                            f"(`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`)"))
+                        problem(root[pid], f"{_chain(pid, via)} needs plugin '{dep.name}' {dep.version}, which "
+                                           f"{label} does not have",
+                                "the catalog is incomplete: refresh it from the update site "
+                                f"(`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`)")
                     continue
                 stack.append((dep.name, pid))
     installed = {pid: release_of(pid).version for pid in sorted(root)}
@@ -179,39 +192,34 @@ def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str)
                 continue
             pin = effective.get(dep.name)
             what = "an optional dependency" if dep.optional else "a dependency"
-            if pin is not None and pin.version is not None:
-                diags.append(pin.diagnostic(
-                    f"{dep.name} {have} is older than {pid} {release.version} needs ({what}: {dep.name} "
-                    f">= {dep.version})", f"pin {dep.name}:{dep.version} or newer, or remove the pin"))
+            if pin is not None and specs[pin][1] is not None:
+                problem(pin, f"{dep.name} {have} is older than {pid} {release.version} needs ({what}: {dep.name} "
+                             f">= {dep.version})", f"pin {dep.name}:{dep.version} or newer, or remove the pin")
             else:
-                diags.append(root[pid].diagnostic(
-                    f"{_chain(pid, via)} {release.version} needs {dep.name} >= {dep.version}, but {label} "
-                    f"has {have}", f"refresh the catalog from a newer update-center file, or pin an older "
-                                   f"release of {pid}"))
+                problem(root[pid], f"{_chain(pid, via)} {release.version} needs {dep.name} >= {dep.version}, but "
+                                   f"{label} has {have}",
+                        f"refresh the catalog from a newer update-center file, or pin an older release of {pid}")
         if release.required_core is not None and compare(release.required_core, jenkins) > 0:
-            target = effective.get(pid) or root[pid]
-            diags.append(target.diagnostic(
-                f"{_chain(pid, via)} {release.version} requires Jenkins {release.required_core} or newer; "
-                f"this instance runs {jenkins}",
-                f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
-                f"that {label} knows: {', '.join(catalog.versions(pid))}"))
+            problem(effective.get(pid, root[pid]),
+                    f"{_chain(pid, via)} {release.version} requires Jenkins {release.required_core} or newer; "
+                    f"this instance runs {jenkins}",
+                    f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
+                    f"that {label} knows: {', '.join(catalog.versions(pid))}")
         for warning in catalog.active_warnings(pid, release.version):
             result.advisories.append({"plugin": pid, "version": release.version, "kind": "security",
                                       "id": warning.id, "message": warning.message, "url": warning.url})
-            diags.append(root[pid].diagnostic(
-                f"{_chain(pid, via)} {release.version} has an active security warning {warning.id}: "
-                f"{warning.message}", f"see {warning.url}; refresh the catalog and use a fixed release",
-                severity=WARNING))
+            problem(root[pid], f"{_chain(pid, via)} {release.version} has an active security warning "
+                               f"{warning.id}: {warning.message}",
+                    f"see {warning.url}; refresh the catalog and use a fixed release", WARNING)
         if pid in catalog.deprecations:
             url = catalog.deprecations[pid]
             result.advisories.append({"plugin": pid, "version": release.version, "kind": "deprecated",
                                       "id": "deprecated", "message": "deprecated", "url": url})
-            diags.append(root[pid].diagnostic(
-                f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", severity=WARNING))
+            problem(root[pid], f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", WARNING)
     for dependents in result.dependency_of.values():
         dependents.sort()
     result.dependency_of = dict(sorted(result.dependency_of.items()))
-    return result, diags
+    return result, problems
 
 
 def _get(data, *path):

@@ -87,10 +87,6 @@ local pluginId(p) = std.split(p, ':')[0];
       function(x) x.id
     );
 
-    // The pinned plugin closure resolved against the version's catalog (generator/plugins.py);
-    // null when the version has no catalog.
-    local closure = std.get(inst, 'plugins', null);
-
     local prefixRule = std.get(d, 'pathPrefix', 'shortName');
     local prefix = u.get(m, ['deployment', 'prefix'], if prefixRule == 'shortName' then '/' + shortName else '');
     local namespace = u.get(m, ['deployment', 'namespace'], shortName);
@@ -156,16 +152,9 @@ local pluginId(p) = std.split(p, ':')[0];
         theme: m.jenkins.theme,
         systemMessage: std.get(m.jenkins, 'systemMessage', 'Welcome to the ' + p.displayName + ' Jenkins instance.'),
         adminEmail: m.jenkins.adminEmail,
+        // The requests as written; the pinned closure (installedPlugins, pluginProvenance, ...)
+        // is added to the model by generator/model.py, from generator/plugins.py.
         plugins: [x.spec for x in plugins],
-        // Every plugin of the image (base + requested + dependencies): id -> version.
-        installedPlugins: if closure == null then null else closure.installed,
-        // Per installed plugin: requestedBy (fleet, monitoring, profile <name>, instance) and/or
-        // dependencyOf (the installed plugins that need it).
-        pluginProvenance: if closure == null then null else closure.provenance,
-        pluginCatalog: if closure == null then null else closure.catalog,
-        pluginAdvisories: if closure == null then [] else closure.advisories,
-        // id -> sha256 (hex) of the release, where the catalog has it: image/plugins.sha256.
-        pluginChecksums: if closure == null then {} else closure.checksums,
         permissions: permissions,
       },
       deployment: {
