@@ -92,7 +92,8 @@ class Catalog:
     deprecations: dict[str, str] = field(default_factory=dict)  # plugin id -> notice URL
     doc: Document | None = field(default=None, repr=False)
     reference: str = ""  # as fleet.yaml names it (catalogs/<file>.json): what model.json records
-    # Resolutions already made against this catalog (generator/plugins.py resolve), by request set
+    # What was already worked out against this catalog: resolutions by request set
+    # (generator/plugins.py resolve), active warnings by release
     closures: dict = field(default_factory=dict, repr=False, compare=False)
 
     def label(self, jenkins: str) -> str:
@@ -112,7 +113,10 @@ class Catalog:
         return difflib.get_close_matches(plugin, sorted(self.plugins), n=3, cutoff=0.75)
 
     def active_warnings(self, plugin: str, version: str) -> list[Warning]:
-        return [w for w in self.warnings.get(plugin, []) if w.applies_to(version)]
+        key = ("warnings", plugin, version)
+        if key not in self.closures:
+            self.closures[key] = [w for w in self.warnings.get(plugin, []) if w.applies_to(version)]
+        return self.closures[key]
 
 
 # --- reading a catalog file ---------------------------------------------------------------------

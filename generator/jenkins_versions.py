@@ -154,6 +154,7 @@ def _parse(version: str) -> tuple[list, str | None]:
     return root, snapshot
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a fleet compares the same few hundred pairs over and over
 def compare(a: str, b: str) -> int:
     """-1, 0 or 1 as Jenkins orders the versions a and b."""
     left, left_snap = _parse(a)

@@ -155,6 +155,7 @@ def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Re
     # The walk: roots in request order, so that `root` names the first request reaching a plugin.
     root: dict[str, int] = {}
     via: dict[str, str | None] = {}
+    walked: dict[str, Release] = {}
     missing: set[tuple[str, str]] = set()
     for start in dict.fromkeys(plugin for plugin, _, _ in specs if plugin in effective):
         stack = [(start, None)]
@@ -163,7 +164,7 @@ def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Re
             if pid in root or (pid in effective and pid != start):
                 continue  # a requested plugin answers for itself, from its own request
             root[pid], via[pid] = effective[start], parent
-            for dep in reversed(release_of(pid).dependencies):
+            for dep in reversed(walked.setdefault(pid, release_of(pid)).dependencies):
                 if dep.optional and dep.name not in effective:
                     continue
                 if catalog.plugins.get(dep.name) is None and dep.name not in effective:
@@ -175,12 +176,12 @@ def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Re
                                 f"(`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`)")
                     continue
                 stack.append((dep.name, pid))
-    installed = {pid: release_of(pid).version for pid in sorted(root)}
+    releases = {pid: walked[pid] for pid in sorted(root)}
+    installed = {pid: release.version for pid, release in releases.items()}
     result.installed = installed
     result.requested_by = {pid: origins[pid] for pid in installed if pid in origins}
 
-    for pid in installed:
-        release = release_of(pid)
+    for pid, release in releases.items():
         if release.sha256:
             result.checksums[pid] = _hex(release.sha256)
         for dep in release.dependencies:
