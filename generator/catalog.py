@@ -20,6 +20,7 @@ an instance, and are named by `controllers.versions.<version>.catalog` in fleet.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import os
 import re
@@ -92,6 +93,7 @@ class Catalog:
     deprecations: dict[str, str] = field(default_factory=dict)  # plugin id -> notice URL
     doc: Document | None = field(default=None, repr=False)
     reference: str = ""  # as fleet.yaml names it (catalogs/<file>.json): what model.json records
+    digest: str = ""  # sha256 of the file's text: part of the incremental cache's keys
     # What was already worked out against this catalog: resolutions by request set
     # (generator/plugins.py resolve), active warnings by release
     closures: dict = field(default_factory=dict, repr=False, compare=False)
@@ -261,7 +263,8 @@ def read(doc: Document) -> Catalog:
             deprecations[pid] = url
     if reader.diags:
         raise FleetError(reader.diags)
-    return Catalog(doc.path, plugins, older, warnings, deprecations, doc)
+    digest = hashlib.sha256("\n".join(doc.lines).encode()).hexdigest()
+    return Catalog(doc.path, plugins, older, warnings, deprecations, doc, digest=digest)
 
 
 def catalog_path(instances_dir: str, reference: str) -> str:

@@ -255,11 +255,13 @@ def _expect_many(paths: Paths, names, cache: output.CacheState | None) -> bool:
 def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
     fleet = checked.sources.fleet.data
     fleet_part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
+    digests = {found.reference: found.digest for found in checked.sources.catalogs.values()}
     keys = {}
     for inp in checked.inputs:
         src = checked.sources.instances[inp.name]
         keys[inp.name] = cache.instance_key(fleet_part, fleet, inp.name, inp.profiles, inp.data,
-                                            src.override.data if src.override else None, inp.plugins)
+                                            src.override.data if src.override else None,
+                                            digests[inp.plugins["catalog"]] if inp.plugins else "")
     return keys
 
 
