@@ -41,6 +41,7 @@ MAX_UPDATE_CENTER_BYTES = 64 * 1024 * 1024
 # update-center.json wraps the same object in a JavaScript call (JSONP); .actual.json does not.
 JSONP_START = "updateCenter.post("
 PLUGIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+SHA256 = re.compile(r"^([A-Za-z0-9+/]{43}=|[0-9a-fA-F]{64})$")  # base64 as the update site writes it, or hex
 VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~-]*$")
 
 ENTRY_FIELDS = ("name", "version", "requiredCore", "dependencies", "sha256")
@@ -156,7 +157,7 @@ class _Reader:
         name = self.string(data, "name", path, pattern=PLUGIN_ID)
         version = self.string(data, "version", path, pattern=VERSION)
         core = self.string(data, "requiredCore", path, required=False, pattern=VERSION)
-        digest = self.string(data, "sha256", path, required=False)
+        digest = self.string(data, "sha256", path, required=False, pattern=SHA256)
         if name is not None and name != expected_name:
             self.error(path + ("name",), f"entry '{expected_name}' is named '{name}'",
                        hint="the key and the name of a plugin entry are the same id")

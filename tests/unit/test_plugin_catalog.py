@@ -366,3 +366,58 @@ def test_without_a_catalog_the_image_resolves_in_the_official_image(tmp_path):
     model = json.loads(gen.files["science.january/model.json"])
     assert model["jenkins"]["installedPlugins"] is None
     assert gen.files["science.january/image/plugins.txt"].decode().splitlines()[0] == "configuration-as-code"
+
+
+# --- push and status: the live plugins against the pinned closure ------------------------------------
+
+def test_live_plugins_are_compared_with_the_pinned_closure():
+    from generator import push, status
+    from generator.jenkins_client import InstalledPlugin
+
+    def live(name, version, active=True):
+        return InstalledPlugin(name, version, active, active)
+    installed = [live("git", "5.10.1"), live("git-client", "6.7.0"), live("structs", "361.vabc"),
+                 live("ldap", "807.v7d7de30930cf", active=False), live("build-timeout", "1.0")]
+    model = {"jenkins": {"plugins": ["git", "ldap"], "installedPlugins": {
+        "git": "5.10.1", "git-client": "6.6.1", "structs": "362.va_b_695ef4fdf9", "ldap": "807.v7d7de30930cf",
+        "kubernetes": "4423.vb_59f230b_ce53"}}}
+    report = push.model_plugins(model, installed)
+    assert report.missing == ("kubernetes",) and report.inactive == ("ldap",)
+    assert report.outdated == (("structs", "361.vabc", "362.va_b_695ef4fdf9"),)
+    assert report.newer == (("git-client", "6.7.0", "6.6.1"),)
+    assert report.extra == ("build-timeout",)  # the image does not have it, whoever needs it
+    assert report.problems()[-1] == "plugin git-client 6.7.0 is not the pinned 6.6.1 (upgraded after the image was built)"
+    assert report.as_dict()["newer"] == [{"plugin": "git-client", "installed": "6.7.0", "pinned": "6.6.1"}]
+    shown = status.Status("x", "https://x", "c", 2, plugins=report)
+    assert shown.plugin_summary() == "1 missing, 1 inactive, 1 outdated, 1 newer"
+    # without a catalog: the requests only, their dependencies not extra
+    unpinned = push.model_plugins({"jenkins": {"plugins": ["git"], "installedPlugins": None}}, installed)
+    assert unpinned.newer == () and "newer" not in unpinned.as_dict() and "git-client" in unpinned.extra
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+def test_fleet_plugins_commands(tmp_path):
+    shutil.copytree(ERRORS_FLEET, tmp_path / "instances")
+    os.unlink(tmp_path / "instances" / "catalogs" / "2.555.2.json")
+    run = fleettest.fleet_in_process(["plugins", "refresh", "--from", UC, "--versions", VERSIONS], tmp_path)
+    assert run.code == 0, run.stderr
+    assert run.stdout == ("wrote instances/catalogs/2.555.2.json: 12 plugins (12 added, 0 removed, 0 updated), "
+                          "2 security warnings, 1 deprecations\n")
+    assert "instances/a.unknown/instance.yaml:6:22: warning: jenkins.plugins[1]: plugin 'chian-b' is not in" in run.stderr
+    usage = fleettest.fleet_in_process(["--instances", os.path.join(fleettest.ROOT, "tests", "audit", "fleets",
+                                                                    "plugins", "instances"),
+                                        "plugins", "usage", "diamond-bottom", "vulnerable"], tmp_path)
+    assert usage.code == 0, usage.stderr
+    assert [line.split() for line in usage.stdout.splitlines()] == [
+        ["plugin", "version", "instance", "how"],
+        ["diamond-bottom", "2.4", "also.vulnerable", "dependency", "of", "diamond-left,", "diamond-right"],
+        ["diamond-bottom", "2.4", "ok.plain", "dependency", "of", "diamond-left,", "diamond-right"],
+        ["diamond-bottom", "2.4", "with.advisories", "dependency", "of", "diamond-left,", "diamond-right"],
+        ["vulnerable", "1.4", "also.vulnerable", "requested", "(instance)"],
+        ["vulnerable", "1.4", "with.advisories", "requested", "(instance)"]]
+    unknown = fleettest.fleet_in_process(["--instances", os.path.join(fleettest.ROOT, "tests", "audit", "fleets",
+                                                                      "plugins", "instances"),
+                                          "plugins", "usage", "diamond-botom"], tmp_path)
+    assert unknown.code == 1
+    assert "error: no instance installs plugin 'diamond-botom'\n  hint: did you mean diamond-bottom?" in unknown.stderr
