@@ -199,10 +199,13 @@ def usage(paths: fleet_mod.Paths, plugin_ids=(), names=()) -> tuple[list[Use], l
         known = sorted({u.plugin for u in uses})
         missing = [p for p in plugin_ids if p not in known]
         if missing:
-            raise FleetError([Diagnostic(paths.instances, 0, 0, "", f"no instance installs plugin '{p}'",
-                                         hint=(f"did you mean {', '.join(close)}?" if (close := difflib.get_close_matches(
-                                             p, known, n=3)) else "plugin ids are as in plugins.txt, e.g. git"))
-                              for p in missing])
+            diags = []
+            for p in missing:
+                close = difflib.get_close_matches(p, known, n=3, cutoff=0.75)
+                diags.append(Diagnostic(paths.instances, 0, 0, "", f"no instance installs plugin '{p}'",
+                                        hint=f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                                        else "plugin ids are as in image/plugins.txt, e.g. git"))
+            raise FleetError(diags)
         uses = [u for u in uses if u.plugin in plugin_ids]
     uses.sort(key=lambda u: (u.plugin, u.instance))
     return uses, sorted(unpinned), warnings
