@@ -420,4 +420,4 @@ def test_fleet_plugins_commands(tmp_path):
                                                                       "plugins", "instances"),
                                           "plugins", "usage", "diamond-botom"], tmp_path)
     assert unknown.code == 1
-    assert "error: no instance installs plugin 'diamond-botom'\n  hint: did you mean 'diamond-bottom'?" in unknown.stderr
+    assert "error: no instance installs plugin 'diamond-botom'\n  hint: did you mean 'diamond-bottom' or 'diamond-top'?" in unknown.stderr
