@@ -20,6 +20,7 @@ an instance, and are named by `controllers.versions.<version>.catalog` in fleet.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
 import json
 import os
@@ -77,12 +78,25 @@ class Warning:
     name: str
     message: str
     url: str
-    patterns: tuple[re.Pattern | None, ...]
+    patterns: tuple[str, ...]
 
     def applies_to(self, version: str) -> bool:
         if not self.patterns:
             return True
-        return any(p is None or p.fullmatch(version) for p in self.patterns)
+        for text in self.patterns:
+            pattern = _pattern(text)
+            if pattern is None or pattern.fullmatch(version):
+                return True
+        return False
+
+
+@functools.lru_cache(maxsize=4096)  # compiled when first needed: most warnings are of other plugins
+def _pattern(text: str) -> re.Pattern | None:
+    try:
+        return re.compile(text)
+    except re.error:
+        # Jenkins logs the pattern and uses '.*' instead: the warning applies to every version.
+        return None
 
 
 @dataclass
@@ -94,7 +108,7 @@ class Catalog:
     deprecations: dict[str, str] = field(default_factory=dict)  # plugin id -> notice URL
     doc: Document | None = field(default=None, repr=False)
     reference: str = ""  # as fleet.yaml names it (catalogs/<file>.json): what model.json records
-    digest: str = ""  # sha256 of the file's text: part of the incremental cache's keys
+    digest: str = ""  # sha256 of the file's text: part of the incremental cache's keys (fleet.py _keys)
     # What was already worked out against this catalog: resolutions by request set
     # (generator/plugins.py resolve), active warnings by release
     closures: dict = field(default_factory=dict, repr=False, compare=False)
@@ -193,7 +207,7 @@ class _Reader:
         if data.get("type") != "plugin":
             return None  # core warnings concern the Jenkins version, not a plugin
         values = {k: self.string(data, k, path) for k in ("id", "name", "message", "url")}
-        patterns: list[re.Pattern | None] = []
+        patterns: list[str] = []
         ranges = data.get("versions", [])
         if not isinstance(ranges, list):
             self.error(path + ("versions",), "'versions' must be a list")
@@ -203,17 +217,43 @@ class _Reader:
             if not isinstance(text, str):
                 self.error(path + ("versions", i), "a version range needs a 'pattern'")
                 continue
-            try:
-                patterns.append(re.compile(text))
-            except re.error:
-                # Jenkins logs the pattern and uses '.*' instead: the warning applies to every version.
-                patterns.append(None)
+            patterns.append(text)
         if None in values.values():
             return None
         return Warning(values["id"], values["name"], values["message"], values["url"], tuple(patterns))
 
 
-def read(doc: Document) -> Catalog:
+class _Unusual(ValueError):
+    """JSON that json.loads takes but our YAML reader would refuse (duplicate keys, NaN)."""
+
+
+def _strict_object(pairs):
+    keys = [k for k, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise _Unusual("duplicate key")
+    return dict(pairs)
+
+
+def _no_constant(name):
+    raise _Unusual(name)
+
+
+def load(path: str) -> Catalog:
+    """Read a catalog file through the common loaders (size limit, UTF-8).
+
+    A catalog is JSON, read at JSON speed; only a file with a problem is read again with
+    positions (sources.parse_text), so that every problem is reported at its line.
+    """
+    text = sources.read_text(path)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    try:
+        data = json.loads(text, object_pairs_hook=_strict_object, parse_constant=_no_constant)
+        return read(Document(path, data), digest)
+    except (ValueError, FleetError):  # JSONDecodeError and _Unusual are ValueErrors
+        return read(sources.parse_text(text, path), digest)
+
+
+def read(doc: Document, digest: str = "") -> Catalog:
     """A catalog from its parsed document; FleetError with every problem of its shape."""
     reader = _Reader(doc)
     data = doc.data
@@ -264,7 +304,6 @@ def read(doc: Document) -> Catalog:
             deprecations[pid] = url
     if reader.diags:
         raise FleetError(reader.diags)
-    digest = hashlib.sha256("\n".join(doc.lines).encode()).hexdigest()
     return Catalog(doc.path, plugins, older, warnings, deprecations, doc, digest=digest)
 
 
@@ -288,7 +327,7 @@ def load_all(instances_dir: str, fleet_doc: Document) -> tuple[dict[str, Catalog
         if reference not in by_file:
             by_file[reference] = None
             try:
-                by_file[reference] = read(sources.load(catalog_path(instances_dir, reference)))
+                by_file[reference] = load(catalog_path(instances_dir, reference))
                 by_file[reference].reference = reference
             except FleetError as exc:
                 diags.extend(_located(exc.diagnostics, fleet_doc, ("controllers", "versions", version, "catalog")))

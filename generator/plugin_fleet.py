@@ -93,7 +93,7 @@ def refresh(paths: fleet_mod.Paths, update_center_file: str, version: str | None
     previous = None
     if os.path.exists(target):
         try:
-            previous = cat.read(cat.sources.load(target))
+            previous = cat.load(target)
         except FleetError:
             previous = None  # replaced by a good one
 
