@@ -317,15 +317,14 @@ def _plugin_source(layers: Layers, model: dict, spec: str) -> Source:
 
 def _installed_source(layers: Layers, model: dict, pid: str) -> Source:
     """A plugin of the pinned closure: its request, or the plugins that need it (docs/plugins.md)."""
-    how = (model["jenkins"].get("pluginProvenance") or {}).get(pid, {})
+    how = (model["jenkins"].get("pluginProvenance") or {}).get(pid, "")
     catalog = model["jenkins"].get("pluginCatalog")
-    if how.get("requestedBy"):
+    if how.startswith("requested"):
         spec = next((s for s in model["jenkins"]["plugins"] if s.split(":", 1)[0] == pid), pid)
         found = _plugin_source(layers, model, spec)
         if found.kind != "built-in":
             return found
-        return Source("derived", note=f"requested by {', '.join(how['requestedBy'])}; the release of {catalog}")
-    return Source("derived", note=f"dependency of {', '.join(how.get('dependencyOf', []))}; the release of {catalog}")
+    return Source("derived", note=f"{how}; the release of {catalog}")
 
 
 def _permission_source(layers: Layers, model: dict, entry: dict) -> Source:

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import jsonnet as _jsonnet
 from .errors import Diagnostic, FleetError
+from .plugins import provenance_text
 
 ENTRY = "fleet.jsonnet"
 
@@ -62,14 +63,16 @@ def with_plugins(model: dict, resolved: dict | None) -> dict:
     instance that Jsonnet would only copy).
 
     jenkins.installedPlugins: id -> version, every plugin of the image (base + requested +
-    dependencies); null when the Jenkins version has no catalog. jenkins.pluginProvenance: per
-    plugin, requestedBy (fleet, monitoring, profile <name>, instance) and/or dependencyOf (the
-    installed plugins that need it). jenkins.pluginChecksums: id -> sha256 (hex) where the
-    catalog has it (image/plugins.sha256).
+    dependencies); null when the Jenkins version has no catalog. jenkins.pluginProvenance: id ->
+    "requested (<origins>)" and/or "dependency of <the installed plugins that need it>"; origins
+    are fleet, monitoring, profile <name>, instance (one string each: model.json is written
+    for every instance, and lists of lists would double its size). jenkins.pluginChecksums:
+    id -> sha256 (hex) where the catalog has it (image/plugins.sha256).
     """
     jenkins = model["jenkins"]
     jenkins["installedPlugins"] = resolved["installed"] if resolved else None
-    jenkins["pluginProvenance"] = resolved["provenance"] if resolved else None
+    jenkins["pluginProvenance"] = ({pid: provenance_text(entry) for pid, entry in resolved["provenance"].items()}
+                                   if resolved else None)
     jenkins["pluginCatalog"] = resolved["catalog"] if resolved else None
     jenkins["pluginAdvisories"] = resolved["advisories"] if resolved else []
     jenkins["pluginChecksums"] = resolved["checksums"] if resolved else {}

@@ -12,7 +12,7 @@ from . import fleetdir
 from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
 from .jenkins_versions import compare
 from .output import write_file
-from .plugins import INSTANCE, requests_for
+from .plugins import INSTANCE, provenance_text, requests_for
 from .schema import Schemas, validate_document
 from .sources import Document
 
@@ -166,12 +166,7 @@ class Use:
 
     @property
     def how(self) -> str:
-        parts = []
-        if self.requested_by:
-            parts.append("requested (" + ", ".join(self.requested_by) + ")")
-        if self.dependency_of:
-            parts.append("dependency of " + ", ".join(self.dependency_of))
-        return "; ".join(parts)
+        return provenance_text({"requestedBy": self.requested_by, "dependencyOf": self.dependency_of})
 
     @property
     def direct(self) -> bool:

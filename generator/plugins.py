@@ -78,6 +78,17 @@ class Resolution:
                 "advisories": [dict(a) for a in self.advisories], "checksums": dict(self.checksums)}
 
 
+def provenance_text(entry: dict) -> str:
+    """'requested (fleet, monitoring); dependency of git, junit': one plugin's provenance, as
+    model.json and `fleet plugins usage` show it."""
+    parts = []
+    if entry.get("requestedBy"):
+        parts.append("requested (" + ", ".join(entry["requestedBy"]) + ")")
+    if entry.get("dependencyOf"):
+        parts.append("dependency of " + ", ".join(entry["dependencyOf"]))
+    return "; ".join(parts)
+
+
 def parse_spec(spec: str) -> tuple[str, str | None]:
     plugin, sep, version = spec.partition(":")
     return plugin, (version if sep else None)

@@ -340,7 +340,8 @@ def test_image_files_install_exactly_the_pinned_closure(advisories_fleet):
     model = json.loads(files["with.advisories/model.json"])
     assert model["jenkins"]["image"] == image
     assert model["jenkins"]["installedPlugins"]["diamond-bottom"] == "2.4"
-    assert model["jenkins"]["pluginProvenance"]["diamond-left"] == {"dependencyOf": ["diamond-top"]}
+    assert model["jenkins"]["pluginProvenance"]["diamond-left"] == "dependency of diamond-top"
+    assert model["jenkins"]["pluginProvenance"]["vulnerable"] == "requested (instance)"
     # the same plugins give the same tag; another plugin set another one
     tags = {json.loads(gen.files[f"{n}/model.json"])["jenkins"]["image"].rsplit(":", 1)[1]
             for n in ("ok.plain", "also.vulnerable", "with.advisories")}
