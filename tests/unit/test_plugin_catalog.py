@@ -324,7 +324,8 @@ def test_image_files_install_exactly_the_pinned_closure(advisories_fleet):
     dockerfile = files["with.advisories/image/Dockerfile"]
     assert "jenkins-plugin-cli" not in dockerfile  # nothing is resolved at build time
     assert "\nFROM docker.io/jenkins/jenkins:2.555.2-lts-jdk21\n" in dockerfile
-    assert "COPY plugins.txt plugins.sha256 /usr/share/jenkins/ref/\n" in dockerfile
+    assert "COPY plugins.txt plugins.sha256 /usr/share/jenkins/\n" in dockerfile
+    assert "sha256sum --check --quiet /usr/share/jenkins/plugins.sha256" in dockerfile
     assert "HOME=/var/jenkins_home" in dockerfile
     assert "COPY_REFERENCE_FILE_LOG=/var/jenkins_home/copy_reference_file.log" in dockerfile
     # the update site's base64 sha256, in hex as sha256sum wants it (the fixture's are of "<id>-<version>")
