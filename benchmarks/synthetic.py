@@ -18,7 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCHEMA_LINE = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"
 TOP_LEVELS = ["technology", "modeling", "ee4j", "eclipse", "iot", "tools", "rt", "science", "locationtech", "polarsys"]
 PLUGINS = ["copyartifact", "gradle", "slack", "htmlpublisher", "envinject", "warnings-ng", "jacoco",
-           "parameterized-scheduler", "embeddable-build-status", "view-job-filters", "cmakebuilder", "groovy"]
+           "parameterized-scheduler", "embeddable-build-status", "view-job-filters", "cmakebuilder", "ssh-slaves"]
 PACKS = [1] * 50 + [2] * 20 + [3] * 10 + [4] * 6 + [5] * 5 + [6, 7, 8, 10, 12, 17, 25, 52]
 
 
@@ -62,13 +62,19 @@ def instance(i: int, rng: random.Random) -> tuple[str, dict, dict | None]:
     return name, data, override
 
 
-def make(directory: str, count: int, seed: int = 42) -> list[str]:
-    """Write fleet.yaml (the sample fleet's, with room for N instances) and N instances."""
+def make(directory: str, count: int, seed: int = 42, catalogs: bool = True) -> list[str]:
+    """Write fleet.yaml (the sample fleet's, with room for N instances), its plugin catalogs and
+    N instances. catalogs=False: no catalogs, the plugins unpinned (what the closure costs)."""
     if os.path.exists(directory):
         shutil.rmtree(directory)
     os.makedirs(directory)
     with open(os.path.join(ROOT, "instances", "fleet.yaml"), encoding="utf-8") as fh:
         fleet = yaml.safe_load(fh)
+    if catalogs:
+        shutil.copytree(os.path.join(ROOT, "instances", "catalogs"), os.path.join(directory, "catalogs"))
+    else:
+        for version in fleet["controllers"]["versions"].values():
+            version.pop("catalog", None)
     for cluster in fleet["clusters"]:
         cluster["capacity"] = {"cpu": "100000", "memory": "400000Gi", "pods": 1000000}
     with open(os.path.join(directory, "fleet.yaml"), "w", encoding="utf-8") as fh:
@@ -94,6 +100,7 @@ if __name__ == "__main__":
     parser.add_argument("directory")
     parser.add_argument("count", type=int)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--no-catalogs", action="store_true", help="leave the plugin catalogs out")
     args = parser.parse_args()
-    make(args.directory, args.count, args.seed)
+    make(args.directory, args.count, args.seed, catalogs=not args.no_catalogs)
     print(f"wrote {args.count} instances into {args.directory}")

@@ -71,6 +71,10 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("live-value-drift", ERROR, "--live: a ResourceQuota or LimitRange value differs from the generated one"),
     Rule("live-namespace-unknown", WARNING,
          "--live: a namespace holds fleet-managed quota objects but no instance defines it"),
+    Rule("plugin-security-warning", WARNING,
+         "a pinned plugin release has an active security warning of the update site (one finding per "
+         "release and advisory, naming the instances that install it)"),
+    Rule("plugin-deprecated", WARNING, "an installed plugin is deprecated on the update site"),
 ]}
 
 
@@ -84,6 +88,11 @@ class Finding:
 
     def sort_key(self) -> tuple:
         return (SEVERITY_ORDER[self.severity], self.cluster or "", self.instance or "", self.rule, self.message)
+
+    @property
+    def subject(self) -> str:
+        """What the finding is about: an instance, a cluster, or the whole fleet (plugin advisories)."""
+        return self.instance or (f"cluster {self.cluster}" if self.cluster else "fleet")
 
     def to_json(self) -> dict:
         return {"rule": self.rule, "severity": self.severity, "instance": self.instance,
@@ -207,6 +216,8 @@ class InstanceFacts:
     container_cap: int | None  # None: unlimited (or no cloud)
     container_cap_raw: str | None
     templates: list[PodTemplate] = field(default_factory=list)
+    # model.json jenkins.pluginAdvisories: active security warnings and deprecations of its plugins
+    plugin_advisories: list[dict] = field(default_factory=list)
 
     def row(self) -> dict:
         return {
@@ -426,6 +437,7 @@ def _read_instance(art: Artifacts, name: str) -> InstanceFacts:
         container_cap=cap,
         container_cap_raw=cap_raw,
         templates=templates,
+        plugin_advisories=list(jenkins.get("pluginAdvisories") or []),
     )
 
 
@@ -644,6 +656,7 @@ def build_report(snap: Snapshot) -> Report:
     for row in clusters:
         findings.extend(cluster_findings(row))
     findings.extend(shared_namespaces(snap.instances.values(), set(snap.selected)))
+    findings.extend(plugin_advisories(selected))
     return Report(snap, selected, clusters, totals, sorted(findings, key=Finding.sort_key))
 
 
@@ -829,6 +842,24 @@ def cluster_findings(row: ClusterRow) -> list[Finding]:
             commit.append(f"{label} {_fmt(kind, used)} is {used / total:.2f}x the capacity {_fmt(kind, total)}")
     if commit:
         out.append(finding("cluster-limits-overcommit", f"cluster '{row.name}': {'; '.join(commit)}", cluster=row.name))
+    return out
+
+
+def plugin_advisories(instances: Iterable[InstanceFacts]) -> list[Finding]:
+    """One finding per plugin release and advisory, with every instance that installs it."""
+    by_advisory: dict[tuple, list[str]] = {}
+    for facts in instances:
+        for a in facts.plugin_advisories:
+            key = (a["kind"], a["plugin"], a["version"], a["id"], a["message"], a["url"])
+            by_advisory.setdefault(key, []).append(facts.name)
+    out = []
+    for (kind, plugin, version, ident, message, url), names in sorted(by_advisory.items()):
+        where = f"{len(names)} instance{'s' * (len(names) != 1)}: {', '.join(sorted(names))}"
+        if kind == "security":
+            out.append(finding("plugin-security-warning",
+                               f"{plugin} {version}: {ident} {message} ({url}); installed on {where}"))
+        else:
+            out.append(finding("plugin-deprecated", f"{plugin} {version} is deprecated ({url}); installed on {where}"))
     return out
 
 

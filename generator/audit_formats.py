@@ -232,7 +232,7 @@ def render_markdown(doc: dict) -> str:
     if doc["findings"]:
         lines += ["### Findings", ""]
         for f in doc["findings"]:
-            who = f["instance"] or f"cluster {f['cluster']}"
+            who = f["instance"] or (f"cluster {f['cluster']}" if f["cluster"] else "fleet")
             lines.append(f"- {_ICON[f['severity']]} **{f['severity']}** `{f['rule']}` {_md_escape(who)}: "
                          f"{_md_escape(f['message'])}")
         lines.append("")
@@ -324,7 +324,7 @@ def render_html(doc: dict) -> str:
     if doc["findings"]:
         out.append('<h2>Findings</h2><ul class="findings">')
         for f in doc["findings"]:
-            who = f["instance"] or f"cluster {f['cluster']}"
+            who = f["instance"] or (f"cluster {f['cluster']}" if f["cluster"] else "fleet")
             out.append(f'<li><span class="{_h(f["severity"])}"><b>{_h(f["severity"])}</b></span> '
                        f"<code>{_h(f['rule'])}</code> {_h(who)}: {_h(f['message'])}</li>")
         out.append("</ul>")
@@ -374,7 +374,7 @@ def print_table(doc: dict, console) -> None:
         console.print(table("Live drift", LIVE_HEADERS, rows, left=len(LIVE_HEADERS)) if rows
                       else "Live drift: no live objects compared.")
     for f in doc["findings"]:
-        who = escape(f["instance"] or f"cluster {f['cluster']}")
+        who = escape(f["instance"] or (f"cluster {f['cluster']}" if f["cluster"] else "fleet"))
         console.print(f"[{_STYLE[f['severity']]}]{f['severity']}[/] [bold]{f['rule']}[/bold] {who}: ",
                       end="", highlight=False, soft_wrap=True)
         console.print(f["message"], markup=False, highlight=False, soft_wrap=True)

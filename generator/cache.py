@@ -5,7 +5,7 @@ An instance's key covers everything that can change its output: the generator
 code without changing the version), the library versions, every template and
 schema file, the fleet settings
 (without the profiles), the profiles that match it (in order), its own
-instance file and JCasC override. Never a path: the same inputs checked out
+instance file and JCasC override, and the plugin catalog of its Jenkins version. Never a path: the same inputs checked out
 elsewhere give the same key.
 """
 
@@ -71,11 +71,13 @@ def fleet_key(common: str, fleet: dict) -> str:
 
 
 def instance_key(fleet_part: str, fleet: dict, name: str, profiles: tuple[str, ...],
-                 instance_data: dict, override_data) -> str:
+                 instance_data: dict, override_data, catalog: str = "") -> str:
+    """catalog: the content hash of the plugin catalog of the instance's Jenkins version (with
+    the rest, it decides the instance's plugin closure)."""
     by_name = {p["name"]: p for p in fleet.get("profiles", [])}
     h = hashlib.sha256()
     for part in (fleet_part.encode(), name.encode(), _canonical([by_name[p] for p in profiles]),
-                 _canonical(instance_data), _canonical(override_data)):
+                 _canonical(instance_data), _canonical(override_data), catalog.encode()):
         h.update(part)
         h.update(b"\0")
     return h.hexdigest()

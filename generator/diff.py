@@ -39,6 +39,8 @@ from .errors import Diagnostic, FleetError
 SECRET_KEY = re.compile(r"(password|passphrase|privatekey|token|^secret$|secret$)", re.IGNORECASE)
 ENCRYPTED = re.compile(r"^\{[A-Za-z0-9+/=]{16,}\}$")
 REDACTED = "<secret>"
+# model.json maps keyed by plugin id, not by setting name: "token-macro" names a plugin, not a token.
+ID_KEYED = ("jenkins.installedPlugins", "jenkins.pluginProvenance", "jenkins.pluginChecksums")
 _BARE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 
@@ -111,11 +113,16 @@ def _strict(value):
     return (type(value).__name__, value)
 
 
-def redact(value, secret: bool = False):
+def _id_keyed(path: str) -> bool:
+    return any(path == p or path.startswith(p + ".") for p in ID_KEYED)
+
+
+def redact(value, secret: bool = False, ids: bool = False):
+    """ids: the keys of this value (and below) are plugin ids, never a hint that the value is secret."""
     if isinstance(value, dict):
-        return {k: redact(v, secret or bool(SECRET_KEY.search(str(k)))) for k, v in value.items()}
+        return {k: redact(v, secret or (not ids and bool(SECRET_KEY.search(str(k)))), ids) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact(v, secret) for v in value]
+        return [redact(v, secret, ids) for v in value]
     if isinstance(value, str) and (ENCRYPTED.match(value) or (secret and value and not _is_placeholder(value))):
         return REDACTED
     return value
@@ -128,7 +135,8 @@ class _Walker:
         self.skipped: list[str] = []
 
     def add(self, kind: str, path: str, old, new, secret: bool) -> None:
-        self.changes.append(Change(kind, path, redact(old, secret), redact(new, secret)))
+        ids = _id_keyed(path)
+        self.changes.append(Change(kind, path, redact(old, secret, ids), redact(new, secret, ids)))
 
     def same(self, old, new) -> bool:
         """Two scalars."""
@@ -154,8 +162,9 @@ class _Walker:
             self.add("changed", path, old, new, secret)
 
     def mapping(self, old: dict, new: dict, path: str, secret: bool) -> None:
+        ids = _id_keyed(path)
         for key, value in new.items():
-            child_secret = secret or bool(SECRET_KEY.search(str(key)))
+            child_secret = secret or (not ids and bool(SECRET_KEY.search(str(key))))
             p = join(path, key)
             if key not in old:
                 if self.mode.skip_placeholders and _is_placeholder(value):
@@ -167,7 +176,8 @@ class _Walker:
         if self.mode.symmetric:
             for key, value in old.items():
                 if key not in new:
-                    self.add("removed", join(path, key), value, None, secret or bool(SECRET_KEY.search(str(key))))
+                    self.add("removed", join(path, key), value, None,
+                             secret or (not ids and bool(SECRET_KEY.search(str(key)))))
 
     def identity(self, item) -> str | None:
         if not isinstance(item, dict):

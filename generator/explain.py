@@ -270,8 +270,19 @@ def _derived(layers: Layers, model: dict, path: tuple) -> Source | None:
     if path == ("jenkins", "image"):
         if layers.fleet.has(("defaults", "imageRepository")):
             src = layers.fleet_key("defaults", "imageRepository")
-            return Source("derived", src.file, src.line, note="defaults.imageRepository/<fullName>:<version>")
+            return Source("derived", src.file, src.line, note="defaults.imageRepository/<fullName>:<version>-<hash of "
+                                                              "image/Dockerfile and image/plugins.txt>")
         return Source("derived", note="the base image")
+    if path == ("jenkins", "imageName"):
+        if layers.fleet.has(("defaults", "imageRepository")):
+            src = layers.fleet_key("defaults", "imageRepository")
+            return Source("derived", src.file, src.line, note="defaults.imageRepository/<fullName>")
+        return Source("derived", note="no defaults.imageRepository: the base image runs as it is")
+    if path == ("jenkins", "pluginCatalog"):
+        if layers.fleet.has(("controllers", "versions", j["version"], "catalog")):
+            src = layers.fleet_key("controllers", "versions", j["version"], "catalog")
+            return Source("derived", src.file, src.line, note=f"controllers.versions['{j['version']}'].catalog")
+        return Source("derived", note="no catalog for this Jenkins version: plugins are not pinned")
     if path == ("jenkins", "systemMessage"):
         return Source("derived", note="'Welcome to the <displayName> Jenkins instance.'")
     if path == ("jenkins", "adminEmail") and not layers.fleet.has(("defaults", "adminEmail")):
@@ -304,6 +315,18 @@ def _plugin_source(layers: Layers, model: dict, spec: str) -> Source:
     return Source("built-in")
 
 
+def _installed_source(layers: Layers, model: dict, pid: str) -> Source:
+    """A plugin of the pinned closure: its request, or the plugins that need it (docs/plugins.md)."""
+    how = (model["jenkins"].get("pluginProvenance") or {}).get(pid, "")
+    catalog = model["jenkins"].get("pluginCatalog")
+    if how.startswith("requested"):
+        spec = next((s for s in model["jenkins"]["plugins"] if s.split(":", 1)[0] == pid), pid)
+        found = _plugin_source(layers, model, spec)
+        if found.kind != "built-in":
+            return found
+    return Source("derived", note=f"{how}; the release of {catalog}")
+
+
 def _permission_source(layers: Layers, model: dict, entry: dict) -> Source:
     kind, name = entry["kind"], entry["name"]
     found = layers.list_item(("jenkins", "permissions"), lambda e: isinstance(e, dict) and e.get(kind) == name)
@@ -333,7 +356,13 @@ def _values(layers: Layers, model: dict) -> list[Value]:
     out: list[Value] = []
     # resources are the quota arithmetic and resourceModel its constants: both shown on their own
     skip = ("agents", "profiles", "resources", "resourceModel")
-    for path, value in _leaves({k: v for k, v in model.items() if k not in skip}):
+    # Shown through jenkins.installedPlugins, one line per plugin with where it comes from.
+    plugin_details = ("pluginProvenance", "pluginAdvisories", "pluginChecksums")
+    jenkins = {k: v for k, v in model["jenkins"].items() if k not in plugin_details}
+    for path, value in _leaves({**{k: v for k, v in model.items() if k not in skip}, "jenkins": jenkins}):
+        if path[:2] == ("jenkins", "installedPlugins") and len(path) == 3:
+            out.append(Value(format_path(path), value, _installed_source(layers, model, path[2])))
+            continue
         if path[:2] == ("jenkins", "plugins"):
             for i, spec in enumerate(value):
                 out.append(Value(f"jenkins.plugins[{i}]", spec, _plugin_source(layers, model, spec)))

@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
+from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
 from .nofollow import links_below
 from .output import dump_json, sha256
+from .plugins import Resolution, requests_for
+from .plugins import resolve as resolve_closure
 from .produce import Producer
 from .render import Renderer
 from .schema import Schemas, validate_document
@@ -74,15 +77,46 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
     diags = load_diags + fleet_diags
     if any(d.is_error for d in fleet_diags):
         raise FleetError(diags)  # instance checks need a sound fleet file
+    sources.catalogs, catalog_diags = load_catalogs(paths.instances, sources.fleet)
+    diags.extend(catalog_diags)
     inputs = []
     for name, src in sorted(sources.instances.items()):
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
         # Semantic rules run even on schema-invalid files, so one run reports everything.
         own += checks.check_instance(src, sources)
+        resolved = None
+        if not any(d.is_error for d in own):
+            resolved, plugin_diags = resolve_plugins(src, sources)
+            own += plugin_diags
         diags.extend(own)
         if not any(d.is_error for d in own):
-            inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name)))
+            inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name),
+                                     resolved.as_model() if resolved is not None else None))
     return Checked(sources, inputs, diags)
+
+
+def jenkins_version(fleet: dict, name: str, data: dict) -> str:
+    """The Jenkins version an instance runs, layered as the model does: profiles in order,
+    then the instance file; 'latest' (controllers.latest) by default."""
+    by_name = {p["name"]: p for p in fleet.get("profiles", [])}
+    requested = "latest"
+    for layer in [by_name[n]["set"] for n in fleetdir.matching_profiles(fleet, name)] + [data]:
+        requested = layer.get("jenkins", {}).get("version", requested)
+    return fleet["controllers"]["latest"] if requested == "latest" else requested
+
+
+def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources) -> tuple[Resolution | None,
+                                                                                  list[Diagnostic]]:
+    """The instance's pinned plugin closure, or None when its Jenkins version has no catalog."""
+    fleet = sources.fleet.data
+    profiles = fleetdir.matching_profiles(fleet, src.name)
+    version = jenkins_version(fleet, src.name, src.doc.data)
+    found = sources.catalogs.get(version)
+    if found is None:
+        return None, []
+    requests = requests_for(sources.fleet, src.doc, version, profiles,
+                            (f"while resolving the plugins of instance '{src.name}'",))
+    return resolve_closure(found, requests, version, found.label(version))
 
 
 def kubernetes_version(fleet: dict) -> str:
@@ -223,11 +257,13 @@ def _expect_many(paths: Paths, names, cache: output.CacheState | None) -> bool:
 def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
     fleet = checked.sources.fleet.data
     fleet_part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
+    digests = {found.reference: found.digest for found in checked.sources.catalogs.values()}
     keys = {}
     for inp in checked.inputs:
         src = checked.sources.instances[inp.name]
         keys[inp.name] = cache.instance_key(fleet_part, fleet, inp.name, inp.profiles, inp.data,
-                                            src.override.data if src.override else None)
+                                            src.override.data if src.override else None,
+                                            digests[inp.plugins["catalog"]] if inp.plugins else "")
     return keys
 
 

@@ -12,7 +12,7 @@ import fnmatch
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from . import nofollow
 from .errors import WARNING, Diagnostic, FleetError
@@ -22,12 +22,12 @@ FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
 OVERRIDE_FILE = "jenkins.yaml"
 SCHEMA_LINE = "# yaml-language-server: $schema="
-
 # The layout, in one place: what the fleet directory holds besides one directory per instance,
 # and what an instance directory holds. Anything else is reported (hidden entries aside: editor
 # and version-control files). Extend these when a new kind of file joins the fleet.
 FLEET_FILES = {FLEET_FILE: "the fleet settings"}
-RESERVED_DIRS = {"catalogs": "plugin catalogs, referenced from fleet.yaml"}  # never instances
+# never instances: the plugin catalogs (generator/catalog.py) live in catalogs/
+RESERVED_DIRS = {"catalogs": "plugin catalogs, referenced from fleet.yaml"}
 INSTANCE_FILES = {INSTANCE_FILE: "the instance definition", OVERRIDE_FILE: "the hand-written JCasC override"}
 YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -49,6 +49,8 @@ class FleetSources:
     directory: str
     fleet: Document
     instances: dict[str, InstanceSource]
+    # Jenkins version -> its plugin catalog (generator/catalog.py), loaded once the fleet file is valid
+    catalogs: dict = field(default_factory=dict)
 
 
 # --- the directory --------------------------------------------------------------------------

@@ -44,6 +44,8 @@ import jsonschema_rs
 from . import checks, fleetdir, jiro_jcasc
 from . import fleet as fleetmod
 from . import jsonnet as _jsonnet
+from .catalog import CATALOG_DIR
+from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, sort_diagnostics
 from .fleetdir import FLEET_FILE, INSTANCE_FILE, OVERRIDE_FILE, FleetSources
 from .jiro_defaults import (
@@ -82,9 +84,15 @@ from .jiro_defaults import (
 )
 from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
+from .plugins import UNKNOWN as UNKNOWN_PLUGIN
+from .plugins import parse_spec
 from .quantity import cpu_millis, memory_mib
 from .schema import FLEET_SCHEMA, INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import load
+
+# A new fleet's image repository until the user names theirs: the .invalid top-level domain
+# (RFC 2606) never resolves, so nothing can be pushed there by mistake.
+PLACEHOLDER_IMAGE_REPOSITORY = "registry.invalid/jenkins-fleet"
 
 DOCS = "docs/importing-from-jiro.md"
 INSTANCE_HEADER = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"
@@ -110,11 +118,14 @@ class InstanceReport:
     not_imported: list[NotImported] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    # Jiro's plugin requests that the catalog of the instance's Jenkins version does not have
+    missing_plugins: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
         return {
             "jiroName": self.jiro_name, "name": self.name, "status": self.status, "files": self.files,
             "notImported": [dataclasses.asdict(n) for n in self.not_imported], "notes": self.notes,
+            "missingFromCatalog": self.missing_plugins,
             "diagnostics": [_diag_json(d) for d in self.diagnostics],
         }
 
@@ -768,7 +779,8 @@ def _origin(t: dict, base: dict) -> dict:
 
 # --- fleet settings --------------------------------------------------------------------------------
 
-def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_in_templates: list[dict]) -> dict:
+def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_in_templates: list[dict],
+              image_repository: str) -> dict:
     """Fleet settings that reproduce Jiro's defaults."""
     versions = sorted(set(versions) | {facts.latest}, key=_version_key)
     return {
@@ -789,7 +801,7 @@ def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_
             "readPermissions": list(JIRO_READ_PERMISSIONS),
             "committerPermissions": list(JIRO_COMMITTER_PERMISSIONS),
             "agentImage": f"{JIRO_REPOSITORY}/jiro-agent-basic-ubuntu:{facts.agent_tag(facts.latest)}",
-            "imageRepository": facts.image_repository,
+            "imageRepository": image_repository,
             "ldap": dict(JIRO_LDAP),
         },
         "resourceModel": json.loads(json.dumps(JIRO_RESOURCE_MODEL)),
@@ -891,8 +903,11 @@ def _other_files(instance_dir: str) -> list[str]:
 # --- the command ------------------------------------------------------------------------------------
 
 def import_jiro(checkout: str, into: str, names=(), force: bool = False,
-                paths: fleetmod.Paths | None = None) -> ImportResult:
+                paths: fleetmod.Paths | None = None, image_repository: str | None = None) -> ImportResult:
     """Import Jiro instances from `checkout` into the fleet directory `into`.
+
+    image_repository: where a new fleet pushes its controller images (defaults.imageRepository);
+    never Jiro's own, whose images the running controllers use.
 
     Raises FleetError for problems that stop the whole import (no instances/ in the
     checkout, an unknown NAME, an invalid existing fleet.yaml); per-instance problems
@@ -911,8 +926,13 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
     if not selected:
         raise FleetError([Diagnostic(jiro_instances, 0, 0, "", "no Jiro instances in this directory")])
     facts = read_facts(jiro_instances, fleetdir.instance_names(jiro_instances))
+    if image_repository is not None and image_repository.rstrip("/") == facts.image_repository:
+        raise FleetError([Diagnostic("", 0, 0, "", f"--image-repository {image_repository} is where Jiro pushes the "
+                                     "images its controllers run", hint="use a repository of your own: images "
+                                     "built from this fleet must never replace Jiro's")])
     fleet_path = os.path.join(into, FLEET_FILE)
     existing = _existing_fleet(fleet_path, schemas) if os.path.exists(fleet_path) else None
+    catalogs = _catalogs(into, fleet_path) if existing is not None else {}
 
     # 1. evaluate every selected instance
     evaluated: list[Evaluated] = []
@@ -946,13 +966,22 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
         clusters = [_get(ev.merged, ("deployment", "cluster"), JIRO_CLUSTER) for ev in evaluated]
         fleet = new_fleet(facts, [c for c in clusters if fits(P_DEPLOY + "cluster", c)],
                           [v for v in pinned if v != "latest" and fits(P_JENKINS + "version", v)],
-                          _stand_in_templates(facts))
+                          _stand_in_templates(facts), image_repository or PLACEHOLDER_IMAGE_REPOSITORY)
         fleet.update(_fleet_jcasc_settings(evaluated))
         fleet_notes = [] if facts.latest_known else [
             f"Jiro's 'latest' Jenkins version is unknown (no committed target/config.json); assumed {facts.latest}"]
+        if image_repository is None:
+            fleet_notes.append(f"defaults.imageRepository is a placeholder ({PLACEHOLDER_IMAGE_REPOSITORY}): set the "
+                               f"repository your controller images are pushed to (not Jiro's "
+                               f"{facts.image_repository}, whose images the running controllers use), or pass "
+                               "--image-repository")
     else:
         fleet = existing
         fleet_notes = []
+        if str(fleet["defaults"].get("imageRepository", "")).rstrip("/") == facts.image_repository:
+            fleet_notes.append(f"defaults.imageRepository is Jiro's {facts.image_repository}: pushing the imported "
+                               "controllers' images there puts them beside the images Jiro's controllers run; "
+                               "use a repository of your own")
     fleet_notes += [f"the checkout has no templates/{name}: what Jiro adds there per project is not imported"
                     for name in missing_helpers(checkout)]
     usable = [ev for ev in evaluated if _fits_fleet(ev, fleet, facts, existing is not None, fits)]
@@ -964,6 +993,7 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
     staged: dict[str, dict[str, bytes]] = {}
     for ev in usable:
         doc = Mapper(ev, defaults[ev.report.name], fits).build()
+        _report_missing_plugins(ev.report, doc, fleet, catalogs)
         rel = os.path.relpath(ev.directory, checkout).replace(os.sep, "/")
         files = {INSTANCE_FILE: instance_text(ev.report, rel, doc).encode()}
         override = os.path.join(ev.directory, "jenkins", "configuration.yml")
@@ -1009,6 +1039,27 @@ def _fleet_jcasc_settings(evaluated: list[Evaluated]) -> dict:
 
 def _diag(ev: Evaluated, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(os.path.join(ev.directory, "config.jsonnet"), 0, 0, "", message, hint=hint)
+
+
+def _catalogs(into: str, fleet_path: str) -> dict:
+    catalogs, diags = load_catalogs(into, load(fleet_path))
+    if any(d.is_error for d in diags):
+        raise FleetError(diags)
+    return catalogs
+
+
+def _report_missing_plugins(report: InstanceReport, doc: dict, fleet: dict, catalogs: dict) -> None:
+    """Jiro's plugin requests stay in the instance file; those the catalog lacks are reported."""
+    version = fleetmod.jenkins_version(fleet, report.name, doc)
+    found = catalogs.get(version)
+    if found is None:
+        return
+    report.missing_plugins = sorted({parse_spec(spec)[0] for spec in doc.get("jenkins", {}).get("plugins", [])
+                                     if not found.versions(parse_spec(spec)[0])})
+    if report.missing_plugins:
+        report.notes.append(f"plugins the catalog for Jenkins {version} does not have (kept; `fleet validate` "
+                            f"fails until they are added with `fleet plugins refresh`): "
+                            f"{', '.join(report.missing_plugins)}")
 
 
 def _existing_fleet(path: str, schemas: Schemas) -> dict:
@@ -1169,12 +1220,15 @@ def _stage_and_write(into: str, fleet_bytes: bytes | None, staged: dict[str, dic
         else:
             with open(os.path.join(scratch, FLEET_FILE), "wb") as fh:
                 fh.write(fleet_bytes)
+        if os.path.isdir(os.path.join(into, CATALOG_DIR)):
+            shutil.copytree(os.path.join(into, CATALOG_DIR), os.path.join(scratch, CATALOG_DIR))
         for name, files in staged.items():
             os.makedirs(os.path.join(scratch, name))
             for rel, data in files.items():
                 with open(os.path.join(scratch, name, rel), "wb") as fh:
                     fh.write(data)
-        by_instance = _validate_scratch(scratch, into, sorted(staged), paths)
+        by_instance = _validate_scratch(scratch, into, sorted(staged), paths,
+                                        {name: set(r.missing_plugins) for name, r in reports.items()})
         # Our own fleet settings must validate, and the templates must evaluate (a bug otherwise):
         # then nothing is written.
         stray = [d for key, diags in by_instance.items() if key not in staged for d in diags if d.is_error]
@@ -1201,8 +1255,12 @@ def _stage_and_write(into: str, fleet_bytes: bytes | None, staged: dict[str, dic
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _validate_scratch(scratch: str, into: str, names: list[str], paths: fleetmod.Paths) -> dict[str, list]:
+def _validate_scratch(scratch: str, into: str, names: list[str], paths: fleetmod.Paths,
+                      missing: dict[str, set[str]]) -> dict[str, list]:
     """check_sources over the scratch fleet, diagnostics by instance name (or 'fleet.yaml'), at their final paths.
+
+    `missing`: per instance, the plugin ids its report already lists as missing from the catalog;
+    their "unknown plugin" errors do not stop the import.
 
     check_sources stops at files it cannot read; those instances are set aside and the
     rest validated again, so that one unreadable file does not hide the others' problems.
@@ -1222,6 +1280,8 @@ def _validate_scratch(scratch: str, into: str, names: list[str], paths: fleetmod
         for d in diags:
             d = _relocate(d, scratch, into)
             key = os.path.relpath(d.file, into).split(os.sep, 1)[0] if d.file else FLEET_FILE
+            if any(d.message == f"{UNKNOWN_PLUGIN} '{pid}'" for pid in missing.get(key, ())):
+                continue
             found.setdefault(key, []).append(d)
         failed = {n for n in names if n in found}
         if done or not failed or FLEET_FILE in found:

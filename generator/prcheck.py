@@ -255,7 +255,7 @@ def render_markdown(result: CheckResult) -> str:
         lines += ["### Findings", ""]
         if result.report.findings:
             for f in result.report.findings:
-                who = f.instance or f"cluster {f.cluster}"
+                who = f.subject
                 lines.append(f"- {_FINDING_ICON[f.severity]} **{f.severity}** `{f.rule}` {esc(who)}: {esc(f.message)}")
         else:
             lines.append("None.")
@@ -289,7 +289,7 @@ def render_text(result: CheckResult) -> str:
     if result.report is not None and result.report.findings:
         lines += ["", "Findings:"]
         for f in result.report.findings:
-            lines.append(f"  {f.severity} {f.rule} {f.instance or 'cluster ' + f.cluster}: {f.message}")
+            lines.append(f"  {f.severity} {f.rule} {f.subject}: {f.message}")
     lines += ["", f"fleet check {headline(result)}"]
     return "\n".join(lines) + "\n"
 

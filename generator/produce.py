@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import yaml
 
 from . import jcasc as jcasc_model
 from . import yamlout
+from .catalog import DOWNLOAD_ROOT
 from .errors import WARNING, Diagnostic
 from .manifests import validate_object
 from .output import dump_json, dump_yaml
@@ -21,6 +24,8 @@ OBJECT_ORDER = [
     "service-jenkins-discovery.yaml", "route.yaml", "statefulset.yaml", "servicemonitor.yaml",
 ]
 OPTIONAL_OBJECTS = {"servicemonitor.yaml"}
+CONTROLLER_CONTAINER = "jenkins"  # templates/k8s/controller.libsonnet
+IMAGE_HASH_LENGTH = 12  # hex digits of sha256: a collision needs ~16 million images of one name
 
 
 def deep_merge(base, override):
@@ -106,11 +111,35 @@ class Producer:
         text = header(source) + dump_yaml(data, sort_keys=False)
         return text, check_jcasc(name, data, model, override, out_file, text)
 
+    def image_files(self, name: str, model: dict) -> dict[str, bytes]:
+        """image/: the Dockerfile, plugins.txt (the pinned closure), plugins.sha256 and IMAGE.
+
+        The tag is the Jenkins version and a hash of what the image is built from, so that
+        any change to the plugin set (or to the Dockerfile) is a new tag: a pod can never keep
+        running an older image under an unchanged name (see docs/plugins.md).
+        """
+        j = model["jenkins"]
+        files = {
+            "Dockerfile": self.renderer.render("image/Dockerfile.j2", m=model, download_root=DOWNLOAD_ROOT).encode(),
+            "plugins.txt": self.renderer.render("image/plugins.txt.j2", m=model).encode(),
+        }
+        if j.get("pluginChecksums"):
+            files["plugins.sha256"] = self.renderer.render("image/plugins.sha256.j2", m=model).encode()
+        if j.get("imageName"):
+            h = hashlib.sha256()
+            for file, data in sorted(files.items()):
+                h.update(file.encode() + b"\0" + data + b"\0")
+            j["image"] = f"{j['imageName']}:{j['version']}-{h.hexdigest()[:IMAGE_HASH_LENGTH]}"
+        files["IMAGE"] = (j["image"] + "\n").encode()
+        return {f"{name}/image/{file}": data for file, data in files.items()}
+
     def files(self, name: str, model: dict, objects: dict, override: Document | None) -> tuple[dict[str, bytes], list[Diagnostic]]:
+        image = self.image_files(name, model)  # first: it settles model.jenkins.image
         jcasc, diags = self.jcasc(name, model, override)
         objects = dict(objects)
         cm = objects["configmap-jenkins-config.yaml"]
         objects["configmap-jenkins-config.yaml"] = {**cm, "data": {"jenkins.yaml": jcasc}}
+        objects["statefulset.yaml"] = with_image(objects["statefulset.yaml"], model["jenkins"]["image"])
         diags.extend(configmap_size(name, objects["configmap-jenkins-config.yaml"], override))
         out: dict[str, bytes] = {f"{name}/jenkins/jenkins.yaml": jcasc.encode()}
         source = header(f"{name}/instance.yaml")
@@ -126,7 +155,14 @@ class Producer:
             "resources": present,
         }
         out[f"{name}/k8s/kustomization.yaml"] = (source + dump_yaml(kustomization, sort_keys=False)).encode()
-        out[f"{name}/image/Dockerfile"] = self.renderer.render("image/Dockerfile.j2", m=model).encode()
-        out[f"{name}/image/plugins.txt"] = self.renderer.render("image/plugins.txt.j2", m=model).encode()
+        out.update(image)
         out[f"{name}/model.json"] = dump_json(model).encode()
         return out, diags
+
+
+def with_image(statefulset: dict, image: str) -> dict:
+    """The StatefulSet with the controller container's image set to our content-tagged image."""
+    spec = statefulset["spec"]["template"]["spec"]
+    containers = [{**c, "image": image} if c.get("name") == CONTROLLER_CONTAINER else c for c in spec["containers"]]
+    return {**statefulset, "spec": {**statefulset["spec"], "template": {
+        **statefulset["spec"]["template"], "spec": {**spec, "containers": containers}}}}

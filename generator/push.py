@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import __version__, sources, yamlout
+from . import __version__, jenkins_versions, sources, yamlout
 from .errors import WARNING, Diagnostic, FleetError
 from .fleet_run import Running, run_parallel
 from .jenkins_client import (
@@ -64,6 +64,7 @@ class PluginReport:
     inactive: tuple[str, ...] = ()
     outdated: tuple[tuple[str, str, str], ...] = ()  # (plugin, installed, wanted at least)
     extra: tuple[str, ...] = ()
+    newer: tuple[tuple[str, str, str], ...] = ()  # (plugin, installed, pinned): upgraded past the image
 
     def problems(self) -> list[str]:
         out = []
@@ -73,12 +74,39 @@ class PluginReport:
             out.append(f"plugins inactive: {', '.join(self.inactive)}")
         for name, have, want in self.outdated:
             out.append(f"plugin {name} {have} is older than {want}")
+        for name, have, pinned in self.newer:
+            out.append(f"plugin {name} {have} is not the pinned {pinned} (upgraded after the image was built)")
         return out
 
     def as_dict(self) -> dict:
-        return {"missing": list(self.missing), "inactive": list(self.inactive),
-                "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
-                "extra": list(self.extra)}
+        out = {"missing": list(self.missing), "inactive": list(self.inactive),
+               "outdated": [{"plugin": n, "installed": h, "wanted": w} for n, h, w in self.outdated],
+               "extra": list(self.extra)}
+        if self.newer:  # only against a pinned closure (model.json jenkins.installedPlugins)
+            out["newer"] = [{"plugin": n, "installed": h, "pinned": p} for n, h, p in self.newer]
+        return out
+
+
+def model_plugins(model: dict, installed: list[InstalledPlugin]) -> PluginReport:
+    """The live plugins against model.json: the pinned closure where the instance has one
+    (jenkins.installedPlugins, docs/plugins.md), else its requested plugins."""
+    jenkins = model.get("jenkins", {})
+    if jenkins.get("installedPlugins") is not None:
+        return compare_pinned(jenkins["installedPlugins"], installed)
+    return compare_plugins(list(jenkins.get("plugins", [])), installed)
+
+
+def compare_pinned(pinned: dict[str, str], installed: list[InstalledPlugin]) -> PluginReport:
+    """Every plugin of the image at exactly its pinned version: an older one is outdated, a newer
+    one was upgraded in the UI, one the image does not have is extra."""
+    have = {p.short_name: p for p in installed}
+    missing = sorted(n for n in pinned if n not in have)
+    inactive = sorted(n for n in pinned if n in have and not (have[n].active and have[n].enabled))
+    order = {n: jenkins_versions.compare(have[n].version, v) for n, v in pinned.items() if n in have}
+    outdated = sorted((n, have[n].version, pinned[n]) for n, c in order.items() if c < 0)
+    newer = sorted((n, have[n].version, pinned[n]) for n, c in order.items() if c > 0)
+    extra = sorted(n for n in have if n not in pinned)
+    return PluginReport(tuple(missing), tuple(inactive), tuple(outdated), tuple(extra), tuple(newer))
 
 
 def compare_plugins(required: list[str], installed: list[InstalledPlugin]) -> PluginReport:
@@ -284,7 +312,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
 
     step("plugins")
     installed = client.plugins()
-    result.plugins = compare_plugins(list(entry.model.get("jenkins", {}).get("plugins", [])), installed)
+    result.plugins = model_plugins(entry.model, installed)
     result.warnings.extend(result.plugins.problems())
 
     casc = next((p for p in installed if p.short_name == "configuration-as-code"), None)
@@ -396,7 +424,7 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
 
 
 __all__ = ["BuildEntry", "Change", "CheckIssue", "CredentialStore", "Diff", "FleetResult", "PluginReport",
-           "PushOptions", "Result", "Secret", "Target", "Targets", "check_diagnostics", "compare_plugins",
-           "credentials_from_env", "expand_url", "format_change", "load_credentials", "load_targets",
-           "managed_diff", "push_fleet", "push_one", "read_build", "resolve_targets", "stale_warnings",
-           "url_problem"]
+           "PushOptions", "Result", "Secret", "Target", "Targets", "check_diagnostics", "compare_pinned",
+           "compare_plugins", "credentials_from_env", "expand_url", "format_change", "load_credentials",
+           "load_targets", "managed_diff", "model_plugins", "push_fleet", "push_one", "read_build",
+           "resolve_targets", "stale_warnings", "url_problem"]

@@ -7,6 +7,7 @@ errors with a position, not surprises further down.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -295,8 +296,10 @@ def _syntax_hint(problem: str) -> str:
     return "check indentation and quoting around this position"
 
 
-def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
-    """Read and parse one YAML file, never through a symbolic link.
+def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES,
+              too_large_hint: str = "instance files are short; is this the right file?", *,
+              dir_fd: int | None = None) -> str:
+    """The UTF-8 text of one input file, at most max_bytes long, never read through a symbolic link.
 
     With dir_fd, the file is the last component of `path` inside that open directory
     (what fleetdir does, so that no component can be a link); `path` names it in messages.
@@ -304,16 +307,16 @@ def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
     path = os.fspath(path)
     try:
         raw = nofollow.read_file(os.path.basename(path) if dir_fd is not None else path, dir_fd,
-                                 limit=MAX_BYTES + 1)
+                                 limit=max_bytes + 1)
     except FileNotFoundError:
         raise FleetError([Diagnostic(path, 0, 0, "", "file not found")]) from None
     except OSError as exc:
         if nofollow.is_link_error(exc):
             raise FleetError([nofollow.link_diagnostic(path)]) from None
         raise FleetError([Diagnostic(path, 0, 0, "", f"cannot read file: {exc.strerror}")]) from None
-    if len(raw) > MAX_BYTES:
-        raise FleetError([Diagnostic(path, 1, 1, "", f"file is larger than {MAX_BYTES // 1024} KiB",
-                                     hint="instance files are short; is this the right file?")])
+    if len(raw) > max_bytes:
+        raise FleetError([Diagnostic(path, 1, 1, "", f"file is larger than {max_bytes // 1024} KiB",
+                                     hint=too_large_hint)])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -324,4 +327,31 @@ def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
         column = len(raw[start:exc.start].decode("utf-8", "replace")) + 1
         raise FleetError([Diagnostic(path, line, column, "", "file is not valid UTF-8",
                                      hint="save the file as UTF-8", source_line=shown)]) from None
-    return parse_text(text.removeprefix("\ufeff"), path)
+    return text.removeprefix("\ufeff")
+
+
+def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
+    """Read and parse one YAML file, never through a symbolic link."""
+    path = os.fspath(path)
+    return parse_text(read_text(path, dir_fd=dir_fd), path)
+
+
+def load_json(path: str | os.PathLike, max_bytes: int, too_large_hint: str = "") -> Any:
+    """Read one large JSON document (no positions kept: for files we import, not files users edit)."""
+    path = os.fspath(path)
+    return parse_json(read_text(path, max_bytes, too_large_hint), path)
+
+
+def parse_json(text: str, path: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        lines = text.splitlines()
+        source = lines[exc.lineno - 1] if 0 < exc.lineno <= len(lines) else None
+        column = exc.colno
+        if source is not None and len(source) > 200:  # minified JSON: show the part around the error
+            start = max(exc.colno - 60, 0)
+            source, column = source[start:start + 120], exc.colno - start
+        raise FleetError([Diagnostic(path, exc.lineno, column, "", f"invalid JSON: {exc.msg}",
+                                     hint="is this the file that was downloaded, complete?",
+                                     source_line=source)]) from None

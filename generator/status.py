@@ -31,7 +31,7 @@ from .jenkins_client import (
     TLSError,
     Unreachable,
 )
-from .push import PluginReport, Target, compare_plugins
+from .push import PluginReport, Target, model_plugins
 
 STATES = ("ok", "partial", "failed", "unreachable")
 
@@ -110,7 +110,7 @@ class Status:
             return "?"
         p = self.plugins
         parts = [f"{len(x)} {word}" for x, word in ((p.missing, "missing"), (p.inactive, "inactive"),
-                                                     (p.outdated, "outdated")) if x]
+                                                     (p.outdated, "outdated"), (p.newer, "newer")) if x]
         return ", ".join(parts) or "ok"
 
     def as_dict(self) -> dict:
@@ -210,7 +210,7 @@ def _read(client: JenkinsClient, entry, status: Status) -> None:
         status.reason = f"plugins unknown: {err}" + (" (the status user needs Overall/SystemRead)"
                                                      if isinstance(err, AuthError) and err.status == 403 else "")
         return
-    status.plugins = compare_plugins(list(entry.model.get("jenkins", {}).get("plugins", [])), installed)
+    status.plugins = model_plugins(entry.model, installed)
     status.warnings.extend(status.plugins.problems())
     status.state = "ok"
     status.step = ""

@@ -28,6 +28,7 @@ COMMANDS = {
     "diff": "diff:diff",
     "check": "check:check",
     "deploy": "deploy:deploy",
+    "plugins": "plugins:plugins",
 }
 
 

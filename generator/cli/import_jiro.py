@@ -19,10 +19,13 @@ from .common import EXIT_INPUT, Context, guard, print_diagnostics
               help="Fleet directory to write into (default: the --instances directory, ./instances).")
 @click.option("--force", is_flag=True,
               help="Overwrite instance.yaml and jenkins.yaml of instances that already exist in DIR.")
+@click.option("--image-repository", "image_repository", metavar="REPO",
+              help="Repository the controller images of a new fleet are pushed to (defaults.imageRepository); "
+                   "never Jiro's own, whose images its controllers run.")
 @click.option("--report", "report_file", metavar="FILE", type=click.Path(dir_okay=False),
               help="Also write the import report as JSON to FILE.")
 @click.pass_obj
-def import_jiro(ctx: Context, checkout, names, into, force, report_file):
+def import_jiro(ctx: Context, checkout, names, into, force, image_repository, report_file):
     """Import instances from a Jiro checkout (eclipse-cbi/jiro).
 
     \b
@@ -34,7 +37,7 @@ def import_jiro(ctx: Context, checkout, names, into, force, report_file):
     \b
     Example:
       git clone https://github.com/eclipse-cbi/jiro ../jiro
-      fleet import-jiro ../jiro --into fleet --report import.json
+      fleet import-jiro ../jiro --into fleet --image-repository quay.io/example --report import.json
       fleet --instances fleet generate
 
     Whatever has no equivalent is listed per instance, in the report and in a
@@ -47,7 +50,7 @@ def import_jiro(ctx: Context, checkout, names, into, force, report_file):
         into = into or ctx.paths.instances
         if os.path.exists(into) and not os.path.isdir(into):
             raise FleetError([Diagnostic(into, 0, 0, "", "not a directory", hint="--into names a fleet directory")])
-        result = jiro_import.import_jiro(checkout, into, tuple(names), force=force)
+        result = jiro_import.import_jiro(checkout, into, tuple(names), force=force, image_repository=image_repository)
         _print(ctx, result)
         if report_file:
             jiro_import.write_report(result, report_file)

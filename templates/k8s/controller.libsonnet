@@ -82,10 +82,16 @@ local cascDir = '/etc/jenkins';
             readinessProbe: probe(0, 5, 3),
             volumeMounts: [
               { name: m.storage.claimTemplateName, mountPath: home },
+              // An empty plugins directory at every start: jenkins.sh copies in exactly the image's
+              // plugins, so removed plugins and upgrades made in the UI do not survive a restart.
+              { name: 'plugins', mountPath: home + '/plugins' },
               { name: 'jenkins-config', mountPath: cascDir, readOnly: true },
             ],
           }],
-          volumes: [{ name: 'jenkins-config', configMap: { name: 'jenkins-config' } }],
+          volumes: [
+            { name: 'plugins', emptyDir: {} },
+            { name: 'jenkins-config', configMap: { name: 'jenkins-config' } },
+          ],
         },
       },
       volumeClaimTemplates: [{

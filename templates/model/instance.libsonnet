@@ -182,6 +182,10 @@ local pluginId(p) = std.split(p, ':')[0];
         requestedVersion: requested,
         version: version,
         baseImage: catalog.image,
+        // Our image: <imageRepository>/<fullName>:<version>-<content hash>; the hash of image/Dockerfile and
+        // image/plugins.txt is added once they are rendered (generator/produce.py), so that a new plugin
+        // set is a new tag. Without an imageRepository the base image runs as it is.
+        imageName: if std.objectHas(d, 'imageRepository') then d.imageRepository + '/' + fullName else null,
         image: if std.objectHas(d, 'imageRepository') then d.imageRepository + '/' + fullName + ':' + version else catalog.image,
         maxConcurrency: C,
         staticAgentCount: S,
@@ -190,6 +194,8 @@ local pluginId(p) = std.split(p, ':')[0];
         theme: m.jenkins.theme,
         systemMessage: std.get(m.jenkins, 'systemMessage', 'Welcome to the ' + p.displayName + ' Jenkins instance.'),
         adminEmail: m.jenkins.adminEmail,
+        // The requests as written; the pinned closure (installedPlugins, pluginProvenance, ...)
+        // is added to the model by generator/model.py, from generator/plugins.py.
         plugins: [x.spec for x in plugins],
         permissions: permissions,
       },

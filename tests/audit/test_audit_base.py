@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -124,6 +125,8 @@ def test_unknown_revision_and_no_repository(fleet_repo, tmp_path):
     for f in (fleet_repo / "instances").iterdir():
         if f.is_file():
             (plain / "instances" / f.name).write_text(f.read_text())
+        elif f.name == "catalogs":  # the plugin catalogs fleet.yaml names
+            shutil.copytree(f, plain / "instances" / f.name)
     result = audit_base(plain, "--base", "main")
     assert result.exit_code == 1
     assert "not inside a git repository" in result.stderr

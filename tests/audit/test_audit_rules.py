@@ -59,8 +59,24 @@ def test_rule_triggers_on_its_fixture_and_not_on_the_control(rule, docs):
 
 
 def test_every_rule_is_tested():
-    covered = set(TRIGGERS) | {"shared-namespace", "unknown-cluster"}
+    covered = set(TRIGGERS) | {"shared-namespace", "unknown-cluster", "plugin-security-warning", "plugin-deprecated"}
     assert covered == set(audit_mod.RULES)
+
+
+def test_plugin_advisories_are_one_finding_each_naming_the_instances(docs):
+    """The catalog's active warning and deprecation (fleets/plugins: the synthetic update site)."""
+    doc = docs("plugins", ())
+    got = [(f["rule"], f["severity"], f["instance"], f["cluster"], f["message"]) for f in doc["findings"]]
+    assert got == [
+        ("plugin-deprecated", "warning", None, None,
+         ("deprecated-thing 0.9 is deprecated (https://example.org/deprecated-thing-notice); installed on "
+         "1 instance: with.advisories")),
+        ("plugin-security-warning", "warning", None, None,
+         ("vulnerable 1.4: SECURITY-9001 Stored XSS vulnerability (https://example.org/advisory/SECURITY-9001); "
+         "installed on 2 instances: also.vulnerable, with.advisories")),
+    ]
+    text = fleet("plugins", "audit", "-j", "1").stdout
+    assert "warning plugin-security-warning fleet: vulnerable 1.4: SECURITY-9001" in text
 
 
 def test_rules_fleet_findings_are_exactly_the_purpose_built_ones(docs):

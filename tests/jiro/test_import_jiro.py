@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -187,7 +188,14 @@ def test_controller_equals_jiro(imported, name):
     for side, res in compared:
         assert actual[side][res] == expected[side][res], (side, res)
     assert actual["requests"]["memory"] == expected["limits"]["memory"]
-    assert oc["image"] == jc["image"]
+    # Our own image, built FROM Jiro's controller base image, never Jiro's production image name
+    # (a push of ours would replace what Jiro's controllers run; issue 19, item 3).
+    assert jc["image"] == f"docker.io/eclipsecbijenkins/{name}:{jc['image'].rsplit(':', 1)[1]}"
+    version = jc["image"].rsplit(":", 1)[1]
+    assert re.fullmatch(rf"registry\.invalid/jenkins-fleet/{re.escape(name)}:{re.escape(version)}-[0-9a-f]{{12}}",
+                        oc["image"]), oc["image"]
+    assert generated.files[f"{name}/image/IMAGE"].decode() == oc["image"] + "\n"
+    assert f"\nFROM docker.io/eclipsecbi/jiro-master:{version}\n" in generated.files[f"{name}/image/Dockerfile"].decode()
     # the level moves to the pod, where it labels the volumes too, and the namespace agrees with it
     level = jc["securityContext"]["seLinuxOptions"]["level"]
     assert ours["spec"]["template"]["spec"]["securityContext"]["seLinuxOptions"] == {"level": level}
@@ -520,13 +528,27 @@ def test_an_instance_that_cannot_validate_is_not_written(tmp_path):
     assert not (tmp_path / "out" / "technology.long").exists()
 
 
+def test_a_new_fleet_never_pushes_to_jiros_image_repository(tmp_path):
+    """Issue 19, item 3: a placeholder that cannot be pushed to, the repository given, never Jiro's."""
+    result = import_jiro(CHECKOUT, os.fspath(tmp_path / "a"), ["iot.4diac"])
+    assert read_yaml(tmp_path / "a", "fleet.yaml")["defaults"]["imageRepository"] == "registry.invalid/jenkins-fleet"
+    assert any(n.startswith("defaults.imageRepository is a placeholder (registry.invalid/jenkins-fleet)")
+               and "docker.io/eclipsecbijenkins" in n for n in result.fleet_notes), result.fleet_notes
+    import_jiro(CHECKOUT, os.fspath(tmp_path / "b"), ["iot.4diac"], image_repository="quay.io/ours")
+    assert read_yaml(tmp_path / "b", "fleet.yaml")["defaults"]["imageRepository"] == "quay.io/ours"
+    with pytest.raises(FleetError) as err:
+        import_jiro(CHECKOUT, os.fspath(tmp_path / "c"), ["iot.4diac"], image_repository="docker.io/eclipsecbijenkins")
+    assert "is where Jiro pushes the images its controllers run" in err.value.diagnostics[0].message
+    assert not os.path.exists(tmp_path / "c")
+
+
 # --- importing into an existing fleet -----------------------------------------------------------------
 
 def test_existing_fleet_refuses_unknown_cluster_and_version_and_pins_latest(tmp_path):
     """The sample fleet: other defaults, latest 2.555.2, a profile for ee4j.* on another cluster."""
     into = fleettest.copy_sample_fleet(tmp_path)
     for name in os.listdir(into):
-        if name != "fleet.yaml":
+        if name not in ("fleet.yaml", "catalogs"):
             shutil.rmtree(os.path.join(into, name))
     checkout = copy_checkout(tmp_path)
     add_instance(checkout, "technology.elsewhere",
@@ -553,7 +575,20 @@ def test_existing_fleet_refuses_unknown_cluster_and_version_and_pins_latest(tmp_
     assert "copyartifact" not in glassfish["jenkins"]["plugins"]  # the ee4j profile provides it
     cbi = read_yaml(into, "technology.cbi", "instance.yaml")
     assert cbi["jenkins"]["version"] == "2.555.2"
+    # Jiro's plugin requests are kept; those the sample catalog lacks are reported, and only they
+    # stop `fleet validate` (issue 16)
+    assert "slack" in cbi["jenkins"]["plugins"] and "minio" in cbi["jenkins"]["plugins"]
+    assert "minio" in by_name["technology.cbi"].missing_plugins
+    assert "slack" not in by_name["technology.cbi"].missing_plugins  # the catalog has it
+    with pytest.raises(FleetError) as err:
+        fleet.validate(fleet.Paths(instances=into), ["technology.cbi"])
+    assert {d.message for d in err.value.errors} == {f"unknown plugin '{p}'"
+                                                    for p in by_name["technology.cbi"].missing_plugins}
 
+    # The quotas, without the catalogs (the sample catalog does not cover Jiro's plugins)
+    with open(os.path.join(into, "fleet.yaml"), encoding="utf-8") as fh:
+        text = fh.read()
+    fleettest.write(os.path.join(into, "fleet.yaml"), re.sub(r"\n +catalog: [^\n]*", "", text))
     generated = fleet.generate(fleet.Paths(instances=into), jobs=1)
     for name in FIXTURES:
         jiro = load_json(CHECKOUT, "instances", name, "target", "k8s", "resource-quotas.json")
@@ -587,7 +622,7 @@ def test_missing_jiro_helpers_are_reported_and_cross_checked(tmp_path):
     """Without templates/plugins.libsonnet, ee4j.glassfish lacks jacoco: the committed output shows it."""
     checkout = copy_checkout(tmp_path)
     os.unlink(os.path.join(checkout, "templates", "plugins.libsonnet"))
-    result = import_jiro(checkout, os.fspath(tmp_path / "out"), ["ee4j.glassfish"])
+    result = import_jiro(checkout, os.fspath(tmp_path / "out"), ["ee4j.glassfish"], image_repository="quay.io/ours")
     assert result.fleet_notes == [("the checkout has no templates/plugins.libsonnet: what Jiro adds there per "
                                   "project is not imported")]
     (report,) = result.instances

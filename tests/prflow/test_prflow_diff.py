@@ -84,7 +84,11 @@ def test_jcasc_plugins_and_names_filter(fleet_repo):
     set_key(fleet_repo / "instances" / "tools.cdt" / "instance.yaml", "resourcePacks", "4")
     out = rendered(fleet_repo, "--base", "main", "science.*")
     assert "tools.cdt" not in out
-    assert '        ~ lines: +"slack"' in out  # image/plugins.txt, compared as lines
+    assert '        ~ lines: +"apache-httpcomponents-client-5-api:5.5-166.v870a_96374f91" +"json-path-api:2.10.0-202.' \
+           'va_9cc16c1e476" +"slack:795.v4b_9705b_e6d47" +"token-macro:477.vd4f0dc3cb_cf1"' in out  # plugins.txt lines
+    # model.json's plugin maps are keyed by plugin id: token-macro is a plugin, not a secret
+    assert '        + jenkins.installedPlugins.token-macro: "477.vd4f0dc3cb_cf1"' in out
+    assert '        + jenkins.pluginProvenance.token-macro: "dependency of git, slack"' in out
     assert "        + jenkins.authorizationStrategy.projectMatrix.entries[user bot@example.org]: " in out
     assert out.rstrip().splitlines()[-1].startswith("0 added, 1 changed, 0 removed, 0 unchanged instances")
     missing = fleet(fleet_repo, "diff", "-j", "1", "--base", "main", "nothing.*")

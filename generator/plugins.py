@@ -1,0 +1,276 @@
+"""Which plugins an instance gets: its requests resolved against the catalog of its Jenkins version.
+
+An instance requests plugins in four places, in this order (templates/model/instance.libsonnet):
+`prometheus` when monitoring is on, the base set of its Jenkins version
+(controllers.versions.<v>.plugins in fleet.yaml), the `jenkins.plugins` of each matching
+profile, and its own `jenkins.plugins`. A request is an
+id or `id:version`; the last request of an id decides its version (as the model does).
+
+The closure holds every requested plugin and, recursively, every non-optional dependency of
+each release in it; an optional dependency is installed only when it is requested too. Every
+plugin is pinned: the requested version, else the catalog's. Then, as Jenkins checks at
+startup (hudson.PluginWrapper.resolvePluginDependencies): each dependency that is present,
+optional or not, must be at least the version its dependent names, and each release's
+requiredCore must not be newer than the instance's Jenkins.
+
+A problem is reported where the request responsible for it was written: the plugin's own
+request, the pin that is too old, or the first request (in the order above) whose
+dependencies reach the plugin. Problems
+of the base set and of profiles are therefore reported once, in fleet.yaml, whatever the
+number of instances that share them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+
+from .catalog import Catalog, Release
+from .errors import WARNING, Diagnostic
+from .jenkins_versions import compare
+from .sources import Document
+
+UNKNOWN = "unknown plugin"  # how an unknown id's message starts (fleet import-jiro reports those)
+FLEET = "fleet"
+MONITORING = "monitoring"
+INSTANCE = "instance"
+
+
+@dataclass(frozen=True)
+class Request:
+    plugin: str
+    version: str | None  # a pin, or None for the catalog's release
+    origin: str  # FLEET, MONITORING, "profile <name>" or INSTANCE
+    doc: Document
+    path: tuple
+    context: tuple[str, ...] = ()
+
+    @property
+    def spec(self) -> str:
+        return self.plugin if self.version is None else f"{self.plugin}:{self.version}"
+
+    def diagnostic(self, message: str, hint: str = "", severity: str = "error") -> Diagnostic:
+        return self.doc.diagnostic(self.path, message, hint=hint, severity=severity, context=self.context)
+
+
+@dataclass
+class Resolution:
+    jenkins: str
+    catalog: str  # the catalog file, for messages and model.json
+    installed: dict[str, str] = field(default_factory=dict)  # id -> version, sorted by id
+    requested_by: dict[str, list[str]] = field(default_factory=dict)  # id -> origins of its requests
+    dependency_of: dict[str, list[str]] = field(default_factory=dict)  # id -> installed plugins needing it
+    advisories: list[dict] = field(default_factory=list)  # active security warnings and deprecations
+    checksums: dict[str, str] = field(default_factory=dict)  # id -> sha256 hex, where the catalog has one
+
+    def as_model(self) -> dict:
+        """What model.json keeps (jenkins.installedPlugins, jenkins.pluginProvenance, ...)."""
+        provenance = {}
+        for pid in self.installed:
+            entry = {}
+            if pid in self.requested_by:
+                entry["requestedBy"] = self.requested_by[pid]
+            if pid in self.dependency_of:
+                entry["dependencyOf"] = self.dependency_of[pid]
+            provenance[pid] = entry
+        return {"catalog": self.catalog, "installed": dict(self.installed), "provenance": provenance,
+                "advisories": [dict(a) for a in self.advisories], "checksums": dict(self.checksums)}
+
+
+def provenance_text(entry: dict) -> str:
+    """'requested (fleet, monitoring); dependency of git, junit': one plugin's provenance, as
+    model.json and `fleet plugins usage` show it."""
+    parts = []
+    if entry.get("requestedBy"):
+        parts.append("requested (" + ", ".join(entry["requestedBy"]) + ")")
+    if entry.get("dependencyOf"):
+        parts.append("dependency of " + ", ".join(entry["dependencyOf"]))
+    return "; ".join(parts)
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    plugin, sep, version = spec.partition(":")
+    return plugin, (version if sep else None)
+
+
+def _hex(digest: str) -> str:
+    """The update site writes sha256 in base64 (update-center2 ArtifactoryRepositoryImpl, hexToBase64)."""
+    try:
+        raw = base64.b64decode(digest, validate=True)
+    except (binascii.Error, ValueError):
+        raw = b""
+    return raw.hex() if len(raw) == 32 else digest.lower()
+
+
+def _chain(pid: str, via: dict[str, str | None]) -> str:
+    """'x (needed by y, needed by z)' from the dependency walk's parent links."""
+    parents = []
+    node = via.get(pid)
+    while node is not None and len(parents) < 8:
+        parents.append(node)
+        node = via.get(node)
+    return pid if not parents else f"{pid} (needed by {', needed by '.join(parents)})"
+
+
+def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str) -> tuple[Resolution, list[Diagnostic]]:
+    """The pinned closure of `requests` and every problem found, each placed at its request.
+
+    label: how messages name the catalog, e.g. "the catalog for Jenkins 2.555.2". Instances
+    with the same requests share one resolution (most of a fleet requests the base set and
+    a few plugins): only the diagnostics are made per instance.
+    """
+    specs = tuple((r.plugin, r.version, r.origin) for r in requests)
+    key = (jenkins, label, specs)
+    if key not in catalog.closures:
+        catalog.closures[key] = _solve(catalog, specs, jenkins, label)
+    result, problems = catalog.closures[key]
+    diags = [requests[i].diagnostic(message, hint, severity=severity) for i, message, hint, severity in problems]
+    return result, diags
+
+
+def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Resolution, list[tuple]]:
+    """resolve() on (plugin, version, origin) triples; problems are (request index, message, hint, severity)."""
+    problems: list[tuple] = []
+
+    def problem(index: int, message: str, hint: str, severity: str = "error") -> None:
+        problems.append((index, message, hint, severity))
+
+    effective: dict[str, int] = {}  # plugin -> index of the request that decides its version
+    origins: dict[str, list[str]] = {}
+    for index, (plugin, version, origin) in enumerate(specs):
+        known = catalog.versions(plugin)
+        if not known:
+            close = catalog.close_matches(plugin)
+            problem(index, f"{UNKNOWN} '{plugin}'",
+                    f"did you mean {' or '.join(repr(c) for c in close)}? ({catalog.reference or catalog.path} "
+                    f"lists the plugins of Jenkins {jenkins})" if close else
+                    f"{label} has no such plugin; if the update site has it, add it with "
+                    f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
+            continue
+        if catalog.release(plugin, version) is None:
+            where = f"no release {version}" if version is not None else "only older releases that must be pinned"
+            problem(index, f"plugin '{plugin}' has {where} in {label}",
+                    f"known: {', '.join(known)}; pin one of them, or add the release with `fleet plugins refresh "
+                    f"--from update-center.actual.json --versions plugin-versions.json`")
+            continue
+        effective[plugin] = index
+        origins.setdefault(plugin, [])
+        if origin not in origins[plugin]:
+            origins[plugin].append(origin)
+    result = Resolution(jenkins, catalog.reference or catalog.path)
+
+    def release_of(pid: str) -> Release:
+        return catalog.release(pid, specs[effective[pid]][1] if pid in effective else None)
+
+    # The walk: roots in request order, so that `root` names the first request reaching a plugin.
+    root: dict[str, int] = {}
+    via: dict[str, str | None] = {}
+    walked: dict[str, Release] = {}
+    missing: set[tuple[str, str]] = set()
+    for start in dict.fromkeys(plugin for plugin, _, _ in specs if plugin in effective):
+        stack = [(start, None)]
+        while stack:
+            pid, parent = stack.pop()
+            if pid in root or (pid in effective and pid != start):
+                continue  # a requested plugin answers for itself, from its own request
+            root[pid], via[pid] = effective[start], parent
+            for dep in reversed(walked.setdefault(pid, release_of(pid)).dependencies):
+                if dep.optional and dep.name not in effective:
+                    continue
+                if catalog.plugins.get(dep.name) is None and dep.name not in effective:
+                    if (pid, dep.name) not in missing:
+                        missing.add((pid, dep.name))
+                        problem(root[pid], f"{_chain(pid, via)} needs plugin '{dep.name}' {dep.version}, which "
+                                           f"{label} does not have",
+                                "the catalog is incomplete: refresh it from the update site "
+                                f"(`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`)")
+                    continue
+                stack.append((dep.name, pid))
+    releases = {pid: walked[pid] for pid in sorted(root)}
+    installed = {pid: release.version for pid, release in releases.items()}
+    result.installed = installed
+    result.requested_by = {pid: origins[pid] for pid in installed if pid in origins}
+
+    for pid, release in releases.items():
+        if release.sha256:
+            result.checksums[pid] = _hex(release.sha256)
+        for dep in release.dependencies:
+            if dep.name not in installed:
+                continue
+            result.dependency_of.setdefault(dep.name, []).append(pid)
+            have = installed[dep.name]
+            if compare(have, dep.version) >= 0:
+                continue
+            pin = effective.get(dep.name)
+            what = "an optional dependency" if dep.optional else "a dependency"
+            if pin is not None and specs[pin][1] is not None:
+                problem(pin, f"{dep.name} {have} is older than {pid} {release.version} needs ({what}: {dep.name} "
+                             f">= {dep.version})", f"pin {dep.name}:{dep.version} or newer, or remove the pin")
+            else:
+                problem(root[pid], f"{_chain(pid, via)} {release.version} needs {dep.name} >= {dep.version}, but "
+                                   f"{label} has {have}",
+                        f"refresh the catalog from a newer update-center file, or pin an older release of {pid}")
+        if release.required_core is not None and compare(release.required_core, jenkins) > 0:
+            problem(effective.get(pid, root[pid]),
+                    f"{_chain(pid, via)} {release.version} requires Jenkins {release.required_core} or newer; "
+                    f"this instance runs {jenkins}",
+                    f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
+                    f"that {label} knows: {', '.join(catalog.versions(pid))}")
+        for warning in catalog.active_warnings(pid, release.version):
+            result.advisories.append({"plugin": pid, "version": release.version, "kind": "security",
+                                      "id": warning.id, "message": warning.message, "url": warning.url})
+            problem(root[pid], f"{_chain(pid, via)} {release.version} has an active security warning "
+                               f"{warning.id}: {warning.message}",
+                    f"see {warning.url}; refresh the catalog and use a fixed release", WARNING)
+        if pid in catalog.deprecations:
+            url = catalog.deprecations[pid]
+            result.advisories.append({"plugin": pid, "version": release.version, "kind": "deprecated",
+                                      "id": "deprecated", "message": "deprecated", "url": url})
+            problem(root[pid], f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", WARNING)
+    for dependents in result.dependency_of.values():
+        dependents.sort()
+    result.dependency_of = dict(sorted(result.dependency_of.items()))
+    return result, problems
+
+
+def _get(data, *path):
+    for key in path:
+        found = (key in data) if isinstance(data, dict) else (
+            isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data))
+        if not found:
+            return None
+        data = data[key]
+    return data
+
+
+def requests_for(fleet_doc: Document, doc: Document, version: str, profiles: tuple[str, ...],
+                 context: tuple[str, ...]) -> list[Request]:
+    """Every plugin request of one instance, in the order the model applies them."""
+    fleet = fleet_doc.data
+    fleet_ctx = (f"while resolving the plugins of Jenkins {version} for the fleet",)
+    # Monitoring: the last layer that says decides (fleet, then profiles, then the instance).
+    indexes = {p.get("name"): i for i, p in enumerate(fleet.get("profiles", []))}
+    monitored, where = _get(fleet, "monitoring", "enabled") is True, (fleet_doc, ("monitoring", "enabled"), fleet_ctx)
+    for name in profiles:
+        value = _get(fleet, "profiles", indexes[name], "set", "monitoring", "enabled")
+        if isinstance(value, bool):
+            monitored = value
+            where = (fleet_doc, ("profiles", indexes[name], "set", "monitoring", "enabled"), fleet_ctx)
+    value = _get(doc.data, "monitoring", "enabled")
+    if isinstance(value, bool):
+        monitored, where = value, (doc, ("monitoring", "enabled"), context)
+    out: list[Request] = []
+    if monitored:  # first, as in the model: a later request of prometheus decides its version
+        out.append(Request("prometheus", None, MONITORING, where[0], where[1], where[2]))
+    base = ("controllers", "versions", version, "plugins")
+    for i, spec in enumerate(_get(fleet, *base) or []):
+        out.append(Request(*parse_spec(spec), FLEET, fleet_doc, base + (i,), fleet_ctx))
+    for name in profiles:
+        path = ("profiles", indexes[name], "set", "jenkins", "plugins")
+        for i, spec in enumerate(_get(fleet, *path) or []):
+            out.append(Request(*parse_spec(spec), f"profile {name}", fleet_doc, path + (i,), fleet_ctx))
+    for i, spec in enumerate(_get(doc.data, "jenkins", "plugins") or []):
+        if isinstance(spec, str):
+            out.append(Request(*parse_spec(spec), INSTANCE, doc, ("jenkins", "plugins", i), context))
+    return out
