@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 
 from . import sources
 from .errors import Diagnostic, FleetError
-from .jenkins_versions import sort_key
 from .sources import Document
+from .version_number import sort_key
 
 CATALOG_DIR = "catalogs"  # reserved in every fleet directory (generator/fleetdir.py)
 # Where the update site serves every release: <root>/<id>/<version>/<id>.hpi (update-center2,

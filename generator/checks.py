@@ -221,31 +221,41 @@ def _rule_override(src, fleet, ctx):
         yield doc.diagnostic((), "a JCasC override must be a mapping of JCasC root elements",
                              hint="for example 'jenkins:' or 'unclassified:'", context=ctx)
         return
-    shape_ok = True
     for key, value in doc.data.items():
         if isinstance(value, dict) or value is None:
             continue
-        shape_ok = False
         yield doc.diagnostic((key,), f"'{key}' must be a mapping, not {type(value).__name__}",
                              hint="it would replace the whole generated section; write the keys to change instead",
                              context=ctx)
-    version = _resolved_version(src, fleet)
-    if shape_ok and version in jcasc.core_versions():
-        # Alone, before the merge: attributes the generated part supplies are not required here.
-        # The merged result is checked again when it is generated (produce.check_jcasc).
-        selection = jcasc.select(version, {p: None for p in requested_plugins(src, fleet, version)})
-        findings = jcasc.check(doc.data, selection, partial=True)
-        yield from jcasc.diagnostics(findings, "", None, doc, jcasc.context(src.name, version))
 
 
-def requested_plugins(src, fleet, version: str) -> list[str]:
-    """Plugin ids the controller installs: the version's base plugins, matching profiles', the instance's."""
+def check_override_jcasc(src, fleet: dict, version: str, installed: dict[str, str] | None) -> list[Diagnostic]:
+    """The hand-written JCasC alone, against the model of what the controller installs.
+
+    Before the merge, attributes the generated part supplies are not required here; the merged
+    result is checked again when it is generated (produce.check_jcasc). `installed` is the pinned
+    closure, or None without a catalog (then the requested plugins, their dependencies unknown).
+    """
+    doc = src.override
+    if not isinstance(doc.data, dict) or any(not isinstance(v, dict) and v is not None for v in doc.data.values()):
+        return []  # its shape is reported by _rule_override
+    if version not in jcasc.core_versions():
+        return []  # fleet.yaml's version without a model is reported once, there
+    plugins = dict(installed) if installed is not None else {p: None for p in requested_plugins(src.name, src.doc.data, fleet, version)}
+    selection = jcasc.select(version, plugins, closure_known=installed is not None)
+    findings = jcasc.check(doc.data, selection, partial=True)
+    return jcasc.diagnostics(findings, "", None, doc, jcasc.context(src.name, version))
+
+
+def requested_plugins(name: str, data: dict, fleet: dict, version: str) -> list[str]:
+    """Plugin ids an instance requests: its version's base plugins, matching profiles', its own,
+    and prometheus when monitored (their dependencies come from the catalog, where there is one)."""
     specs = list(fleet["controllers"]["versions"].get(version, {}).get("plugins", []))
-    profiles = set(matching_profiles(fleet, src.name))
+    profiles = set(matching_profiles(fleet, name))
     for profile in fleet.get("profiles", []):
         if profile["name"] in profiles:
             specs.extend(profile.get("set", {}).get("jenkins", {}).get("plugins", []))
-    specs.extend(p for p in _section(src.doc.data, "jenkins").get("plugins", []) if isinstance(p, str))
+    specs.extend(p for p in _section(data, "jenkins").get("plugins", []) if isinstance(p, str))
     if fleet.get("monitoring", {}).get("enabled"):
         specs.append("prometheus")
     return sorted({_plugin_id(p) for p in specs})

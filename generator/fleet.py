@@ -88,6 +88,9 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
         if not any(d.is_error for d in own):
             resolved, plugin_diags = resolve_plugins(src, sources)
             own += plugin_diags
+        if src.override is not None and not any(d.is_error for d in own):
+            own += checks.check_override_jcasc(src, sources.fleet.data, jenkins_version(
+                sources.fleet.data, name, src.doc.data), resolved.installed if resolved is not None else None)
         diags.extend(own)
         if not any(d.is_error for d in own):
             inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name),

@@ -254,6 +254,12 @@ def _layout(directory: str, root: int, entries: dict[str, str]) -> list[Diagnost
         elif kind == "link":
             if name != FLEET_FILE:  # reported by its load
                 diags.append(nofollow.link_diagnostic(path))
+        elif kind == "dir" and name in RESERVED_DIRS and _has_instance_file(root, name):
+            diags.append(Diagnostic(os.path.join(path, INSTANCE_FILE), 0, 0, "",
+                                    f"'{name}/' is reserved for the fleet's {RESERVED_DIRS[name].split(',')[0]}, "
+                                    "so this instance is not part of the fleet",
+                                    hint="give the instance a dotted fullName such as 'technology.cbi' and name "
+                                         "its directory so"))
         elif kind == "dir" or name in FLEET_FILES:
             continue  # an instance (read and checked as one), a reserved directory, fleet.yaml
         elif kind == "file" and name.lower().endswith(YAML_SUFFIXES):

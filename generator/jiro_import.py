@@ -40,8 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema_rs
+import yaml
 
-from . import checks, fleetdir, jiro_jcasc
+from . import checks, fleetdir, jcasc, jiro_jcasc, yamlout
 from . import fleet as fleetmod
 from . import jsonnet as _jsonnet
 from .catalog import CATALOG_DIR
@@ -88,7 +89,8 @@ from .plugins import UNKNOWN as UNKNOWN_PLUGIN
 from .plugins import parse_spec
 from .quantity import cpu_millis, memory_mib
 from .schema import FLEET_SCHEMA, INSTANCE_SCHEMA, Schemas, validate_document
-from .sources import load
+from .sources import format_path, load
+from .version_number import version_key
 
 # A new fleet's image repository until the user names theirs: the .invalid top-level domain
 # (RFC 2606) never resolves, so nothing can be pushed there by mistake.
@@ -187,10 +189,6 @@ class JiroFacts:
         return self.images.get(version) or f"{JIRO_REPOSITORY}/jiro-master:{version}"
 
 
-def _version_key(v: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
-
-
 def read_facts(instances_dir: str, names: list[str]) -> JiroFacts:
     latest_votes: Counter = Counter()
     plugins: dict[str, list[str]] = {}
@@ -226,7 +224,7 @@ def read_facts(instances_dir: str, names: list[str]) -> JiroFacts:
             repositories[f"{ctl['registry']}/{ctl['repository']}"] += 1
     if latest_votes:
         top = max(latest_votes.values())
-        latest = max((v for v, n in latest_votes.items() if n == top), key=_version_key)
+        latest = max((v for v, n in latest_votes.items() if n == top), key=version_key)
     else:
         latest = FALLBACK_LATEST
     return JiroFacts(
@@ -782,7 +780,7 @@ def _origin(t: dict, base: dict) -> dict:
 def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_in_templates: list[dict],
               image_repository: str) -> dict:
     """Fleet settings that reproduce Jiro's defaults."""
-    versions = sorted(set(versions) | {facts.latest}, key=_version_key)
+    versions = sorted(set(versions) | {facts.latest}, key=version_key)
     return {
         "name": "jiro",
         "clusters": [{"name": c, "description": "imported from Jiro; set the real capacity",
@@ -999,7 +997,11 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
         override = os.path.join(ev.directory, "jenkins", "configuration.yml")
         if os.path.exists(override):
             with open(override, "rb") as fh:
-                files[OVERRIDE_FILE] = override_text(rel, fh.read())
+                raw = fh.read()
+            if _override_plugins(ev, doc, fleet, facts, raw):
+                files[INSTANCE_FILE] = instance_text(ev.report, rel, doc).encode()
+                _report_missing_plugins(ev.report, doc, fleet, catalogs)
+            files[OVERRIDE_FILE] = override_text(rel, raw)
         staged[ev.report.name] = files
     fleet_bytes = fleet_text(fleet, facts).encode() if existing is None else None
     written = _stage_and_write(into, fleet_bytes, staged, {ev.report.name: ev.report for ev in usable}, force, paths)
@@ -1046,6 +1048,35 @@ def _catalogs(into: str, fleet_path: str) -> dict:
     if any(d.is_error for d in diags):
         raise FleetError(diags)
     return catalogs
+
+
+def _override_plugins(ev: Evaluated, doc: dict, fleet: dict, facts: JiroFacts, raw: bytes) -> bool:
+    """Plugins of Jiro's controller image that the hand-written JCasC configures, added to the
+    instance's requests when our fleet does not install them (its base set is not Jiro's).
+
+    The JCasC model says which plugin provides each key (docs/jcasc-model.md); without them the
+    controller would refuse the file at start. True when the instance's plugin list grew.
+    """
+    version = fleetmod.jenkins_version(fleet, ev.report.name, doc)
+    if version not in jcasc.core_versions():
+        return False
+    try:
+        data = yamlout.load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError):
+        return False  # the override is validated (and reported) with the rest
+    if not isinstance(data, dict):
+        return False
+    requested = checks.requested_plugins(ev.report.name, doc, fleet, version)
+    jiro_image = set(facts.base_plugins(ev.version if ev.version != "latest" else facts.latest))
+    added = []
+    for plugin, paths in jcasc.needed_plugins(data, version, dict.fromkeys(requested)).items():
+        if plugin in jiro_image:
+            doc.setdefault("jenkins", {}).setdefault("plugins", []).append(plugin)
+            added.append(f"{plugin} (for {', '.join(format_path(p) for p in paths)})")
+    if added:
+        ev.report.notes.append("plugins Jiro's image installed and the hand-written JCasC configures, added to "
+                               f"jenkins.plugins: {', '.join(added)}")
+    return bool(added)
 
 
 def _report_missing_plugins(report: InstanceReport, doc: dict, fleet: dict, catalogs: dict) -> None:

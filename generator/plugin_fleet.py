@@ -10,11 +10,11 @@ from . import catalog as cat
 from . import fleet as fleet_mod
 from . import fleetdir
 from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
-from .jenkins_versions import compare
 from .output import write_file
 from .plugins import INSTANCE, provenance_text, requests_for
 from .schema import Schemas, validate_document
 from .sources import Document
+from .version_number import compare
 
 # --- fleet plugins refresh ----------------------------------------------------------------------
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 
 from .catalog import Catalog, Release
 from .errors import WARNING, Diagnostic
-from .jenkins_versions import compare
 from .sources import Document
+from .version_number import compare
 
 UNKNOWN = "unknown plugin"  # how an unknown id's message starts (fleet import-jiro reports those)
 FLEET = "fleet"

@@ -39,9 +39,10 @@ def deep_merge(base, override):
 
 
 def installed_plugins(model: dict) -> dict[str, str | None]:
-    """{id: version} of what the controller's image installs (the pinned closure when the model has it)."""
+    """{id: version} of what the controller's image installs: the pinned closure when the Jenkins
+    version has a catalog, else the requested plugins only (the image resolves the rest)."""
     jenkins = model["jenkins"]
-    if "installedPlugins" in jenkins:
+    if jenkins.get("installedPlugins") is not None:
         return dict(jenkins["installedPlugins"])
     out: dict[str, str | None] = {}
     for spec in jenkins.get("plugins", ()):
@@ -54,7 +55,8 @@ def check_jcasc(name: str, data, model: dict, override: Document | None, out_fil
                 text: str | None) -> list[Diagnostic]:
     """The merged JCasC against the model of the controller's Jenkins and plugin versions."""
     core = model["jenkins"]["version"]
-    selection = jcasc_model.select(core, installed_plugins(model))
+    selection = jcasc_model.select(core, installed_plugins(model),
+                                   closure_known=model["jenkins"].get("installedPlugins") is not None)
     context = jcasc_model.context(name, core)
     findings = jcasc_model.check(data, selection)
     diags = jcasc_model.diagnostics(findings, out_file, text, override, context)

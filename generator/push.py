@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import __version__, jenkins_versions, sources, yamlout
+from . import __version__, sources, version_number, yamlout
 from .errors import WARNING, Diagnostic, FleetError
 from .fleet_run import Running, run_parallel
 from .jenkins_client import (
@@ -102,7 +102,7 @@ def compare_pinned(pinned: dict[str, str], installed: list[InstalledPlugin]) -> 
     have = {p.short_name: p for p in installed}
     missing = sorted(n for n in pinned if n not in have)
     inactive = sorted(n for n in pinned if n in have and not (have[n].active and have[n].enabled))
-    order = {n: jenkins_versions.compare(have[n].version, v) for n, v in pinned.items() if n in have}
+    order = {n: version_number.compare(have[n].version, v) for n, v in pinned.items() if n in have}
     outdated = sorted((n, have[n].version, pinned[n]) for n, c in order.items() if c < 0)
     newer = sorted((n, have[n].version, pinned[n]) for n, c in order.items() if c > 0)
     extra = sorted(n for n in have if n not in pinned)

@@ -25,6 +25,7 @@ test_version_number.py checks.
 
 from __future__ import annotations
 
+import functools
 import re
 
 _SNAPSHOT = re.compile(r"^.*((?:-\d{8}\.\d{6}-\d+)|-SNAPSHOT)( \(.*\))?$", re.DOTALL)
@@ -196,6 +197,20 @@ class VersionNumber:
         return f"VersionNumber({self.text!r})"
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a fleet parses the same few hundred versions over and over
 def version_key(version: str) -> VersionNumber:
     """A sort key: version_key("1947.v7d33fe23569c") > version_key("1947")."""
     return VersionNumber(version)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as Jenkins orders the versions a and b."""
+    return version_key(a).compare(version_key(b))
+
+
+def older(a: str, b: str) -> bool:
+    return compare(a, b) < 0
+
+
+sort_key = functools.cmp_to_key(compare)

@@ -14,10 +14,11 @@ from functools import lru_cache
 
 from ..errors import Diagnostic
 from ..sources import Document, parse_text
+from ..version_number import version_key
 from .check import Checker, Finding
 from .model import MODEL_DIR, World, index, simple_name, world
 
-__all__ = ["Finding", "Selection", "check", "context", "core_versions", "diagnostics", "select"]
+__all__ = ["Finding", "Selection", "check", "context", "core_versions", "diagnostics", "needed_plugins", "select"]
 
 
 @dataclass(frozen=True)
@@ -27,13 +28,15 @@ class Selection:
     plugins: tuple[tuple[str, str], ...]     # (id, version) the model has
     unmodelled: tuple[str, ...]              # installed plugins the model has no facts for
     substituted: tuple[tuple[str, str, str], ...] = ()  # (id, installed, read instead)
+    closure_known: bool = True               # False: the requested plugins only (no catalog), not their dependencies
 
 
 def core_versions(model_dir: str = MODEL_DIR) -> list[str]:
-    return sorted((c["version"] for c in index(model_dir)["components"] if c["id"] == "core"), key=_version_key)
+    return sorted((c["version"] for c in index(model_dir)["components"] if c["id"] == "core"), key=version_key)
 
 
-def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_DIR) -> Selection:
+def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_DIR, *,
+           closure_known: bool = True) -> Selection:
     """The components for Jenkins `core` and the installed plugins.
 
     A plugin installed at a version the model was not read at is checked against the
@@ -54,11 +57,11 @@ def select(core: str, plugins: Mapping[str, str | None], model_dir: str = MODEL_
         if wanted in have:
             chosen.append((pid, wanted))
         else:
-            nearest = max(have, key=_version_key)
+            nearest = max(have, key=version_key)
             chosen.append((pid, nearest))
             if wanted:
                 substituted.append((pid, wanted, nearest))
-    return Selection(core, tuple(chosen), tuple(unmodelled), tuple(substituted))
+    return Selection(core, tuple(chosen), tuple(unmodelled), tuple(substituted), closure_known)
 
 
 def context(name: str, core: str) -> tuple[str, ...]:
@@ -70,10 +73,19 @@ def context(name: str, core: str) -> tuple[str, ...]:
 def check(data, selection: Selection, *, partial: bool = False, model_dir: str = MODEL_DIR) -> list[Finding]:
     w = world(selection.core, selection.plugins, model_dir)
     installed = {p for p, _ in selection.plugins} | set(selection.unmodelled)
-    checker = Checker(w, partial=partial, unmodelled=selection.unmodelled,
+    checker = Checker(w, partial=partial, unmodelled=selection.unmodelled, closure_known=selection.closure_known,
                       elsewhere=lambda where, name: _elsewhere(selection.core, installed, where, name, model_dir),
                       history=lambda cls, attr: _history(selection.core, selection.plugins, cls, attr, model_dir))
     return checker.run(data)
+
+
+def needed_plugins(data, core: str, installed: Mapping[str, str | None]) -> dict[str, tuple]:
+    """Plugins a JCasC document configures that are not installed: {plugin: (key path, ...)}."""
+    needed: dict[str, list] = {}
+    for f in check(data, select(core, installed), partial=True):
+        if f.provider:
+            needed.setdefault(f.provider, []).append(f.path)
+    return {p: tuple(paths) for p, paths in sorted(needed.items())}
 
 
 def diagnostics(findings: list[Finding], generated_file: str, generated_text: str | None,
@@ -120,7 +132,7 @@ def _positions(file: str, text: str | None) -> Document:
 def _universe(core: str, model_dir: str) -> World:
     newest: dict[str, str] = {}
     for c in index(model_dir)["components"]:
-        if c["id"] != "core" and (c["id"] not in newest or _version_key(c["version"]) > _version_key(newest[c["id"]])):
+        if c["id"] != "core" and (c["id"] not in newest or version_key(c["version"]) > version_key(newest[c["id"]])):
             newest[c["id"]] = c["version"]
     return world(core, tuple(sorted(newest.items())), model_dir)
 
@@ -169,5 +181,3 @@ def _history(core: str, plugins: tuple, cls: str, attr: str, model_dir: str) -> 
             f"which this controller runs (read from the source of each version)")
 
 
-def _version_key(version: str) -> tuple:
-    return tuple(int(p) if p.isdigit() else 0 for p in version.replace("-", ".").split("."))

@@ -36,6 +36,7 @@ class Finding:
     #                            required | value | "" (warnings)
     subject: str = ""          # the class whose attribute or implementation was looked up
     known: tuple = ()
+    provider: str = ""         # a plugin, not installed here, that would make the name known
 
 
 # What an unknown name might be, outside this instance's world: (where it is known, plugin).
@@ -44,12 +45,15 @@ Elsewhere = Callable[[tuple, str], "str | None"]
 
 class Checker:
     def __init__(self, world: World, *, partial: bool = False, elsewhere: Elsewhere | None = None,
-                 unmodelled: tuple[str, ...] = (), history: Callable[[str, str], str | None] | None = None):
+                 unmodelled: tuple[str, ...] = (), history: Callable[[str, str], str | None] | None = None,
+                 closure_known: bool = True):
         self.world = world
         self.partial = partial          # an override alone: required attributes may come from the rest
         self.elsewhere = elsewhere      # which plugin outside this world knows a name
         self.unmodelled = unmodelled    # installed plugins the model has no facts for
         self.history = history          # (class, attribute) -> "removed in ..." when another core had it
+        # False when only the requested plugins are known (no catalog): their dependencies may provide more
+        self.closure_known = closure_known
         self.findings: list[Finding] = []
         self.visited: set[tuple[str, Attr]] = set()  # (owner class, attribute) of every key accepted
         self.policy = {"unknown": "reject", "deprecated": "reject", "restricted": "reject"}
@@ -232,6 +236,13 @@ class Checker:
         else:
             hint = "known: " + _shorten(known) if known else ""
         open_ended = where[0] in ("root", "category", "hetero")
+        if provider and not self.closure_known:
+            self.findings.append(Finding(
+                tuple(path), f"'{name}' is not a known {what}; not checked",
+                f"it comes from the plugin {provider}, which is not requested: without a plugin catalog for this "
+                "Jenkins version, whether a requested plugin brings it in is not known; add it to jenkins.plugins "
+                "to be sure", WARNING, key, provider=provider))
+            return
         if open_ended and self.unmodelled and not provider and not removed:
             # a plugin the model has no facts for may provide it: say so rather than reject
             self._warn(path, f"'{name}' is not a known {what}; not checked",
@@ -241,9 +252,10 @@ class Checker:
         kind = {"root": "unknown-root", "hetero": "unknown-symbol"}.get(where[0], "unknown-attribute")
         subject = where[1] if len(where) > 1 else ""
         self._policy("unknown", path, f"'{name}' is not a known {what}", hint=hint, key=key,
-                     detail=(kind, subject, tuple(known)))
+                     detail=(kind, subject, tuple(known), provider or ""))
 
-    def _policy(self, which: str, path, message: str, hint: str = "", key: bool = False, detail=("", "", ())) -> None:
+    def _policy(self, which: str, path, message: str, hint: str = "", key: bool = False,
+                detail=("", "", (), "")) -> None:
         severity = WARNING if self.policy.get(which) in ("warn", "beta") else ERROR
         self.findings.append(Finding(tuple(path), message, hint, severity, key, *detail))
 

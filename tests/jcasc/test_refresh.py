@@ -80,3 +80,18 @@ def test_the_committed_model_says_where_each_fact_comes_from():
             doc = json.load(fh)
         assert (doc["component"], doc["version"], doc["commit"]) == (c["id"], c["version"], c["commit"])
         assert all(":" in t["at"] for t in doc["types"].values())  # file:line of every type
+
+
+def test_plugins_the_catalogs_pin_are_modelled_at_the_pinned_version():
+    """The model checks a controller against what its image installs: same release, not a neighbour."""
+    import glob
+
+    from fleettest import ROOT
+    with open(os.path.join(refresh.MODEL_DIR, "sources.json"), encoding="utf-8") as fh:
+        modelled = {c["id"]: c["version"] for c in json.load(fh)["components"] if c["id"] != "core"}
+    catalogs = sorted(glob.glob(os.path.join(ROOT, "instances", "catalogs", "*.json")))
+    assert catalogs
+    for path in catalogs:
+        with open(path, encoding="utf-8") as fh:
+            pinned = {p: e["version"] for p, e in json.load(fh)["plugins"].items()}
+        assert {p: v for p, v in modelled.items() if p in pinned} == {p: pinned[p] for p in modelled if p in pinned}

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from generator.catalog import Catalog, Dependency, Release
-from generator.jenkins_versions import compare
 from generator.plugins import Request, resolve
 from generator.sources import parse_text
+from generator.version_number import compare
 
 FUZZ = int(os.environ.get("FLEET_FUZZ_EXAMPLES", "0"))
 if FUZZ:

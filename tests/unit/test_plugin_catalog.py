@@ -16,7 +16,7 @@ import fleettest
 import pytest
 import yaml
 
-from generator import catalog, fleet, fleetdir, jenkins_versions, plugin_fleet, sources
+from generator import catalog, fleet, fleetdir, plugin_fleet, sources, version_number
 from generator.errors import FleetError
 from generator.plugins import Request, resolve
 
@@ -69,15 +69,15 @@ def closure(specs, jenkins="2.555.2", cat=None):
     ("2117.vc05a_0b_e6b_f4e", "2089.v970a_0b_a_8cc6d"), ("2.555.2", "2.541.3"), ("2.541.3", "2.541"),
 ])
 def test_jenkins_version_order(newer, older):
-    assert jenkins_versions.compare(newer, older) == 1
+    assert version_number.compare(newer, older) == 1
     if "*" not in newer:  # Jenkins compares a number with a wildcard as equal, the other way round as newer
-        assert jenkins_versions.compare(older, newer) == -1
+        assert version_number.compare(older, newer) == -1
 
 
 @pytest.mark.parametrize("a, b", [("2.0.0", "2.0"), ("2.0.ea", "2.0.ea0"), ("1.12-SNAPSHOT", "1.12-SNAPSHOT (x)"),
                                   ("2.0.3-20170207.105042-1", "2.0.3-SNAPSHOT")])
 def test_jenkins_version_equal(a, b):
-    assert jenkins_versions.compare(a, b) == 0
+    assert version_number.compare(a, b) == 0
 
 
 # --- the sample fleet's catalogs (real facts, instances/catalogs/SOURCES.md) -------------------------
@@ -98,7 +98,7 @@ def test_sample_catalog_pins_the_releases_the_jcasc_model_was_read_at():
     for release in found.plugins.values():
         for dep in release.dependencies:
             if not dep.optional or dep.name in found.plugins:
-                assert jenkins_versions.compare(found.plugins[dep.name].version, dep.version) >= 0, (release, dep)
+                assert version_number.compare(found.plugins[dep.name].version, dep.version) >= 0, (release, dep)
     # every entry is documented in SOURCES.md with its repository, tag and commit
     with open(os.path.join(os.path.dirname(SAMPLE_CATALOG), "SOURCES.md"), encoding="utf-8") as fh:
         documented = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\S+) \| (\S+) \| jenkinsci/", fh.read(), re.MULTILINE)}
@@ -123,7 +123,7 @@ def test_sample_fleet_instances_get_their_whole_closure():
                 if not dep.optional:
                     assert dep.name in installed, (pid, dep.name)
                 if dep.name in installed:
-                    assert jenkins_versions.compare(installed[dep.name], dep.version) >= 0
+                    assert version_number.compare(installed[dep.name], dep.version) >= 0
 
 
 # --- reading a catalog ----------------------------------------------------------------------------
