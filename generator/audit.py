@@ -656,7 +656,7 @@ def build_report(snap: Snapshot) -> Report:
     for row in clusters:
         findings.extend(cluster_findings(row))
     findings.extend(shared_namespaces(snap.instances.values(), set(snap.selected)))
-    findings.extend(plugin_advisories(selected))
+    findings.extend(plugin_advisories(selected, snap.fleet.get("acknowledgedAdvisories", [])))
     return Report(snap, selected, clusters, totals, sorted(findings, key=Finding.sort_key))
 
 
@@ -845,8 +845,11 @@ def cluster_findings(row: ClusterRow) -> list[Finding]:
     return out
 
 
-def plugin_advisories(instances: Iterable[InstanceFacts]) -> list[Finding]:
-    """One finding per plugin release and advisory, with every instance that installs it."""
+def plugin_advisories(instances: Iterable[InstanceFacts], acknowledged: list[dict] = ()) -> list[Finding]:
+    """One finding per plugin release and advisory, with every instance that installs it (and
+    fleet.yaml's acknowledgement, if any: the audit shows every advisory, accepted or not)."""
+    notes = {(a["plugin"], a["id"]): f"; acknowledged in fleet.yaml{' until ' + str(a['expires']) if a.get('expires') else ''}: "
+             f"{a['reason']}" for a in acknowledged}
     by_advisory: dict[tuple, list[str]] = {}
     for facts in instances:
         for a in facts.plugin_advisories:
@@ -856,10 +859,11 @@ def plugin_advisories(instances: Iterable[InstanceFacts]) -> list[Finding]:
     for (kind, plugin, version, ident, message, url), names in sorted(by_advisory.items()):
         where = f"{len(names)} instance{'s' * (len(names) != 1)}: {', '.join(sorted(names))}"
         if kind == "security":
-            out.append(finding("plugin-security-warning",
-                               f"{plugin} {version}: {ident} {message} ({url}); installed on {where}"))
+            out.append(finding("plugin-security-warning", f"{plugin} {version}: {ident} {message} ({url}); "
+                                                          f"installed on {where}{notes.get((plugin, ident), '')}"))
         else:
-            out.append(finding("plugin-deprecated", f"{plugin} {version} is deprecated ({url}); installed on {where}"))
+            out.append(finding("plugin-deprecated", f"{plugin} {version} is deprecated ({url}); installed on "
+                                                    f"{where}{notes.get((plugin, 'deprecated'), '')}"))
     return out
 
 

@@ -18,7 +18,6 @@ generator/status.py and generator/push.py. Library code: returns results, never 
 
 from __future__ import annotations
 
-import dataclasses
 import fnmatch
 import os
 import time
@@ -26,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import __version__, cache, diff, output, yamlout
+from . import __version__, diff, output, yamlout
 from .errors import Diagnostic, FleetError
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
 
@@ -160,7 +159,7 @@ def stale_diagnostics(paths, build_dir: str, names=()) -> tuple[list[Diagnostic]
 
 
 def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
-    from . import targets
+    from . import fleet as fleet_mod
 
     state = output.read_cache(build_dir)
     index = output.read_index(build_dir) or {}
@@ -177,21 +176,17 @@ def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
                               f"instance '{name}' was removed from {paths.instances}/ but is still in {build_dir}/",
                               hint=hint))
     if state is None:
-        entries = [targets.BuildEntry(n, "", "", "", "", {}) for n in sorted(selected & current & set(built))]
-        return out + [dataclasses.replace(d, severity="error", message=d.message.replace(
-            "the push would send the old configuration", "deploy would apply the old objects"))
-                      for d in targets.stale_warnings(entries, build_dir, paths.instances)]
-    fleet = checked.sources.fleet.data
-    part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
-    stale = []
-    for inp in checked.inputs:
-        if inp.name not in selected or inp.name not in built:
-            continue
-        src = checked.sources.instances[inp.name]
-        key = cache.instance_key(part, fleet, inp.name, inp.profiles, inp.data,
-                                 src.override.data if src.override else None)
-        if state.keys.get(inp.name) != key:
-            stale.append(inp.name)
+        if not built:
+            return out
+        # What is applied to the clusters must be what generate wrote here from these sources: a
+        # build/ copied in, committed or edited has no record (output.read_cache) and is not deployed.
+        return out + [Diagnostic(os.path.join(build_dir, output.INDEX), 0, 0, "",
+                                 f"{build_dir}/ has no record of being written by 'fleet generate' on this machine "
+                                 "(copied, restored or changed by hand), so what it holds cannot be tied to the "
+                                 "instance files", hint=hint)]
+    keys = fleet_mod.input_keys(paths, checked)
+    stale = [inp.name for inp in checked.inputs
+             if inp.name in selected and inp.name in built and state.keys.get(inp.name) != keys[inp.name]]
     if stale and len(stale) == len(selected & current & set(built)) and len(stale) > 1:
         out.append(Diagnostic(os.path.join(paths.instances, "fleet.yaml"), 0, 0, "",
                               f"every instance changed since {build_dir}/ was generated (the fleet settings, "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -16,7 +17,12 @@ from .fleetdir import FleetSources
 from .model import ModelEngine, ModelInput
 from .nofollow import links_below
 from .output import dump_json, sha256
-from .plugins import Resolution, requests_for
+from .plugins import (
+    Resolution,
+    acknowledged_advisories,
+    acknowledgement_problems,
+    requests_for,
+)
 from .plugins import resolve as resolve_closure
 from .produce import Producer
 from .render import Renderer
@@ -79,6 +85,7 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
         raise FleetError(diags)  # instance checks need a sound fleet file
     sources.catalogs, catalog_diags = load_catalogs(paths.instances, sources.fleet)
     diags.extend(catalog_diags)
+    diags.extend(acknowledgement_problems(sources.fleet, sources.catalogs, datetime.date.today().isoformat()))
     inputs = []
     for name, src in sorted(sources.instances.items()):
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
@@ -119,7 +126,8 @@ def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources) -> tupl
         return None, []
     requests = requests_for(sources.fleet, src.doc, version, profiles,
                             (f"while resolving the plugins of instance '{src.name}'",))
-    return resolve_closure(found, requests, version, found.label(version))
+    return resolve_closure(found, requests, version, found.label(version),
+                           acknowledged_advisories(fleet, datetime.date.today().isoformat()))
 
 
 def kubernetes_version(fleet: dict) -> str:
@@ -257,7 +265,8 @@ def _expect_many(paths: Paths, names, cache: output.CacheState | None) -> bool:
 
 # --- the incremental cache ----------------------------------------------------------------------
 
-def _keys(paths: Paths, checked: Checked) -> dict[str, str]:
+def input_keys(paths: Paths, checked: Checked) -> dict[str, str]:
+    """The inputs key of every checked instance (what the cache and deploy's staleness compare)."""
     fleet = checked.sources.fleet.data
     fleet_part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
     digests = {found.reference: found.digest for found in checked.sources.catalogs.values()}
@@ -315,7 +324,7 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | N
         if any(d.is_error for d in diags):
             raise FleetError(diags)
         fleet = checked.sources.fleet.data
-        keys = _keys(paths, checked) if cache else {}
+        keys = input_keys(paths, checked) if cache else {}
         hits = _cache_hits(cache, keys)
         todo = [i for i in checked.inputs if i.name not in hits]
         models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
@@ -347,7 +356,7 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
         sources = checked.sources
         fleet = sources.fleet.data
         overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
-        keys = _keys(paths, checked)
+        keys = input_keys(paths, checked)
         hits = _cache_hits(cache, keys)
         if progress and hits:
             progress(len(hits))

@@ -113,28 +113,58 @@ def _chain(pid: str, via: dict[str, str | None]) -> str:
     return pid if not parents else f"{pid} (needed by {', needed by '.join(parents)})"
 
 
-def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str) -> tuple[Resolution, list[Diagnostic]]:
+def resolve(catalog: Catalog, requests: list[Request], jenkins: str, label: str,
+            acknowledged: frozenset = frozenset()) -> tuple[Resolution, list[Diagnostic]]:
     """The pinned closure of `requests` and every problem found, each placed at its request.
 
     label: how messages name the catalog, e.g. "the catalog for Jenkins 2.555.2". Instances
     with the same requests share one resolution (most of a fleet requests the base set and
-    a few plugins): only the diagnostics are made per instance.
+    a few plugins): only the diagnostics are made per instance. acknowledged: the (plugin,
+    advisory id) pairs fleet.yaml accepts for now; they stay in the model and the audit.
     """
     specs = tuple((r.plugin, r.version, r.origin) for r in requests)
     key = (jenkins, label, specs)
     if key not in catalog.closures:
         catalog.closures[key] = _solve(catalog, specs, jenkins, label)
     result, problems = catalog.closures[key]
-    diags = [requests[i].diagnostic(message, hint, severity=severity) for i, message, hint, severity in problems]
+    diags = [requests[i].diagnostic(message, hint, severity=severity)
+             for i, message, hint, severity, advisory in problems if advisory not in acknowledged]
     return result, diags
+
+
+def acknowledgement_problems(fleet_doc: Document, catalogs: dict, today: str) -> list[Diagnostic]:
+    """Acknowledgements in fleet.yaml that no longer hold: expired, or matching no advisory of a catalog."""
+    out = []
+    for i, ack in enumerate(fleet_doc.data.get("acknowledgedAdvisories", [])):
+        where = ("acknowledgedAdvisories", i)
+        if ack.get("expires") is not None and str(ack["expires"]) < today:
+            out.append(fleet_doc.diagnostic(where + ("expires",), f"the acknowledgement of {ack['plugin']} "
+                                            f"{ack['id']} expired on {ack['expires']}: it is reported again",
+                                            hint="move to a fixed release, or extend the date with a reason",
+                                            severity=WARNING))
+            continue
+        known = any(ack["id"] == "deprecated" and ack["plugin"] in c.deprecations
+                    or any(w.id == ack["id"] for w in c.warnings.get(ack["plugin"], ()))
+                    for c in catalogs.values())
+        if catalogs and not known:
+            out.append(fleet_doc.diagnostic(where, f"no catalog has the advisory {ack['id']} for {ack['plugin']}",
+                                            hint="remove this acknowledgement (the advisory is gone or the id "
+                                                 "is misspelt)", severity=WARNING))
+    return out
+
+
+def acknowledged_advisories(fleet: dict, today: str) -> frozenset:
+    """(plugin, advisory id) pairs of fleet.yaml's acknowledgedAdvisories that have not expired."""
+    return frozenset((a["plugin"], a["id"]) for a in fleet.get("acknowledgedAdvisories", [])
+                     if a.get("expires") is None or str(a["expires"]) >= today)
 
 
 def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Resolution, list[tuple]]:
     """resolve() on (plugin, version, origin) triples; problems are (request index, message, hint, severity)."""
     problems: list[tuple] = []
 
-    def problem(index: int, message: str, hint: str, severity: str = "error") -> None:
-        problems.append((index, message, hint, severity))
+    def problem(index: int, message: str, hint: str, severity: str = "error", advisory: tuple = ()) -> None:
+        problems.append((index, message, hint, severity, advisory))
 
     effective: dict[str, int] = {}  # plugin -> index of the request that decides its version
     origins: dict[str, list[str]] = {}
@@ -222,12 +252,14 @@ def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Re
                                       "id": warning.id, "message": warning.message, "url": warning.url})
             problem(root[pid], f"{_chain(pid, via)} {release.version} has an active security warning "
                                f"{warning.id}: {warning.message}",
-                    f"see {warning.url}; refresh the catalog and use a fixed release", WARNING)
+                    f"see {warning.url}; refresh the catalog and use a fixed release, or record why you run it "
+                    f"meanwhile under acknowledgedAdvisories in fleet.yaml", WARNING, (pid, warning.id))
         if pid in catalog.deprecations:
             url = catalog.deprecations[pid]
             result.advisories.append({"plugin": pid, "version": release.version, "kind": "deprecated",
                                       "id": "deprecated", "message": "deprecated", "url": url})
-            problem(root[pid], f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", WARNING)
+            problem(root[pid], f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", WARNING,
+                    (pid, "deprecated"))
     for dependents in result.dependency_of.values():
         dependents.sort()
     result.dependency_of = dict(sorted(result.dependency_of.items()))

@@ -6,6 +6,7 @@ Imported as `fleettest` (tests/conftest.py puts this directory on sys.path).
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import shutil
 import subprocess
@@ -157,10 +158,21 @@ def age_tree(root: str | os.PathLike) -> None:
     raise AssertionError("the file-system clock did not move past the index in 5 s")
 
 
-def copy_sample_fleet(dest: str | os.PathLike) -> str:
-    """A private copy of the sample fleet's instances/ directory; returns its path."""
+def copy_sample_fleet(dest: str | os.PathLike, advisories: bool = True) -> str:
+    """A private copy of the sample fleet's instances/ directory; returns its path.
+
+    advisories=False drops the security warnings from the copied plugin catalogs, for tests
+    that compare a whole output and are about something else than the sample's advisories."""
     target = os.path.join(os.fspath(dest), "instances")
     shutil.copytree(SAMPLE_INSTANCES, target)
+    if not advisories:
+        for name in os.listdir(os.path.join(target, "catalogs")):
+            path = os.path.join(target, "catalogs", name)
+            if name.endswith(".json"):
+                with open(path, encoding="utf-8") as fh:
+                    catalog = json.load(fh)
+                catalog["warnings"] = []
+                write(path, json.dumps(catalog, indent=1, sort_keys=True) + "\n")
     return target
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from ..errors import Diagnostic
 from ..sources import Document, parse_text
 from ..version_number import version_key
 from .check import Checker, Finding
-from .model import MODEL_DIR, World, index, simple_name, world
+from .model import MODEL_DIR, index, simple_name, world
 
 __all__ = ["Finding", "Selection", "check", "context", "core_versions", "diagnostics", "needed_plugins", "select"]
 
@@ -71,12 +70,25 @@ def context(name: str, core: str) -> tuple[str, ...]:
 
 
 def check(data, selection: Selection, *, partial: bool = False, model_dir: str = MODEL_DIR) -> list[Finding]:
-    w = world(selection.core, selection.plugins, model_dir)
-    installed = {p for p, _ in selection.plugins} | set(selection.unmodelled)
-    checker = Checker(w, partial=partial, unmodelled=selection.unmodelled, closure_known=selection.closure_known,
-                      elsewhere=lambda where, name: _elsewhere(selection.core, installed, where, name, model_dir),
-                      history=lambda cls, attr: _history(selection.core, selection.plugins, cls, attr, model_dir))
+    w = world(selection.core, _everything(selection, model_dir), model_dir)
+    installed = frozenset({"core"} | {p for p, _ in selection.plugins})
+    checker = Checker(w, partial=partial, installed=installed, unmodelled=selection.unmodelled,
+                      closure_known=selection.closure_known,
+                      history=lambda cls, attr: _history(selection.core, cls, attr, model_dir))
     return checker.run(data)
+
+
+def _everything(selection: Selection, model_dir: str) -> tuple[tuple[str, str], ...]:
+    """Every plugin the model has, at the controller's versions where it installs them: one world
+    serves every controller of a Jenkins version (what is not installed is filtered when checking)."""
+    chosen = dict(selection.plugins)
+    pinned = dict(selection.plugins)
+    for c in index(model_dir)["components"]:
+        pid = c["id"]
+        if pid != "core" and pid not in pinned and (pid not in chosen
+                                                     or version_key(c["version"]) > version_key(chosen[pid])):
+            chosen[pid] = c["version"]
+    return tuple(sorted(chosen.items()))
 
 
 def needed_plugins(data, core: str, installed: Mapping[str, str | None]) -> dict[str, tuple]:
@@ -126,55 +138,14 @@ def _positions(file: str, text: str | None) -> Document:
     return parse_text(text, file)
 
 
-# --- hints from outside the controller's world -----------------------------------------------
-
-@lru_cache(maxsize=8)
-def _universe(core: str, model_dir: str) -> World:
-    newest: dict[str, str] = {}
-    for c in index(model_dir)["components"]:
-        if c["id"] != "core" and (c["id"] not in newest or version_key(c["version"]) > version_key(newest[c["id"]])):
-            newest[c["id"]] = c["version"]
-    return world(core, tuple(sorted(newest.items())), model_dir)
-
-
-def _elsewhere(core: str, installed: set[str], where: tuple, name: str, model_dir: str) -> str | None:
-    """The plugin, not installed here, that would make `name` known at this place."""
-    u = _universe(core, model_dir)
-    target = None
-    if where[0] == "root":
-        conf = u.roots().get(name.lower())
-        target = conf.target if conf else None
-    elif where[0] == "category":
-        root = next((c for c in u.roots().values() if c.target == where[1]), None)
-        attr = root.attrs.get(name.lower()) if root else None
-        target = _base(u, attr.type) if attr else None
-    elif where[0] == "hetero":
-        for symbols, klass in u.configurator(where[1]).candidates:
-            if any(s.lower() == name.lower() for s in symbols):
-                target = klass
-                break
-    if target is None:
-        return None
-    plugin = u.origin.get(target)
-    return plugin if plugin and plugin != "core" and plugin not in installed else None
-
-
-def _base(u: World, descriptor: str) -> str:
-    return next((d["base"] for d in u.descriptors() if d["class"] == descriptor), descriptor)
-
-
-def _history(core: str, plugins: tuple, cls: str, attr: str, model_dir: str) -> str | None:
+def _history(core: str, cls: str, attr: str, model_dir: str) -> str | None:
     """For a core class: the other core versions whose model knows the attribute."""
-    w = world(core, plugins, model_dir)
+    w = world(core, (), model_dir)
     if w.origin.get(cls) != "core":
         return None
-    others = []
-    for version in core_versions(model_dir):
-        if version == core:
-            continue
-        other = world(version, plugins, model_dir)
-        if cls in other.types and attr.lower() in other.configurator(cls).attrs:
-            others.append(version)
+    others = [version for version in core_versions(model_dir) if version != core
+              and cls in world(version, (), model_dir).types
+              and attr.lower() in world(version, (), model_dir).configurator(cls).attrs]
     if not others:
         return None
     return (f"'{attr}' exists in {simple_name(cls)} of Jenkins {', '.join(others)} but not of {core}, "

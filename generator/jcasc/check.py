@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from ..errors import ERROR, WARNING
 from .model import JENKINS, Attr, Conf, World, simple_name
 
+# root elements the generated JCasC always writes (templates/jcasc/jenkins.yaml.j2)
+GENERATED_ROOTS = ("jenkins", "unclassified", "appearance")
 _PLACEHOLDER = re.compile(r"(?<!\^)\$\{")
 _BOOLEAN = {"true", "false", "yes", "no", "on", "off", "y", "n", "1", "0"}
 _INT = re.compile(r"[-+]?[0-9]+")
@@ -39,17 +41,19 @@ class Finding:
     provider: str = ""         # a plugin, not installed here, that would make the name known
 
 
-# What an unknown name might be, outside this instance's world: (where it is known, plugin).
-Elsewhere = Callable[[tuple, str], "str | None"]
-
-
 class Checker:
-    def __init__(self, world: World, *, partial: bool = False, elsewhere: Elsewhere | None = None,
+    """One JCasC document through one world (core and every modelled plugin).
+
+    installed: the components this controller has ("core" and plugin ids); names that only a
+    component outside it provides are unknown, with that plugin named in the hint. None: all.
+    """
+
+    def __init__(self, world: World, *, partial: bool = False, installed: frozenset[str] | None = None,
                  unmodelled: tuple[str, ...] = (), history: Callable[[str, str], str | None] | None = None,
                  closure_known: bool = True):
         self.world = world
         self.partial = partial          # an override alone: required attributes may come from the rest
-        self.elsewhere = elsewhere      # which plugin outside this world knows a name
+        self.installed = installed
         self.unmodelled = unmodelled    # installed plugins the model has no facts for
         self.history = history          # (class, attribute) -> "removed in ..." when another core had it
         # False when only the requested plugins are known (no catalog): their dependencies may provide more
@@ -57,6 +61,13 @@ class Checker:
         self.findings: list[Finding] = []
         self.visited: set[tuple[str, Attr]] = set()  # (owner class, attribute) of every key accepted
         self.policy = {"unknown": "reject", "deprecated": "reject", "restricted": "reject"}
+
+    def _missing(self, cls: str) -> str | None:
+        """The plugin providing `cls` when this controller does not install it."""
+        if self.installed is None:
+            return None
+        origin = self.world.component_of(cls)
+        return origin if origin and origin not in self.installed else None
 
     def run(self, data) -> list[Finding]:
         if not isinstance(data, dict):
@@ -68,12 +79,29 @@ class Checker:
             for key in ("unknown", "deprecated", "restricted"):
                 if isinstance(self_conf.get(key), str):
                     self.policy[key] = self_conf[key]
+        used: dict[str, str] = {}
         for key, value in data.items():
             if key.startswith("x-"):
                 continue  # ConfigurationAsCode.isNotAliasEntry: YAML anchors' holders
             conf = roots.get(key.lower())
-            if conf is None:
-                self._unknown((key,), key, "root element", sorted(n for n in roots), where=("root",))
+            provider = self._missing(conf.target) if conf is not None else None
+            if conf is None or provider:
+                self._unknown((key,), key, "root element", sorted(n for n, c in roots.items()
+                                                                  if not self._missing(c.target)),
+                              open_ended=True, provider=provider)
+                continue
+            # invokeWith gives each root configurator the first key equal to its name ignoring case;
+            # a second one is left over and fails as an unknown root
+            if key.lower() in used:
+                self._error((key,), f"'{key}' and '{used[key.lower()]}' name the same root element: "
+                                    "configuration-as-code reads the first and rejects the other",
+                            hint="merge them into one", key=True)
+                continue
+            used[key.lower()] = key
+            if self.partial and key != key.lower() and key.lower() in GENERATED_ROOTS:
+                self._error((key,), f"'{key}' is merged beside the generated '{key.lower()}' (keys are compared "
+                                    "exactly), and configuration-as-code reads only one of the two",
+                            hint=f"write '{key.lower()}'", key=True)
                 continue
             self._mapping(conf, value, (key,), root=True)
         return self.findings
@@ -150,21 +178,25 @@ class Checker:
             self._error(path, f"expects the name of a {simple_name(conf.target)} implementation")
             return
         chosen = None
-        for symbols, klass in conf.candidates:
+        available = [(symbols, klass) for symbols, klass in conf.candidates if not self._missing(klass)]
+        for symbols, klass in available:
             if symbols[0].lower() == symbol.lower():
                 chosen = (symbols, klass)
                 break
         if chosen is None:
-            for symbols, klass in conf.candidates:
+            for symbols, klass in available:
                 if any(s.lower() == symbol.lower() for s in symbols):
                     chosen = (symbols, klass)
                     self._warn(sub_path, f"'{symbol}' is an obsolete name of {simple_name(klass)}",
                                hint=f"write '{symbols[0]}'", key=isinstance(value, dict))
                     break
         if chosen is None:
-            names = sorted({s[0] for s, _ in conf.candidates})
+            names = sorted({s[0] for s, _ in available})
+            provider = next((self._missing(klass) for symbols, klass in conf.candidates
+                             if any(s.lower() == symbol.lower() for s in symbols)), None)
             self._unknown(sub_path, symbol, f"{simple_name(conf.target)} implementation", names,
-                          where=("hetero", conf.target), key=isinstance(value, dict))
+                          open_ended=True, provider=provider, key=isinstance(value, dict),
+                          detail=("unknown-symbol", conf.target))
             return
         target_conf = self.world.configurator(chosen[1])
         if target_conf.kind == "mapping":
@@ -184,13 +216,14 @@ class Checker:
                 self._error(path, f"attribute names are strings, not {key!r}")
                 continue
             attr = conf.attrs.get(key.lower())
-            if attr is None:
-                what = f"element of '{path[0]}'" if root and conf.target != JENKINS else \
-                    f"attribute of {self._owner(conf)}"
-                where = ("category", conf.target) if root and conf.target != JENKINS else ("attr", conf.target)
-                names = sorted({a.name for a in conf.attrs.values()})
-                self._unknown(path + (key,), key, what, names, where=where, key=True,
-                              removed=self.history(conf.target, key) if self.history else None)
+            category = root and conf.target != JENKINS  # unclassified, security...: one entry per descriptor
+            provider = self._missing(attr.owner) if attr is not None and category else None
+            if attr is None or provider:
+                what = f"element of '{path[0]}'" if category else f"attribute of {self._owner(conf)}"
+                names = sorted({a.name for a in conf.attrs.values() if not (category and self._missing(a.owner))})
+                self._unknown(path + (key,), key, what, names, key=True, open_ended=category, provider=provider,
+                              removed=self.history(conf.target, key) if self.history and not category else None,
+                              detail=("unknown-attribute", conf.target))
                 continue
             seen.add(attr.name)
             self.visited.add((conf.target, attr))
@@ -222,10 +255,10 @@ class Checker:
         return f"{nested} ({'Jenkins core' if origin == 'core' else 'plugin ' + origin})" if origin else nested
 
     # --- reporting -----------------------------------------------------------------------
-    def _unknown(self, path, name, what, known, *, where, key=True, removed=None) -> None:
+    def _unknown(self, path, name, what, known, *, open_ended: bool, provider: str | None = None, key=True,
+                 removed=None, detail=("unknown-root", "")) -> None:
         close = [k for k in known if k.lower() == name.lower()] or difflib.get_close_matches(name, known, n=1,
                                                                                              cutoff=0.8)
-        provider = self.elsewhere(where, name) if self.elsewhere else None
         if removed:
             hint = removed
         elif provider:
@@ -235,7 +268,6 @@ class Checker:
             hint = f"did you mean '{close[0]}'?"
         else:
             hint = "known: " + _shorten(known) if known else ""
-        open_ended = where[0] in ("root", "category", "hetero")
         if provider and not self.closure_known:
             self.findings.append(Finding(
                 tuple(path), f"'{name}' is not a known {what}; not checked",
@@ -249,10 +281,8 @@ class Checker:
                        hint="it may come from an installed plugin without a JCasC model: "
                             + ", ".join(self.unmodelled), key=key)
             return
-        kind = {"root": "unknown-root", "hetero": "unknown-symbol"}.get(where[0], "unknown-attribute")
-        subject = where[1] if len(where) > 1 else ""
         self._policy("unknown", path, f"'{name}' is not a known {what}", hint=hint, key=key,
-                     detail=(kind, subject, tuple(known), provider or ""))
+                     detail=(detail[0], detail[1], tuple(known), provider or ""))
 
     def _policy(self, which: str, path, message: str, hint: str = "", key: bool = False,
                 detail=("", "", (), "")) -> None:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 
 MODEL_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                          "schemas", "jcasc-model")
@@ -203,6 +203,10 @@ class World:
         self._descriptors = None
         self._custom = None
         self._roots = None
+
+    def component_of(self, name: str) -> str | None:
+        """The component (core or a plugin id) that declares a type; an anonymous descriptor is its owner's."""
+        return self.origin.get(name.split("$anonymous", 1)[0])
 
     # hierarchy ----------------------------------------------------------------------------
     def supertypes(self, name: str) -> list[JType]:
@@ -696,7 +700,7 @@ def index(model_dir: str = MODEL_DIR) -> dict:
         return json.load(fh)
 
 
-@lru_cache(maxsize=64)
+@cache
 def _component(model_dir: str, file: str) -> dict:
     with open(os.path.join(model_dir, file), encoding="utf-8") as fh:
         return json.load(fh)

@@ -42,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
             repo = _repository(comp["repository"], args.sources, tmp)
             commit = _git(repo, "rev-parse", f"{comp['tag']}^{{commit}}").strip()
             tree = os.path.join(tmp, f"{comp['id']}-{comp['version']}")
-            _export(repo, comp["tag"], tree, comp["java"] + comp.get("resources", []))
+            if comp["java"] or comp.get("resources"):
+                _export(repo, comp["tag"], tree, comp["java"] + comp.get("resources", []))
             types, views = reader.read_tree(tree, comp["java"], comp.get("resources", []))
             print(f"{comp['id']} {comp['version']}: {len(types)} types", file=sys.stderr)
             read.append((comp, commit, types, views))
@@ -74,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_json(os.path.join(args.model_dir, name), doc)
         index["components"].append({"id": comp["id"], "version": comp["version"], "file": name,
                                      "repository": comp["repository"], "tag": comp["tag"], "commit": commit,
-                                     "types": len(facts)})
+                                     "types": len(facts), **({"note": comp["note"]} if "note" in comp else {})})
     _write_json(os.path.join(args.model_dir, "index.json"), index)
     return 0
 

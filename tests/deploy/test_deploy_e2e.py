@@ -58,6 +58,7 @@ def test_deploys_in_dependency_order_then_nothing_changes(kube_target, deploy, w
         patches = [p.split("?")[0].rsplit("/", 2)[-2:] for m, p in d1.log if m == "PATCH" and "dryRun" not in p
                    and "/cbi" in p]
         assert [kind for kind, _ in patches] == ["namespaces", "resourcequotas", "limitranges", "serviceaccounts",
+                                                 "serviceaccounts",
                                                  "roles", "rolebindings", "configmaps", "services", "services",
                                                  "routes", "servicemonitors", "statefulsets"]
         sts = d1.get("StatefulSet", "cbi", "jenkins")

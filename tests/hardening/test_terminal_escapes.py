@@ -41,6 +41,7 @@ def fleet_repo(tmp_path):
     (repo / "instances").mkdir(parents=True)
     shutil.copy(os.path.join(SAMPLE_INSTANCES, "fleet.yaml"), repo / "instances" / "fleet.yaml")
     shutil.copytree(os.path.join(SAMPLE_INSTANCES, "technology.cbi"), repo / "instances" / "technology.cbi")
+    shutil.copytree(os.path.join(SAMPLE_INSTANCES, "catalogs"), repo / "instances" / "catalogs")
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "fleet")

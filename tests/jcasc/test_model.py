@@ -166,3 +166,16 @@ def test_jenkins_root_attributes_are_introspected_from_core():
 def test_every_core_version_is_modelled(core):
     assert core in jcasc.core_versions()
     assert world(core, ()).roots()["jenkins"].target == JENKINS
+
+
+def test_root_names_compare_ignoring_case_but_one_root_is_read_once():
+    # ConfigurationAsCode.invokeWith: each root configurator takes the first key equal to its name
+    # ignoring case; a second such key is left over and rejected as an unknown root
+    assert errors({"Jenkins": {"numExecutors": 0}}) == []
+    assert [e[1] for e in errors({"jenkins": {}, "JENKINS": {}})] == [(
+        "'JENKINS' and 'jenkins' name the same root element: configuration-as-code reads the first and rejects "
+        "the other")]
+    # an override is merged key by key: 'Jenkins' would stand beside the generated 'jenkins'
+    assert [e[1] for e in errors({"Jenkins": {}}, partial=True)] == [(
+        "'Jenkins' is merged beside the generated 'jenkins' (keys are compared exactly), and configuration-as-code "
+        "reads only one of the two")]

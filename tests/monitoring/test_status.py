@@ -37,7 +37,8 @@ FLEET = os.path.join(HERE, "fleets", "status", "instances")
 ADMIN = default_users()["admin"]
 READER = default_users()["reader"]
 NOBODY = User("nobody", "nobody-password", "anonymous", ("11ee0000000000000000000000000000aa",), "No rights")
-PLUGINS = ["configuration-as-code", "kubernetes", "git", "prometheus"]  # the catalog + monitoring
+PLUGINS = ["configuration-as-code", "kubernetes", "git", "ldap", "matrix-auth", "theme-manager", "dark-theme",
+           "prometheus"]  # the base plugins of fleets/status + monitoring
 
 
 def users():
@@ -59,7 +60,7 @@ def fleet(build, serve, tmp_path):
     doubles = {
         "saturated": JenkinsDouble(name="saturated", plugins=plugins_for(PLUGINS), users=users()),
         "busy": JenkinsDouble(name="busy", plugins=plugins_for(PLUGINS), users=users()),
-        "idle": JenkinsDouble(name="idle", version="2.541.3", plugins=plugins_for(["kubernetes", "prometheus"]),  # no git
+        "idle": JenkinsDouble(name="idle", version="2.541.3", plugins=plugins_for([p for p in PLUGINS if p != "git"]),
                               users=users()),
         "locked": JenkinsDouble(name="locked", plugins=plugins_for(PLUGINS), users=users()),
         "reader": JenkinsDouble(name="reader", plugins=plugins_for(PLUGINS), users=users()),

@@ -23,7 +23,7 @@ LINK_HINT = ("  hint: replace the link with the file or directory itself: a link
 
 @pytest.fixture
 def root(tmp_path):
-    copy_sample_fleet(tmp_path)
+    copy_sample_fleet(tmp_path, advisories=False)
     return tmp_path
 
 
@@ -190,7 +190,7 @@ def test_a_misnamed_override_is_an_error_and_other_files_are_warnings(root):
     write(root / "instances" / "tools.cdt" / "jenkins.yml", "jenkins: {quietPeriod: 10}\n")
     write(root / "instances" / "tools.cdt" / "notes.txt", "mine\n")
     write(root / "instances" / "README.md", "# our fleet\n")
-    os.mkdir(root / "instances" / "catalogs")  # reserved: part of the layout, not an instance
+    # instances/catalogs/ (the plugin catalogs) is part of the layout, not an instance
     os.mkdir(root / "instances" / ".git-crypt")  # hidden: ignored
     code, stderr = validate(root)
     assert code == 1
@@ -230,7 +230,10 @@ def test_the_layout_is_listed_in_one_place():
 def test_a_reserved_directory_is_never_an_instance(root):
     write(root / "instances" / "catalogs" / "instance.yaml", "project: {fullName: catalogs}\n")
     assert "catalogs" not in fleetdir.instance_names(str(root / "instances"))
-    assert validate(root)[0] == 0
+    code, stderr = validate(root)
+    assert code == 1 and stderr.startswith(
+        "instances/catalogs/instance.yaml: error: 'catalogs/' is reserved for the fleet's plugin catalogs, so this "
+        "instance is not part of the fleet\n"), stderr
 
 
 def test_fleet_new_still_validates_with_the_whole_fleet(root):

@@ -287,7 +287,8 @@ def test_advisories_are_warnings_with_the_id_and_url():
         ("warning", "deprecated-thing is deprecated",
          "see https://example.org/deprecated-thing-notice; plan its replacement"),
         ("warning", "vulnerable 1.4 has an active security warning SECURITY-9001: Stored XSS vulnerability",
-         "see https://example.org/advisory/SECURITY-9001; refresh the catalog and use a fixed release")]
+         ("see https://example.org/advisory/SECURITY-9001; refresh the catalog and use a fixed release, or record "
+          "why you run it meanwhile under acknowledgedAdvisories in fleet.yaml"))]
     assert [a["id"] for a in resolution.advisories] == ["deprecated", "SECURITY-9001"]
 
 
@@ -319,8 +320,10 @@ def test_image_files_install_exactly_the_pinned_closure(advisories_fleet):
     gen = fleet.generate(fleet.Paths(instances=advisories_fleet))
     files = {k: v.decode() for k, v in gen.files.items() if k.startswith("with.advisories/")}
     assert files["with.advisories/image/plugins.txt"] == (
+        "configuration-as-code:2117.vc05a_0b_e6b_f4e\ndark-theme:652.vea_da_dfea_e769\n"
         "deprecated-thing:0.9\ndiamond-bottom:2.4\ndiamond-left:1.2\ndiamond-right:1.1\ndiamond-top:1.0\n"
-        "vulnerable:1.4\n")
+        "kubernetes:4423.vb_59f230b_ce53\nldap:807.v7d7de30930cf\nmatrix-auth:3.2.8\n"
+        "theme-manager:346.v06cca_64c6a_37\nvulnerable:1.4\n")
     dockerfile = files["with.advisories/image/Dockerfile"]
     assert "jenkins-plugin-cli" not in dockerfile  # nothing is resolved at build time
     assert "\nFROM docker.io/jenkins/jenkins:2.555.2-lts-jdk21\n" in dockerfile
@@ -423,3 +426,48 @@ def test_fleet_plugins_commands(tmp_path):
                                           "plugins", "usage", "diamond-botom"], tmp_path)
     assert unknown.code == 1
     assert "error: no instance installs plugin 'diamond-botom'\n  hint: did you mean 'diamond-bottom' or 'diamond-top'?" in unknown.stderr
+
+
+# --- acknowledged advisories ----------------------------------------------------------------------
+
+def _with_acknowledgements(into: str, text: str) -> list[str]:
+    path = os.path.join(into, "fleet.yaml")
+    with open(path, encoding="utf-8") as fh:
+        fleettest.write(path, fh.read() + text)
+    checked = fleet.check_sources(fleet.Paths(instances=into))
+    return [d.message for d in checked.diagnostics if d.severity == "warning"]
+
+
+def test_an_acknowledged_advisory_is_not_warned_about_until_it_expires(advisories_fleet, tmp_path):
+    vulnerable = "vulnerable 1.4 has an active security warning SECURITY-9001: Stored XSS vulnerability"
+    baseline = _with_acknowledgements(advisories_fleet, "")
+    assert vulnerable in baseline
+    into = os.path.join(tmp_path, "instances")
+    shutil.copytree(advisories_fleet, into)
+    quiet = _with_acknowledgements(into, "acknowledgedAdvisories:\n  - {plugin: vulnerable, id: SECURITY-9001, "
+                                         "reason: only read by administrators, expires: '2999-01-01'}\n")
+    assert vulnerable not in quiet and len(quiet) == len(baseline) - baseline.count(vulnerable)
+    later = os.path.join(tmp_path, "later")
+    shutil.copytree(advisories_fleet, later)
+    expired = _with_acknowledgements(later, "acknowledgedAdvisories:\n  - {plugin: vulnerable, id: SECURITY-9001, "
+                                            "reason: only read by administrators, expires: '2000-01-01'}\n"
+                                            "  - {plugin: vulnerable, id: SECURITY-1, reason: a misspelt advisory}\n")
+    assert vulnerable in expired
+    assert "the acknowledgement of vulnerable SECURITY-9001 expired on 2000-01-01: it is reported again" in expired
+    assert "no catalog has the advisory SECURITY-1 for vulnerable" in expired
+
+
+def test_the_audit_shows_an_acknowledged_advisory_with_its_reason(advisories_fleet):
+    from generator import audit
+    path = os.path.join(advisories_fleet, "fleet.yaml")
+    with open(path, encoding="utf-8") as fh:
+        fleettest.write(path, fh.read() + "acknowledgedAdvisories:\n  - {plugin: vulnerable, id: SECURITY-9001, "
+                                          "reason: only read by administrators}\n")
+    facts = [audit.InstanceFacts.__new__(audit.InstanceFacts)]
+    facts[0].name, facts[0].plugin_advisories = "with.advisories", [
+        {"kind": "security", "plugin": "vulnerable", "version": "1.4", "id": "SECURITY-9001", "message": "XSS",
+         "url": "https://example.org/a"}]
+    [found] = audit.plugin_advisories(facts, [{"plugin": "vulnerable", "id": "SECURITY-9001",
+                                               "reason": "only read by administrators"}])
+    assert found.message.endswith("installed on 1 instance: with.advisories; acknowledged in fleet.yaml: only read "
+                                  "by administrators")

@@ -70,7 +70,8 @@ defaults:
 controllers:
   latest: "2.555.2"
   versions:
-    "2.555.2": {image: "docker.io/jenkins/jenkins:2.555.2-lts-jdk21"}
+    "2.555.2": {image: "docker.io/jenkins/jenkins:2.555.2-lts-jdk21",
+                plugins: [configuration-as-code, kubernetes, ldap, matrix-auth, theme-manager, dark-theme]}
 """
 
 
