@@ -166,6 +166,10 @@ def copy_sample_fleet(dest: str | os.PathLike, advisories: bool = True) -> str:
     target = os.path.join(os.fspath(dest), "instances")
     shutil.copytree(SAMPLE_INSTANCES, target)
     if not advisories:
+        path = os.path.join(target, "fleet.yaml")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        write(path, text.split("\n# Advisories of plugins the fleet runs")[0].rstrip("\n") + "\n")
         for name in os.listdir(os.path.join(target, "catalogs")):
             path = os.path.join(target, "catalogs", name)
             if name.endswith(".json"):
