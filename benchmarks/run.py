@@ -54,8 +54,8 @@ def naive_baseline(instances_dir: str, count: int) -> float:
     code = f"""
 import sys, time, json
 sys.path.insert(0, {ROOT!r})
-import _jsonnet
 from generator import fleet, fleetdir
+from generator import jsonnet as _jsonnet
 from generator.model import ModelEngine, ModelInput
 from generator.render import Renderer
 from generator.produce import Producer

@@ -9,10 +9,9 @@ import os
 # (measured with benchmarks/run.py) for a few MiB more per process. A GOGC set by the user wins.
 os.environ.setdefault("GOGC", "400")
 
-try:  # go-jsonnet: 4-5x faster than the C++ binding on our templates (benchmarks/run.py)
-    import _gojsonnet as binding
-except ImportError:  # pragma: no cover - the C++ binding gives the same output, only slower
-    import _jsonnet as binding
+# go-jsonnet: 4-5x faster than the C++ binding on our templates (benchmarks/run.py), and the only
+# binding installed, so that tests, benchmarks and production evaluate the same way.
+import _gojsonnet as binding  # noqa: E402 - after GOGC is set
 
 evaluate_file = binding.evaluate_file
 evaluate_snippet = binding.evaluate_snippet

@@ -13,13 +13,13 @@ import re
 import shutil
 import time
 
-import _jsonnet
 import fleettest
 import pytest
 import yaml
 
 from generator import fleet
 from generator.errors import FleetError
+from generator import jsonnet
 from generator.jiro_import import JIRO_RESOURCE_MODEL, import_jiro
 from generator.quantity import cpu_millis, memory_mib
 
@@ -340,7 +340,7 @@ def test_stand_in_agrees_with_what_jiro_generated():
 def test_jiro_constants_are_the_model_defaults():
     """Jiro's resource constants (quota-model) are exactly our model's defaults."""
     quota = os.path.join(fleettest.ROOT, "templates", "model", "quota.libsonnet")
-    defaults = json.loads(_jsonnet.evaluate_snippet("defaults", f"(import '{quota}').defaults"))
+    defaults = json.loads(jsonnet.evaluate_snippet("defaults", f"(import '{quota}').defaults"))
     assert defaults == JIRO_RESOURCE_MODEL
 
 
