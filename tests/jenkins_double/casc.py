@@ -144,7 +144,8 @@ def roots(plugins: dict[str, str | None], core: str) -> list[str]:
 
 def plugin_message(f: jcasc.Finding) -> str:
     """A finding in the words of configuration-as-code (the exception or warning it raises)."""
-    name = str(f.path[-1]) if f.path else ""
+    # the name the finding is about: the key, or the implementation name a scalar gave
+    name = f.message.split("'")[1] if f.message.startswith("'") else str(f.path[-1]) if f.path else ""
     if f.kind == "unknown-attribute":  # BaseConfigurator.handleUnknown
         return (f"Invalid configuration elements for type: class {f.subject} : {name}.\n"
                 f"Available attributes : {', '.join(f.known)}")
