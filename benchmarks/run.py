@@ -2,7 +2,7 @@
 
 Each scenario runs the real CLI in a fresh process and reports wall time, time per
 instance, CPU time (process + workers) and peak RSS. A naive baseline runs in the
-same invocation (one Jsonnet evaluation with the C++ binding and one fresh Jinja
+same invocation (one Jsonnet evaluation and one fresh Jinja
 environment per instance, one process), so the gain is a ratio measured on the
 same noisy machine at the same moment.
 
