@@ -56,7 +56,7 @@ import sys, time, json
 sys.path.insert(0, {ROOT!r})
 from generator import fleet, fleetdir
 from generator import jsonnet as _jsonnet
-from generator.model import ModelEngine, ModelInput
+from generator.model import ModelEngine, ModelInput, with_plugins
 from generator.render import Renderer
 from generator.produce import Producer
 from generator.schema import Schemas
@@ -69,7 +69,7 @@ for inp in inputs:
         tla_codes={{"fleet": json.dumps(checked.sources.fleet.data),
                     "instances": json.dumps([{{"name": inp.name, "data": inp.data, "profiles": list(inp.profiles)}}])}}))
     producer = Producer(Renderer(paths.templates), "1.30", paths.schemas)
-    producer.files(inp.name, out[inp.name]["model"], out[inp.name]["objects"], None)
+    producer.files(inp.name, with_plugins(out[inp.name]["model"], inp.plugins), out[inp.name]["objects"], None)
 print((time.perf_counter() - start) / len(inputs))
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
