@@ -32,7 +32,7 @@ from generator.errors import FleetError
 FUZZ = int(os.environ.get("FLEET_FUZZ_EXAMPLES", "0"))
 if FUZZ:
     pytestmark = pytest.mark.timeout(0)
-EXAMPLES = max(60, FUZZ // 20) if FUZZ else 60
+EXAMPLES = max(30, FUZZ // 20) if FUZZ else 30
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml: PyYAML's own emitter mangles U+0085
 NAME = "tech.subject"

@@ -93,7 +93,7 @@ def check_resources(name: str, model: dict) -> None:
 
 
 @given(fleets())
-@examples(150, cost=2)
+@examples(100, cost=2)
 def test_model_guarantees(specs):
     """The Jsonnet model alone (no validation): quota and LimitRange agree with the agents it sizes."""
     engine = ModelEngine(fleet.Paths(instances="").templates)
@@ -168,7 +168,7 @@ def check_outputs(name: str, data: dict, files: dict[str, bytes], model: dict) -
 
 
 @given(fleets())
-@examples(50, cost=20)
+@examples(25, cost=20)
 def test_valid_fleets_generate_consistent_output(specs):
     try:
         gen = generate(specs)
