@@ -40,11 +40,18 @@ class Run:
         return self.out + self.err
 
 
+DEPLOYED = ("technology.cbi", "ee4j.jersey", "iot.4diac")  # what the tests deploy: both clusters
+
+
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """instances/ and build/ of the sample fleet, generated once for the module."""
+    """instances/ and build/ of three instances of the sample fleet (both clusters), generated once
+    for the module: each test generates its own copy (deploy trusts only a build/ written in place)."""
     root = tmp_path_factory.mktemp("fleet")
-    fleettest.copy_sample_fleet(root)
+    instances = fleettest.copy_sample_fleet(root)
+    for name in os.listdir(instances):
+        if "." in name and name not in DEPLOYED and os.path.isdir(os.path.join(instances, name)):
+            shutil.rmtree(os.path.join(instances, name))
     run = fleettest.fleet_subprocess(["generate", "--jobs", "2"], root)
     assert run.code == 0, run.stderr
     return root
