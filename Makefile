@@ -20,15 +20,20 @@ help:
 
 # Reinstall when the dependency list changes; the package itself is installed editable.
 $(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "==> creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> upgrading pip in $(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing jenkins-fleet (editable) and its dependencies into $(VENV); about 20 s the first time"
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+	@echo "==> $(VENV) is ready; the CLI is $(BIN)/fleet"
 
 venv: $(STAMP)
 
 fleet: $(STAMP)
+	@echo "==> validating instances/"
 	$(BIN)/fleet validate
+	@echo "==> generating build/"
 	$(BIN)/fleet generate $(if $(JOBS),--jobs $(JOBS))
 
 validate: $(STAMP)
