@@ -261,7 +261,12 @@ th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right;white-space
 th{background:#f6f8fa}td.l,th.l{text-align:left}
 .error{color:#cf222e}.warning{color:#9a6700}.info{color:#0969da}
 .chart{display:inline-block;margin:0 2rem 1rem 0;vertical-align:top}
-.chart text{font-size:11px;fill:#1f2328}
+.chart text{font-size:13px;fill:#1f2328}
+.chart .track{fill:#eaeef2;stroke:#d0d7de}
+rect.ok{fill:#2da44e}rect.high{fill:#bf8700}rect.critical{fill:#cf222e}
+.legend{font-size:.85rem;color:#57606a}
+.swatch{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:-.1rem}
+.swatch.ok{background:#2da44e}.swatch.high{background:#bf8700}.swatch.critical{background:#cf222e}
 ul.findings li{margin:.2rem 0}
 """
 
@@ -277,6 +282,14 @@ def _html_table(headers: list[str], rows: list[list[str]], left: int = 1) -> str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+# A bar's colour says how close to the capacity it is: amber above 80%, red above 95%.
+BAR_LEVELS = ((95.0, "critical", "above 95%"), (80.0, "high", "above 80%"), (None, "ok", "up to 80%"))
+
+
+def bar_level(percent: float) -> str:
+    return next(level for limit, level, _ in BAR_LEVELS if limit is None or percent > limit)
+
+
 def _bar_chart(c: dict) -> str:
     """Capacity vs allocated, one bar per resource, as inline SVG (no script, no network)."""
     t, cap = c["totals"], c["capacity"]
@@ -285,28 +298,33 @@ def _bar_chart(c: dict) -> str:
             ("pods", t["pods"], cap["pods"], count, ""),
             ("limits.cpu", t["limitsCpuMillis"], cap["cpuMillis"], cores, " cores"),
             ("limits.memory", t["limitsMemoryMiB"], cap["memoryMiB"], gib, "")]
-    width, label_w, bar_w, row_h = 660, 110, 300, 26
-    height = row_h * len(bars) + 24
+    width, label_w, bar_w, row_h = 720, 130, 300, 28
+    height = row_h * len(bars) + 26
     svg = (f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            'xmlns="http://www.w3.org/2000/svg">')
     parts = [svg,
              f"<title>{_h(c['name'])}: allocated vs capacity</title>",
-             f'<text x="0" y="14" font-weight="bold">{_h(c["name"])}</text>']
+             f'<text x="0" y="15" font-weight="bold">{_h(c["name"])}</text>']
     for i, (label, used, total, fmt, unit) in enumerate(bars):
-        y = 22 + i * row_h
-        parts.append(f'<text x="0" y="{y + 13}">{_h(label)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="16" fill="#eaeef2" stroke="#d0d7de"/>')
+        y = 24 + i * row_h
+        parts.append(f'<text x="0" y="{y + 14}">{_h(label)}</text>')
+        parts.append(f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="18"/>')
         if total:
-            ratio = used / total
-            fill = "#cf222e" if ratio > 1 else "#bf8700" if ratio >= 0.9 else "#2da44e"
-            w = round(min(ratio, 1.0) * bar_w, 1)
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="16" fill="{fill}"/>')
-            text = f"{fmt(used)} / {fmt(total)}{unit} ({100 * ratio:.1f}%)"
+            percent = 100 * used / total
+            w = round(min(percent / 100, 1.0) * bar_w, 1)
+            parts.append(f'<rect class="bar {bar_level(percent)}" data-resource="{_h(label)}" x="{label_w}" y="{y}" '
+                         f'width="{w}" height="18"/>')
+            text = f"{fmt(used)} / {fmt(total)}{unit} ({percent:.1f}%)"
         else:
             text = f"{fmt(used)}{unit} (no capacity set)"
-        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 13}">{_h(text)}</text>')
+        parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 14}">{_h(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend() -> str:
+    return '<p class="legend">Bars:' + "".join(f'<span class="swatch {level}"></span>{_h(words)}'
+                                               for _, level, words in reversed(BAR_LEVELS)) + " of the capacity</p>"
 
 
 def render_html(doc: dict) -> str:
@@ -322,7 +340,8 @@ def render_html(doc: dict) -> str:
                    if base["instances"] else "<p>No instance's quota changed.</p>")
         out.append(_html_table(BASE_CLUSTER_HEADERS, [base_cluster_cells(c) for c in base["clusters"]]))
     out.append("<h2>Clusters</h2>")
-    out.append("".join(_bar_chart(c) for c in doc["clusters"]))
+    out.append('<div class="charts">' + "".join(_bar_chart(c) for c in doc["clusters"]) + "</div>")
+    out.append(_legend())
     out.append(_html_table(CLUSTER_HEADERS, [cluster_cells(c) for c in doc["clusters"]]))
     if doc["findings"]:
         out.append('<h2>Findings</h2><ul class="findings">')
