@@ -69,23 +69,37 @@ def _refuse(where: str, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(where, 0, 0, "", message, hint=hint, context=("while creating a new instance",))
 
 
+def _suggest_name(name: str) -> str:
+    """The closest name check_name accepts (lowercase, '-' for any other character), or '' if none."""
+    segments = [re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", s.lower())).strip("-") for s in name.split(".")]
+    candidate = ".".join(s for s in segments if s)
+    ok = ("." in candidate and len(candidate) <= MAX_NAME and all(_SEGMENT.fullmatch(s) for s in candidate.split("."))
+          and DNS_LABEL.fullmatch(candidate.rsplit(".", 1)[-1]))
+    return candidate if ok else ""
+
+
 def check_name(paths: fleet_mod.Paths, name: str) -> list[Diagnostic]:
     """Why `name` cannot be a new instance's fullName (empty when it can)."""
     where = paths.instances
     if not name:
         return [_refuse(where, "the instance name is empty", "a dotted lowercase name such as technology.cbi")]
-    if name != name.lower():
-        return [_refuse(where, f"'{name}' is not lowercase", f"instance names are lowercase: '{name.lower()}'")]
+    suggestion = _suggest_name(name)
+    use = f": '{suggestion}'" if suggestion and suggestion != name else ""
+    if name != name.lower() and all(_SEGMENT.fullmatch(s) for s in name.lower().split(".")):
+        return [_refuse(where, f"'{name}' is not lowercase", f"instance names are lowercase{use}")]
     if "." not in name:
         return [_refuse(where, f"'{name}' is not a dotted name",
-                        hint=f"the fleet names instances <top-level project>.<project>, e.g. technology.{name}")]
+                        hint="the fleet names instances <top-level project>.<project>, e.g. "
+                             f"{_suggest_name('technology.' + name) or 'technology.cbi'}")]
     if len(name) > MAX_NAME:
         return [_refuse(where, f"'{name}' is longer than {MAX_NAME} characters")]
-    bad = [s for s in name.split(".") if not _SEGMENT.fullmatch(s)]
+    bad = [s for s in name.split(".") if not _SEGMENT.fullmatch(s.lower())]  # beyond the case, if any
+    bad = bad or [s for s in name.split(".") if not _SEGMENT.fullmatch(s)]
     if bad:
+        lower = "instance names are lowercase; " if name != name.lower() else ""
         return [_refuse(where, f"'{name}' is not a valid instance name (segment '{bad[0]}')",
-                        hint="each dot-separated segment uses a-z, 0-9 and '-', and starts and ends with "
-                             "a letter or digit")]
+                        hint=f"{lower}each dot-separated segment uses a-z, 0-9 and '-', and starts and ends with "
+                             f"a letter or digit{use}")]
     short = name.rsplit(".", 1)[-1]
     if not DNS_LABEL.fullmatch(short):
         return [_refuse(where, f"the short name '{short}' is not a DNS-1123 label",

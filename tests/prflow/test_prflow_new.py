@@ -114,6 +114,39 @@ def test_refusals_write_nothing(fleet_dir, args, message, hint):
     assert tree(fleet_dir / "instances") == before  # no file, no directory, no staging leftover
 
 
+@pytest.mark.parametrize("name", ["Technology.Foo_bar", "Technology.Dash", "technology.da_sh", "technology.-dash",
+                                  "Tech.Foo Bar", "dash", "Foo_Bar", "technology.foo bar", "a.b.C_d", "ee4j._"])
+def test_a_suggested_name_is_one_new_accepts(fleet_dir, name):
+    """The hint's name (the last quoted one) passes every name check; no suggestion rather than a bad one."""
+    import re
+
+    from generator import fleet as fleet_mod
+    from generator import scaffold
+
+    paths = fleet_mod.Paths(instances=str(fleet_dir / "instances"))
+    (refusal,) = scaffold.check_name(paths, name)
+    if "e.g. " in refusal.hint:
+        suggestion = refusal.hint.rsplit("e.g. ", 1)[1]
+    else:
+        quoted = re.findall(r"'([^']+)'$", refusal.hint)
+        suggestion = quoted[0] if quoted else None
+    if name == "ee4j._":
+        assert suggestion is None, refusal.hint
+        return
+    assert suggestion, refusal.hint
+    assert scaffold.check_name(paths, suggestion) == [], (name, suggestion)
+
+
+def test_the_suggested_name_is_created(fleet_dir):
+    run = new(fleet_dir, "Technology.Foo_bar", "--display-name", "Foo")
+    assert run.code == 1
+    assert run.stderr.splitlines()[:2] == [
+        "instances: error: 'Technology.Foo_bar' is not a valid instance name (segment 'Foo_bar')",
+        ("  hint: instance names are lowercase; each dot-separated segment uses a-z, 0-9 and '-', and starts and "
+        "ends with a letter or digit: 'technology.foo-bar'")]
+    assert new(fleet_dir, "technology.foo-bar", "--display-name", "Foo").code == 0
+
+
 def test_collision_names_only_the_new_file(fleet_dir):
     run = new(fleet_dir, "modeling.cbi", "--display-name", "Another CBI")
     assert run.code == 1
