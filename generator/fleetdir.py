@@ -140,7 +140,7 @@ def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
                                      hint=f"{_both(directory, near)} beside it: rename it to {FLEET_FILE}"
                                      if near else "is this the fleet's instances directory? it needs the fleet settings "
                                      "(README.md, 'Fleet settings')")])
-    return load(path, dir_fd=fd)
+    return load(path, dir_fd=fd, strict_scalars=True)
 
 
 def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[FleetSources | None, list[Diagnostic]]:
@@ -182,7 +182,7 @@ def _read_instance(directory: str, root: int, name: str) -> tuple[InstanceSource
             return None, diags + _missing_instance_file(inst_dir, fd, entries)
         doc = override = None
         try:
-            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd)
+            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd, strict_scalars=True)
         except FleetError as exc:
             diags.extend(exc.diagnostics)
         if OVERRIDE_FILE in entries:
