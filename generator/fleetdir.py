@@ -22,6 +22,14 @@ FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
 OVERRIDE_FILE = "jenkins.yaml"
 SCHEMA_LINE = "# yaml-language-server: $schema="
+
+
+def schema_modeline(schemas: str, schema: str, directory: str) -> str:
+    """The first line of a file written into `directory`: the editors' modeline naming `schema` of
+    the `schemas` directory in use, relative to the file (../../schemas/... in the repository's
+    instances/<name>/, and a path that leads to the schemas wherever the fleet directory is)."""
+    rel = os.path.relpath(os.path.join(os.path.abspath(schemas), schema), os.path.abspath(directory))
+    return SCHEMA_LINE + rel.replace(os.sep, "/")
 # The layout, in one place: what the fleet directory holds besides one directory per instance,
 # and what an instance directory holds. Anything else is reported (hidden entries aside: editor
 # and version-control files). Extend these when a new kind of file joins the fleet.

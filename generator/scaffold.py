@@ -26,11 +26,10 @@ from . import fleet as fleet_mod
 from . import fleetdir, yamlout
 from .checks import DNS_LABEL
 from .errors import Diagnostic, FleetError
-from .fleetdir import INSTANCE_FILE, SCHEMA_LINE
+from .fleetdir import INSTANCE_FILE, schema_modeline
 from .model import ModelEngine, ModelInput
 from .schema import Schemas, validate_document
 
-SCHEMA_REF = "../../schemas/instance.schema.json"
 MAX_NAME = 63  # instance.schema.json project.fullName maxLength
 MAX_DISPLAY_NAME = 200
 NOTE = ("# Created by 'fleet new'. State only what differs from the fleet defaults "
@@ -140,7 +139,7 @@ def default_cluster(fleet: dict, name: str) -> str | None:
     return cluster
 
 
-def content(req: Request, fleet: dict) -> tuple[dict, str]:
+def content(paths: fleet_mod.Paths, req: Request, fleet: dict) -> tuple[dict, str]:
     """The instance data and the file text."""
     project: dict = {"fullName": req.full_name, "displayName": req.display_name}
     if req.packs is not None and req.packs != 1:
@@ -150,7 +149,8 @@ def content(req: Request, fleet: dict) -> tuple[dict, str]:
     data: dict = {"project": project}
     if req.cluster is not None and req.cluster != default_cluster(fleet, req.full_name):
         data["deployment"] = {"cluster": req.cluster}
-    lines = [SCHEMA_LINE + SCHEMA_REF, NOTE.rstrip("\n")]
+    lines = [schema_modeline(paths.schemas, "instance.schema.json", os.path.join(paths.instances, req.full_name)),
+             NOTE.rstrip("\n")]
     for section, values in data.items():
         lines.append(f"{section}:")
         lines.extend(f"  {key}: {_scalar(value)}" for key, value in values.items())
@@ -178,7 +178,7 @@ def create(paths: fleet_mod.Paths, req: Request, jobs: int = 1) -> Created:
     diags = check_request(paths, req, fleet_doc.data)
     if diags:
         raise FleetError(diags)
-    data, text = content(req, fleet_doc.data)
+    data, text = content(paths, req, fleet_doc.data)
     warnings = _validate_with_fleet(paths, req.full_name, text, jobs)
     model = ModelEngine(paths.templates).evaluate(
         fleet_doc.data, [ModelInput(req.full_name, data, fleetdir.matching_profiles(fleet_doc.data, req.full_name))],

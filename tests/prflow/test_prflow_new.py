@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
-from fleettest import SCHEMA_LINE, copy_sample_fleet, other_warnings
+from fleettest import ROOT, copy_sample_fleet, other_warnings
 from prflowtest import fleet, tree
 
 NOTE = ("# Created by 'fleet new'. State only what differs from the fleet defaults "
@@ -24,11 +25,20 @@ def new(where: Path, *args):
     return fleet(where, "new", *args, "-j", "1")
 
 
+def modeline(where: Path, name: str) -> str:
+    """The first line `fleet new` writes: the schema in use, relative to the new file (this copy of the
+    fleet is outside the repository: ../../schemas would lead nowhere)."""
+    schema = Path(ROOT) / "schemas" / "instance.schema.json"
+    return "# yaml-language-server: $schema=" + os.path.relpath(schema, where / "instances" / name) + "\n"
+
+
 def test_minimal_instance_states_only_what_the_fleet_expects(fleet_dir):
     run = new(fleet_dir, "science.dawn", "--display-name", "Eclipse DAWN")
     assert run.code == 0, run.stderr
     path = fleet_dir / "instances" / "science.dawn" / "instance.yaml"
-    assert path.read_text() == (SCHEMA_LINE + NOTE + "project:\n  fullName: science.dawn\n  displayName: Eclipse DAWN\n")
+    assert path.read_text() == (modeline(fleet_dir, "science.dawn") + NOTE
+                                + "project:\n  fullName: science.dawn\n  displayName: Eclipse DAWN\n")
+    assert (path.parent / modeline(fleet_dir, "science.dawn").split("=", 1)[1].strip()).is_file()
     assert run.stdout.splitlines()[:2] == [
         "created instances/science.dawn/instance.yaml",
         ("  https://ci.example.org/dawn on cluster okd-c1, namespace dawn; 1 pack: quota 3 pods, "
@@ -44,7 +54,7 @@ def test_packs_and_cluster_are_written_only_when_they_differ_from_the_defaults(f
     run = new(fleet_dir, "tools.big", "--display-name", "Big: \"tools\" #1", "--packs", "3", "--cluster", "okd-c2")
     assert run.code == 0, run.stderr
     text = (fleet_dir / "instances" / "tools.big" / "instance.yaml").read_text()
-    assert text == (SCHEMA_LINE + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
+    assert text == (modeline(fleet_dir, "tools.big") + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
                     "  resourcePacks: 3\ndeployment:\n  cluster: okd-c2\n")
     assert yaml.safe_load(text)["project"]["displayName"] == 'Big: "tools" #1'
     assert "on cluster okd-c2, namespace big; 3 packs" in run.stdout
