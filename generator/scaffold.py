@@ -206,7 +206,7 @@ def _validate_with_fleet(paths: fleet_mod.Paths, name: str, text: str, jobs: int
         with open(os.path.join(view, name, INSTANCE_FILE), "w", encoding="utf-8") as fh:
             fh.write(text)
         try:
-            warnings = fleet_mod.validate(replace(paths, instances=view), jobs=jobs)
+            warnings = fleet_mod.validate(replace(paths, instances=view), jobs=jobs, introduced={name})
         except FleetError as exc:
             diags = [_relocate(d, view, paths.instances) for d in exc.diagnostics]
             ours = instance_path(paths, name)

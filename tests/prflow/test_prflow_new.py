@@ -107,7 +107,9 @@ REFUSALS = [
     # Validated with the whole fleet: technology.cbi already has namespace cbi and the URL /cbi on okd-c1.
     (["modeling.cbi", "--display-name", "Another CBI"],
      ("instances/modeling.cbi/instance.yaml:4:13: error: project.fullName: namespace 'cbi' on cluster 'okd-c1' "
-     "is also used by technology.cbi"), "set project.shortName or deployment.namespace to a unique name"),
+     "is also used by technology.cbi"),
+     ("technology.cbi had it before this change: set project.shortName or deployment.namespace of modeling.cbi to a "
+     "unique name")),
 ]
 
 
