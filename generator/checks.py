@@ -261,8 +261,23 @@ def requested_plugins(name: str, data: dict, fleet: dict, version: str) -> list[
     return sorted({_plugin_id(p) for p in specs})
 
 
+def _rule_packs_policy(src, fleet, ctx):
+    """What the audit's packs-over-policy rule fails (fleet check, fleet audit), said by validate too.
+    Packs are the instance file's alone (neither profiles nor fleet defaults set them)."""
+    project = _section(src.doc.data, "project")
+    packs, limit = project.get("resourcePacks", 1), fleet.get("policy", {}).get("maxPacks")
+    if not isinstance(packs, int) or isinstance(packs, bool) or not isinstance(limit, int) or packs <= limit \
+            or project.get("packsApproval"):
+        return
+    yield src.doc.diagnostic(
+        ("project", "resourcePacks"), f"{packs} resource packs, above the fleet maximum of {limit} "
+        "(policy.maxPacks), and no project.packsApproval: fleet check and fleet audit fail on it",
+        hint="add project.packsApproval with the reference of the approval (e.g. a ticket URL), or lower "
+             "resourcePacks", severity=WARNING, context=ctx)
+
+
 _INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents,
-                   _rule_override]
+                   _rule_override, _rule_packs_policy]
 
 
 def _duplicate_names(doc, path, items, what, ctx) -> list[Diagnostic]:

@@ -153,3 +153,19 @@ def test_a_pasted_secret_never_reaches_the_summary_or_the_log(fleet_repo, tmp_pa
     assert ("jenkins.maxConcurrency: expected a whole number, found the string '<redacted>'\n"
             "  9 |   maxConcurrency: <redacted>\n"
             "    |                   ^~~~~~~~~~\n") in errors
+
+
+def test_packs_over_the_policy_are_named_by_validate_as_check_fails_on_them(fleet_repo, tmp_path):
+    set_key(fleet_repo / "instances" / "tools.cdt" / "instance.yaml", "resourcePacks", "9")  # policy.maxPacks: 8
+    validated = fleet(fleet_repo, "validate", "-j", "1")
+    assert validated.code == 0
+    assert ("instances/tools.cdt/instance.yaml:5:18: warning: project.resourcePacks: 9 resource packs, above the "
+            "fleet maximum of 8 (policy.maxPacks), and no project.packsApproval: fleet check and fleet audit fail "
+            "on it\n  5 |   resourcePacks: 9\n    |                  ^\n  hint: add project.packsApproval with the "
+            "reference of the approval (e.g. a ticket URL), or lower resourcePacks\n") in validated.stderr
+    checked = check(fleet_repo)
+    assert checked.code == 1 and re.search(r"^audit\s+failed", checked.stdout, re.MULTILINE)
+    set_key(fleet_repo / "instances" / "tools.cdt" / "instance.yaml", "packsApproval",
+            "https://helpdesk.example.org/tickets/7")
+    assert "packsApproval" not in fleet(fleet_repo, "validate", "-j", "1").stderr
+    assert check(fleet_repo).code == 0
