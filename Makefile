@@ -5,13 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 JOBS   ?=
 
-.PHONY: help venv fleet validate check test update-golden fuzz-long bench clean jcasc-model
+.PHONY: help venv fleet validate check test update-golden fuzz-long bench clean jcasc-model demo
 
 help:
 	@echo "make fleet          create .venv if missing, validate and regenerate instances/ into build/"
 	@echo "make test           run the whole test suite (what CI runs)"
 	@echo "make check          what a pull request must pass, against the main branch (BASE=REF to choose);"
 	@echo "                    summary for the PR comment in check-summary.md"
+	@echo "make demo           try fleet push and fleet status against local Jenkins doubles of the sample fleet"
 	@echo "make update-golden  rewrite every expected file (golden trees, error texts, audit and import outputs); review the diff!"
 	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
 	@echo "make bench          run the benchmarks in benchmarks/"
@@ -46,6 +47,10 @@ check: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# fleet push and fleet status against Jenkins doubles (tests/jenkins_double/README.md), in a temporary directory.
+demo: $(STAMP)
+	$(BIN)/python tests/jenkins_double/demo.py
 
 update-golden: $(STAMP)
 	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/errors tests/monitoring/test_monitoring_golden.py tests/audit tests/jiro tests/jcasc/test_emitted.py
