@@ -9,7 +9,7 @@ JOBS   ?=
 # make test: both cores (pytest-xdist); TEST_JOBS=1 for one process
 TEST_JOBS ?= 2
 
-.PHONY: help venv tools fleet validate check test lint update-golden fuzz-long bench clean jcasc-model lock
+.PHONY: help venv tools fleet validate check test lint update-golden fuzz-long bench clean jcasc-model lock demo
 
 help:
 	@echo "make fleet          create .venv if missing, validate and regenerate instances/ into build/"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint           ruff and jsonnetfmt --test on the templates"
 	@echo "make check          what a pull request must pass, against the main branch (BASE=REF to choose);"
 	@echo "                    summary for the PR comment in check-summary.md"
+	@echo "make demo           try fleet push and fleet status against local Jenkins doubles of the sample fleet"
 	@echo "make update-golden  rewrite every expected file (golden trees, error texts, audit and import outputs); review the diff!"
 	@echo "make fuzz-long      a longer run of the hypothesis fuzz suite"
 	@echo "make bench          run the benchmarks in benchmarks/"
@@ -27,10 +28,13 @@ help:
 # Reinstall when the dependency list or the lock changes; exactly the locked versions (what was
 # tested), the package itself editable.
 $(STAMP): pyproject.toml $(LOCK)
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "==> creating the virtualenv $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "==> upgrading pip in $(VENV)"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> installing jenkins-fleet (editable) and the locked versions of its dependencies ($(LOCK)) into $(VENV); about 20 s the first time"
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,model]'
 	@touch $(STAMP)
+	@echo "==> $(VENV) is ready; the CLI is $(BIN)/fleet"
 
 venv: $(STAMP)
 
@@ -61,7 +65,9 @@ $(TOOLS)/.stamp:
 	@touch $@
 
 fleet: $(STAMP)
+	@echo "==> validating instances/"
 	$(BIN)/fleet validate
+	@echo "==> generating build/"
 	$(BIN)/fleet generate $(if $(JOBS),--jobs $(JOBS))
 
 validate: $(STAMP)
@@ -79,6 +85,10 @@ lint: $(STAMP) tools
 
 test: lint
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(TEST_JOBS)
+
+# fleet push and fleet status against Jenkins doubles (tests/jenkins_double/README.md), in a temporary directory.
+demo: $(STAMP)
+	$(BIN)/python tests/jenkins_double/demo.py
 
 update-golden: $(STAMP)
 	FLEET_UPDATE_GOLDEN=1 $(BIN)/python -m pytest -q tests/golden tests/errors tests/monitoring/test_monitoring_golden.py tests/audit tests/jiro tests/jcasc/test_emitted.py

@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import html
 import io
+import itertools
 import json
+from dataclasses import dataclass
+from functools import cached_property
 
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
@@ -258,7 +261,12 @@ th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right;white-space
 th{background:#f6f8fa}td.l,th.l{text-align:left}
 .error{color:#cf222e}.warning{color:#9a6700}.info{color:#0969da}
 .chart{display:inline-block;margin:0 2rem 1rem 0;vertical-align:top}
-.chart text{font-size:11px;fill:#1f2328}
+.chart text{font-size:13px;fill:#1f2328}
+.chart .track{fill:#eaeef2;stroke:#d0d7de}
+rect.ok{fill:#2da44e}rect.high{fill:#bf8700}rect.critical{fill:#cf222e}
+.legend{font-size:.85rem;color:#57606a}
+.swatch{display:inline-block;width:.8rem;height:.8rem;margin:0 .3rem 0 .8rem;vertical-align:-.1rem}
+.swatch.ok{background:#2da44e}.swatch.high{background:#bf8700}.swatch.critical{background:#cf222e}
 ul.findings li{margin:.2rem 0}
 """
 
@@ -274,6 +282,14 @@ def _html_table(headers: list[str], rows: list[list[str]], left: int = 1) -> str
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+# A bar's colour says how close to the capacity it is: amber above 80%, red above 95%.
+BAR_LEVELS = ((95.0, "critical", "above 95%"), (80.0, "high", "above 80%"), (None, "ok", "up to 80%"))
+
+
+def bar_level(percent: float) -> str:
+    return next(level for limit, level, _ in BAR_LEVELS if limit is None or percent > limit)
+
+
 def _bar_chart(c: dict) -> str:
     """Capacity vs allocated, one bar per resource, as inline SVG (no script, no network)."""
     t, cap = c["totals"], c["capacity"]
@@ -282,28 +298,33 @@ def _bar_chart(c: dict) -> str:
             ("pods", t["pods"], cap["pods"], count, ""),
             ("limits.cpu", t["limitsCpuMillis"], cap["cpuMillis"], cores, " cores"),
             ("limits.memory", t["limitsMemoryMiB"], cap["memoryMiB"], gib, "")]
-    width, label_w, bar_w, row_h = 660, 110, 300, 26
-    height = row_h * len(bars) + 24
+    width, label_w, bar_w, row_h = 720, 130, 300, 28
+    height = row_h * len(bars) + 26
     svg = (f'<svg class="chart" role="img" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
            'xmlns="http://www.w3.org/2000/svg">')
     parts = [svg,
              f"<title>{_h(c['name'])}: allocated vs capacity</title>",
-             f'<text x="0" y="14" font-weight="bold">{_h(c["name"])}</text>']
+             f'<text x="0" y="15" font-weight="bold">{_h(c["name"])}</text>']
     for i, (label, used, total, fmt, unit) in enumerate(bars):
-        y = 22 + i * row_h
-        parts.append(f'<text x="0" y="{y + 13}">{_h(label)}</text>')
-        parts.append(f'<rect x="{label_w}" y="{y}" width="{bar_w}" height="16" fill="#eaeef2" stroke="#d0d7de"/>')
+        y = 24 + i * row_h
+        parts.append(f'<text x="0" y="{y + 14}">{_h(label)}</text>')
+        parts.append(f'<rect class="track" x="{label_w}" y="{y}" width="{bar_w}" height="18"/>')
         if total:
-            ratio = used / total
-            fill = "#cf222e" if ratio > 1 else "#bf8700" if ratio >= 0.9 else "#2da44e"
-            w = round(min(ratio, 1.0) * bar_w, 1)
-            parts.append(f'<rect x="{label_w}" y="{y}" width="{w}" height="16" fill="{fill}"/>')
-            text = f"{fmt(used)} / {fmt(total)}{unit} ({100 * ratio:.1f}%)"
+            percent = 100 * used / total
+            w = round(min(percent / 100, 1.0) * bar_w, 1)
+            parts.append(f'<rect class="bar {bar_level(percent)}" data-resource="{_h(label)}" x="{label_w}" y="{y}" '
+                         f'width="{w}" height="18"/>')
+            text = f"{fmt(used)} / {fmt(total)}{unit} ({percent:.1f}%)"
         else:
             text = f"{fmt(used)}{unit} (no capacity set)"
-        parts.append(f'<text x="{label_w + bar_w + 6}" y="{y + 13}">{_h(text)}</text>')
+        parts.append(f'<text x="{label_w + bar_w + 8}" y="{y + 14}">{_h(text)}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _legend() -> str:
+    return '<p class="legend">Bars:' + "".join(f'<span class="swatch {level}"></span>{_h(words)}'
+                                               for _, level, words in reversed(BAR_LEVELS)) + " of the capacity</p>"
 
 
 def render_html(doc: dict) -> str:
@@ -319,7 +340,8 @@ def render_html(doc: dict) -> str:
                    if base["instances"] else "<p>No instance's quota changed.</p>")
         out.append(_html_table(BASE_CLUSTER_HEADERS, [base_cluster_cells(c) for c in base["clusters"]]))
     out.append("<h2>Clusters</h2>")
-    out.append("".join(_bar_chart(c) for c in doc["clusters"]))
+    out.append('<div class="charts">' + "".join(_bar_chart(c) for c in doc["clusters"]) + "</div>")
+    out.append(_legend())
     out.append(_html_table(CLUSTER_HEADERS, [cluster_cells(c) for c in doc["clusters"]]))
     if doc["findings"]:
         out.append('<h2>Findings</h2><ul class="findings">')
@@ -338,54 +360,182 @@ def render_html(doc: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-# --- rich table (terminal) ------------------------------------------------------------------------
+# --- the terminal view: fitted to the width, never a figure cut -------------------------------------
+#
+# A quota audit must never hide a figure, so columns are never shrunk: the whole table when it
+# fits, else the same rows in parts (the name column repeated, related columns kept together),
+# else one block per row. Only free text (live differences, findings, titles) wraps.
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+_GAP = 2  # spaces between columns
+_WRAP_MIN = 24  # a free-text column is given at least this width before a table is split
 
 
-def print_table(doc: dict, console) -> None:
-    """The terminal view: clusters, findings, instances (and base / live sections when present)."""
-    from rich.markup import escape
+@dataclass(frozen=True)
+class TableSpec:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    left: int = 1  # the first `left` columns are names (left-aligned); the others figures (right)
+    groups: tuple[tuple[int, ...], ...] = ()  # columns shown together when split; column 0 is in every part
+    wrap: frozenset[int] = frozenset()  # free-text columns that may wrap (never a figure)
+
+    @cached_property
+    def _widths(self) -> list[int]:
+        """Per column the width it needs: the longest cell, or for free text what it can wrap to."""
+        from rich.cells import cell_len
+        out = []
+        for c, header in enumerate(self.headers):
+            natural = max([cell_len(header)] + [cell_len(r[c]) for r in self.rows])
+            if c in self.wrap:
+                word = max((cell_len(w) for r in self.rows for w in r[c].split()), default=0)
+                natural = min(natural, max(_WRAP_MIN, word))
+            out.append(natural)
+        return out
+
+    def width(self, cols: list[int]) -> int:
+        return sum(self._widths[c] for c in cols) + _GAP * (len(cols) - 1)
+
+
+MAX_PARTS = 3  # beyond this many parts, a block per row reads better than a table
+
+
+def split_columns(spec: TableSpec, width: int | None) -> list[list[int]] | None:
+    """The columns of each part: [all] when the table fits (or the width is unlimited), else the
+    fewest parts that each fit, as even as possible (the name column first in each), or None for
+    the block layout (more than MAX_PARTS parts, or the name and one column do not fit)."""
+    every = list(range(len(spec.headers)))
+    if width is None or spec.width(every) <= width:
+        return [every]
+    chunks: list[list[int]] = []  # groups, or their columns where a group alone is too wide
+    for group in spec.groups or tuple((c,) for c in every[1:]):
+        chunks += [list(group)] if spec.width([0, *group]) <= width else [[c] for c in group]
+    if any(spec.width([0, *chunk]) > width for chunk in chunks):
+        return None
+
+    def part(i: int, j: int) -> list[int]:
+        return [0, *(c for chunk in chunks[i:j] for c in chunk)]
+
+    for count in range(2, MAX_PARTS + 1):
+        best = None
+        for cuts in itertools.combinations(range(1, len(chunks)), count - 1):
+            bounds = list(zip((0, *cuts), (*cuts, len(chunks))))
+            widths = [spec.width(part(i, j)) for i, j in bounds]
+            if max(widths) <= width and (best is None or max(widths) < best[0]):
+                best = (max(widths), bounds)
+        if best:
+            return [part(i, j) for i, j in best[1]]
+    return None
+
+
+def _wrap(text: str, width: int | None, indent: str = "  ") -> list[str]:
+    """Words wrapped at `width` with a hanging indent; a word longer than the line is kept whole."""
+    if width is None:
+        return [text]
+    import textwrap
+    return textwrap.wrap(text, width=max(width, len(indent) + 8), subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False) or [""]
+
+
+def _print_wrapped(console, text: str, width: int | None, style_prefix: list[tuple[int, str]] = ()) -> None:
+    """Print `text` wrapped by _wrap (not by rich, which would break a long word), styling the first
+    characters of the first line: (end offset, style) pairs."""
+    from rich.text import Text
+    for i, line in enumerate(_wrap(text, width)):
+        out = Text(line)
+        if i == 0:
+            begin = 0
+            for end, style in style_prefix:
+                out.stylize(style, begin, end)
+                begin = end
+        console.print(out, soft_wrap=True)
+
+
+def print_spec(spec: TableSpec, console, width: int | None) -> None:
+    """One table of the terminal view, in the layout the width allows."""
     from rich.table import Table
+    from rich.text import Text
 
-    def table(title, headers, rows, left=1):
-        t = Table(title=title, title_justify="left", header_style="bold", pad_edge=False)
-        for i, h in enumerate(headers):
-            t.add_column(h, justify="left" if i < left else "right", no_wrap=i < left)
-        for row in rows:
-            t.add_row(*row)
-        return t
+    console.print()
+    _print_wrapped(console, spec.title, width, [(len(spec.title), "italic")])
+    parts = split_columns(spec, width)
+    if parts is None:  # one block per row: "  header  value" lines under the row's name
+        label = max(len(spec.headers[c]) for c in range(1, len(spec.headers)))
+        for row in spec.rows:
+            console.print(Text(row[0], style="bold"), soft_wrap=True)
+            for c in range(1, len(spec.headers)):
+                head = f"  {spec.headers[c]:<{label}}  "
+                widest = max((len(w) for w in row[c].split()), default=0) if c in spec.wrap else len(row[c])
+                if len(head) + widest > width:  # too narrow beside the label: under it
+                    console.print(Text(f"  {spec.headers[c]}"), soft_wrap=True)
+                    head = "    "
+                lines = _wrap(row[c], width - len(head), "") if c in spec.wrap else [row[c]]
+                for i, line in enumerate(lines):
+                    console.print(Text((head if i == 0 else " " * len(head)) + line), soft_wrap=True)
+        return
+    for n, cols in enumerate(parts):
+        if n:
+            console.print()
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold", collapse_padding=False)
+        for c in cols:
+            figure = c >= spec.left and c not in spec.wrap
+            table.add_column(spec.headers[c], justify="right" if figure else "left",
+                             no_wrap=c not in spec.wrap, overflow="fold")
+        for row in spec.rows:
+            table.add_row(*(Text(row[c]) for c in cols))
+        console.print(table, width=width if width is not None else spec.width(cols) + 1)
 
-    console.print(f"[bold]Fleet quota audit[/bold]: {summary_line(doc)}; {source_line(doc)}.", highlight=False)
-    if "base" in doc:
+
+def table_specs(doc: dict) -> list[TableSpec]:
+    """The terminal view's tables, in order (base, clusters, instances, live)."""
+    specs = []
+    if "base" in doc and doc["base"]["instances"]:
         base = doc["base"]
-        if base["instances"]:
-            console.print(table(base_title(base), BASE_HEADERS, [base_cells(e) for e in base["instances"]], left=3))
-        else:
-            console.print(f"{base_title(base)}: no instance's quota changed.", highlight=False)
-        console.print(table("Cluster totals, base → working tree", BASE_CLUSTER_HEADERS,
-                            [base_cluster_cells(c) for c in base["clusters"]]))
-    console.print(table("Clusters (requests against capacity)", CLUSTER_HEADERS,
-                        [cluster_cells(c) for c in doc["clusters"]]))
-    console.print(table("Instances (CPU in cores, memory in GiB; * = packs approved above the policy)",
-                        INSTANCE_HEADERS, [instance_cells(r) for r in doc["instances"]], left=3))
-    if "live" in doc:
-        rows = live_rows(doc["live"])
-        console.print(table("Live drift", LIVE_HEADERS, rows, left=len(LIVE_HEADERS)) if rows
-                      else "Live drift: no live objects compared.")
+        specs.append(TableSpec(base_title(base), BASE_HEADERS, [base_cells(e) for e in base["instances"]], left=3,
+                               groups=((1, 2), (3, 4), (5,), (6, 7), (8, 9))))
+    if "base" in doc:
+        specs.append(TableSpec("Cluster totals, base → working tree", BASE_CLUSTER_HEADERS,
+                               [base_cluster_cells(c) for c in doc["base"]["clusters"]]))
+    specs.append(TableSpec("Clusters (requests against capacity)", CLUSTER_HEADERS,
+                           [cluster_cells(c) for c in doc["clusters"]],
+                           groups=((1,), (2, 3), (4, 5), (6, 7), (8, 9), (10, 11, 12), (13,))))
+    specs.append(TableSpec("Instances (CPU in cores, memory in GiB; * = packs approved above the policy)",
+                           INSTANCE_HEADERS, [instance_cells(r) for r in doc["instances"]], left=3,
+                           groups=((1, 2), (3, 4, 5, 10), (6, 7), (8, 9), (11, 12), (13, 14))))
+    if "live" in doc and live_rows(doc["live"]):
+        specs.append(TableSpec("Live drift", LIVE_HEADERS, live_rows(doc["live"]), left=len(LIVE_HEADERS),
+                               groups=((1, 2, 3), (4,)), wrap=frozenset({4})))
+    return specs
+
+
+def print_table(doc: dict, console, width: int | None = None) -> None:
+    """The terminal view at `width` columns (None: unlimited, one line per row): clusters, instances,
+    findings, and the base and live sections when present."""
+    head = "Fleet quota audit"
+    _print_wrapped(console, f"{head}: {summary_line(doc)}; {source_line(doc)}.", width, [(len(head), "bold")])
+    if "base" in doc and not doc["base"]["instances"]:
+        _print_wrapped(console, f"{base_title(doc['base'])}: no instance's quota changed.", width)
+    for spec in table_specs(doc):
+        print_spec(spec, console, width)
+    if "live" in doc and not live_rows(doc["live"]):
+        console.print("\nLive drift: no live objects compared.", soft_wrap=True)
+    if doc["findings"]:
+        console.print()
     for f in doc["findings"]:
-        who = escape(f["instance"] or (f"cluster {f['cluster']}" if f["cluster"] else "fleet"))
-        console.print(f"[{_STYLE[f['severity']]}]{f['severity']}[/] [bold]{f['rule']}[/bold] {who}: ",
-                      end="", highlight=False, soft_wrap=True)
-        console.print(f["message"], markup=False, highlight=False, soft_wrap=True)
+        who = f["instance"] or (f"cluster {f['cluster']}" if f["cluster"] else "fleet")
+        severity, rule = f["severity"], f["rule"]
+        text = f"{severity} {rule} {who}: {f['message']}"
+        _print_wrapped(console, text, width, [(len(severity), _STYLE[severity]), (len(severity) + 1, ""),
+                                              (len(severity) + 1 + len(rule), "bold")])
 
 
-def render_table(doc: dict, width: int = 200) -> str:
-    """The table view as plain text (for --output FILE)."""
+def render_table(doc: dict, width: int | None = None) -> str:
+    """The table view as plain text (for --output FILE: unlimited width unless given)."""
     from rich.console import Console
     buf = io.StringIO()
-    console = Console(file=buf, width=width, color_system=None, force_terminal=False, legacy_windows=False)
-    print_table(doc, console)
+    console = Console(file=buf, width=width or 10_000, color_system=None, force_terminal=False,
+                      legacy_windows=False, highlight=False)
+    print_table(doc, console, width)
     return "".join(line.rstrip() + "\n" for line in buf.getvalue().splitlines())
 
 

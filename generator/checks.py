@@ -261,8 +261,23 @@ def requested_plugins(name: str, data: dict, fleet: dict, version: str) -> list[
     return sorted({_plugin_id(p) for p in specs})
 
 
+def _rule_packs_policy(src, fleet, ctx):
+    """What the audit's packs-over-policy rule fails (fleet check, fleet audit), said by validate too.
+    Packs are the instance file's alone (neither profiles nor fleet defaults set them)."""
+    project = _section(src.doc.data, "project")
+    packs, limit = project.get("resourcePacks", 1), fleet.get("policy", {}).get("maxPacks")
+    if not isinstance(packs, int) or isinstance(packs, bool) or not isinstance(limit, int) or packs <= limit \
+            or project.get("packsApproval"):
+        return
+    yield src.doc.diagnostic(
+        ("project", "resourcePacks"), f"{packs} resource packs, above the fleet maximum of {limit} "
+        "(policy.maxPacks), and no project.packsApproval: fleet check and fleet audit fail on it",
+        hint="add project.packsApproval with the reference of the approval (e.g. a ticket URL), or lower "
+             "resourcePacks", severity=WARNING, context=ctx)
+
+
 _INSTANCE_RULES = [_rule_schema_line, _rule_names, _rule_cluster, _rule_version, _rule_plugins, _rule_agents,
-                   _rule_override]
+                   _rule_override, _rule_packs_policy]
 
 
 def _duplicate_names(doc, path, items, what, ctx) -> list[Diagnostic]:
@@ -291,11 +306,13 @@ DEPLOYMENT_KEYS = ("cluster", "namespace", "url")
 
 
 def check_models(models: dict[str, dict], sources: FleetSources,
-                 cached: dict[str, dict] | None = None) -> list[Diagnostic]:
+                 cached: dict[str, dict] | None = None, introduced: set[str] | None = None) -> list[Diagnostic]:
     """Rules over resolved models: uniqueness across the fleet and fit within the LimitRange.
 
     `cached`: instances not modelled again (same inputs as a model that passed), as their index
     entries ({cluster, namespace, url}); they take part in the fleet-wide rules only.
+    `introduced`: the instances a change adds or edits, when its base is known: a clash between
+    them and instances that were there is theirs alone.
     """
     diags: list[Diagnostic] = []
     by_ns: dict[tuple[str, str], list[str]] = defaultdict(list)
@@ -307,28 +324,62 @@ def check_models(models: dict[str, dict], sources: FleetSources,
         by_url[dep["url"]].append(name)
     for (cluster, ns), names in by_ns.items():
         if len(names) > 1:
-            for name in names:
-                src = sources.instances[name]
-                others = ", ".join(n for n in names if n != name)
-                diags.append(src.doc.diagnostic(
-                    _locate(src, ("deployment", "namespace"), ("project", "shortName")),
-                    f"namespace '{ns}' on cluster '{cluster}' is also used by {others}",
-                    hint="set project.shortName or deployment.namespace to a unique name",
-                    context=(f"while checking instance '{name}'",)))
+            diags += _clash(sources, names, introduced, f"namespace '{ns}' on cluster '{cluster}'",
+                            (("deployment", "namespace"), ("project", "shortName")),
+                            "set project.shortName or deployment.namespace of {name} to a unique name")
     for url, names in by_url.items():
         if len(names) > 1:
-            for name in names:
-                src = sources.instances[name]
-                others = ", ".join(n for n in names if n != name)
-                diags.append(src.doc.diagnostic(
-                    _locate(src, ("deployment", "prefix"), ("deployment", "host"), ("project", "shortName")),
-                    f"URL {url} is also used by {others}",
-                    hint="set deployment.prefix or deployment.host so that each controller has its own URL",
-                    context=(f"while checking instance '{name}'",)))
+            diags += _clash(sources, names, introduced, f"URL {url}",
+                            (("deployment", "prefix"), ("deployment", "host"), ("project", "shortName")),
+                            "set deployment.prefix or deployment.host of {name} so that each controller has its own URL")
     for name, model in sorted(models.items()):
         diags.extend(_limit_range_fit(name, model, sources.instances[name]))
         diags.extend(_unnamed_secrets(name, model, sources.instances[name]))
     return diags
+
+
+def _clash(sources: FleetSources, names: list[str], introduced: set[str] | None, what: str,
+           where: tuple[tuple[str, ...], ...], fix: str) -> list[Diagnostic]:
+    """Instances that share what must be unique. The instances a change introduced are at fault when
+    the base is known; otherwise each is told which came first (git: committed earlier, or the
+    other is not committed yet), so that the fix lands on the newcomer."""
+    new = [n for n in names if introduced is not None and n in introduced]
+    if new and len(new) < len(names):
+        held = ", ".join(n for n in names if n not in introduced)
+        blamed = {n: f"{held} had it before this change: {fix.format(name=n)}" for n in new}
+    else:
+        order = _first_seen(sources, names)
+        blamed = {n: _came_first(n, names, order) or fix.replace(" of {name}", "") for n in names}
+    out = []
+    for name, hint in blamed.items():
+        src = sources.instances[name]
+        others = ", ".join(n for n in names if n != name)
+        out.append(src.doc.diagnostic(_locate(src, *where), f"{what} is also used by {others}", hint=hint,
+                                      context=(f"while checking instance '{name}'",)))
+    return out
+
+
+def _first_seen(sources: FleetSources, names: list[str]) -> dict[str, int | None]:
+    """When git first saw each instance's file (commit time; None: not committed); {} without git."""
+    from . import vcs  # git only on this error path; vcs imports the fleet module
+    return vcs.first_commit_times(sources.directory, names)
+
+
+def _came_first(name: str, names: list[str], order: dict[str, int | None]) -> str:
+    if not order or len(order) != len(names):
+        return ""
+    committed = sorted((t, n) for n, t in order.items() if t is not None)
+    if not committed:
+        return ""  # none committed: git cannot tell
+    first_time, first = committed[0]
+    if sum(1 for t, _ in committed if t == first_time) > 1:
+        return ""  # committed together
+    later = [n for n in names if n != first]
+    why = {n: "not committed yet" if order[n] is None else "committed later" for n in later}
+    if name == first:
+        return (f"{name} came first; {', '.join(f'{n} ({why[n]})' for n in later)} came after it: "
+                f"change {' and '.join(later)}, not this instance")
+    return f"{first} came first ({name} is {why[name]}): change this instance, not {first}"
 
 
 def _unnamed_secrets(name: str, model: dict, src: InstanceSource) -> list[Diagnostic]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -45,22 +46,88 @@ class Diagnostic:
         head = f"{where}: {self.severity}: "
         if self.key:
             head += f"{printable(self.key)}: "
-        head += printable(self.message)
+        raw = self.source_line.rstrip("\n").expandtabs(1) if self.source_line is not None and self.line else None
+        column, span, secrets = self.column, self.span, []
+        if raw is not None:
+            raw, column, span, secrets = redact_line(raw, column, span)
+        head += printable(redact_text(self.message, secrets))
         lines = [head]
-        if self.source_line is not None and self.line:
-            raw = self.source_line.rstrip("\n").expandtabs(1)
+        if raw is not None:
             text = printable(raw)
             number = str(self.line)
             lines.append(f"  {number} | {text}")
             pad = " " * len(number)
-            caret_at = len(printable(raw[:max(self.column - 1, 0)]))
-            width = max(1, min(self.span, max(len(text) - caret_at, 1)))
+            caret_at = len(printable(raw[:max(column - 1, 0)]))
+            width = max(1, min(span, max(len(text) - caret_at, 1)))
             lines.append(f"  {pad} | {' ' * caret_at}^{'~' * (width - 1)}")
         if self.hint:
-            lines.append(f"  hint: {printable(self.hint)}")
+            lines.append(f"  hint: {printable(redact_text(self.hint, secrets))}")
         for ctx in self.context:
             lines.append(f"  {printable(ctx)}")
         return "\n".join(lines)
+
+
+# A secret pasted where a reference belongs is never echoed: diagnostics reach CI logs and the
+# pull-request comment (fleet check --summary-md), which anyone may read. Hidden: the value of a
+# key named like a credential (not a reference to one: a mapping, a ${VARIABLE}, a *Env/*Id/*Name
+# key, a boolean or a number), and anything in a well-known token format, whatever its key.
+REDACTED = "<redacted>"
+_SECRET_KEY = re.compile(r"(?i)password|passwd|passphrase|secret|token|api[-_]?key|private[-_]?key|credential")
+_REFERENCE_KEY = re.compile(r"(?i)(env|id|ids|name|file|path|ref|url)$")
+_NOT_SECRET = re.compile(r"(?i)true|false|yes|no|on|off|null|~|[-+]?[0-9][0-9._]*|\$\{[^}]*\}")
+_KEY_VALUE = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?[ \t]*:[ \t]+"""
+                        r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s{\[,}\]#'"][^,}\]#]*?)"""
+                        r"""(?=[ \t]*(?:[,}\]]|\s#|$))""")
+_TOKEN = re.compile(r"\b(?:11[0-9a-f]{32}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
+                    r"|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+
+
+def secret_spans(line: str) -> list[tuple[int, int]]:
+    """Where `line` (YAML, block or flow style) holds what looks like a secret: sorted, disjoint."""
+    spans = [m.span() for m in _TOKEN.finditer(line)]
+    for m in _KEY_VALUE.finditer(line):
+        key, value = m.group("key"), m.group("value")
+        if _SECRET_KEY.search(key) and not _REFERENCE_KEY.search(key) \
+                and not _NOT_SECRET.fullmatch(value.strip("\"'").strip()):
+            spans.append(m.span("value"))
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def redact_line(line: str, column: int, span: int) -> tuple[str, int, int, list[str]]:
+    """`line` with its secrets replaced, the caret's column and width moved with the text, and the
+    secrets found (to take out of the message and hint too)."""
+    found = secret_spans(line)
+    if not found:
+        return line, column, span, []
+    out, secrets, shift, at = [], [], 0, column - 1
+    new_column, new_span = column, span
+    last = 0
+    for start, end in found:
+        out += [line[last:start], REDACTED]
+        secrets.append(line[start:end])
+        if start <= at < end:  # the caret was on the secret: it underlines the marker
+            new_column, new_span = start + shift + 1, len(REDACTED)
+        elif at >= end:
+            new_column = column + shift + len(REDACTED) - (end - start)
+        shift += len(REDACTED) - (end - start)
+        last = end
+    out.append(line[last:])
+    return "".join(out), new_column, new_span, secrets
+
+
+def redact_text(text: str, secrets: list[str]) -> str:
+    """A message or hint without the secrets of its source line (quoted or not) nor any token."""
+    for secret in secrets:
+        for variant in {secret, secret.strip("\"'")}:
+            if len(variant) >= 4:
+                text = text.replace(variant, REDACTED)
+    return _TOKEN.sub(REDACTED, text)
 
 
 def printable(text: str) -> str:

@@ -316,8 +316,10 @@ def _chars(doc) -> int:
     return sum(map(len, doc.lines)) + len(doc.lines) if doc is not None else 0
 
 
-def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | None = None) -> list[Diagnostic]:
-    """Every check short of rendering; returns warnings, raises FleetError on errors."""
+def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | None = None,
+             introduced: set[str] | None = None) -> list[Diagnostic]:
+    """Every check short of rendering; returns warnings, raises FleetError on errors.
+    `introduced`: the instances a change adds or edits, when its base is known (checks.check_models)."""
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
         checked = check_sources(paths, names)
         diags = list(checked.diagnostics)
@@ -337,7 +339,7 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | N
         if large:
             overrides = {i.name: checked.sources.instances[i.name].override for i in large}
             diags.extend(_run(paths, kubernetes_version(fleet), fleet, large, overrides, None, True, None)[2])
-    diags.extend(checks.check_models(models, checked.sources, cached=hits))
+    diags.extend(checks.check_models(models, checked.sources, cached=hits, introduced=introduced))
     return fail_if_errors(diags)
 
 

@@ -22,6 +22,14 @@ FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
 OVERRIDE_FILE = "jenkins.yaml"
 SCHEMA_LINE = "# yaml-language-server: $schema="
+
+
+def schema_modeline(schemas: str, schema: str, directory: str) -> str:
+    """The first line of a file written into `directory`: the editors' modeline naming `schema` of
+    the `schemas` directory in use, relative to the file (../../schemas/... in the repository's
+    instances/<name>/, and a path that leads to the schemas wherever the fleet directory is)."""
+    rel = os.path.relpath(os.path.join(os.path.abspath(schemas), schema), os.path.abspath(directory))
+    return SCHEMA_LINE + rel.replace(os.sep, "/")
 # The layout, in one place: what the fleet directory holds besides one directory per instance,
 # and what an instance directory holds. Anything else is reported (hidden entries aside: editor
 # and version-control files). Extend these when a new kind of file joins the fleet.
@@ -140,7 +148,7 @@ def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
                                      hint=f"{_both(directory, near)} beside it: rename it to {FLEET_FILE}"
                                      if near else "is this the fleet's instances directory? it needs the fleet settings "
                                      "(README.md, 'Fleet settings')")])
-    return load(path, dir_fd=fd)
+    return load(path, dir_fd=fd, strict_scalars=True)
 
 
 def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[FleetSources | None, list[Diagnostic]]:
@@ -182,7 +190,7 @@ def _read_instance(directory: str, root: int, name: str) -> tuple[InstanceSource
             return None, diags + _missing_instance_file(inst_dir, fd, entries)
         doc = override = None
         try:
-            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd)
+            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd, strict_scalars=True)
         except FleetError as exc:
             diags.extend(exc.diagnostics)
         if OVERRIDE_FILE in entries:

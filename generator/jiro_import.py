@@ -48,7 +48,13 @@ from . import jsonnet as _jsonnet
 from .catalog import CATALOG_DIR
 from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, sort_diagnostics
-from .fleetdir import FLEET_FILE, INSTANCE_FILE, OVERRIDE_FILE, FleetSources
+from .fleetdir import (
+    FLEET_FILE,
+    INSTANCE_FILE,
+    OVERRIDE_FILE,
+    FleetSources,
+    schema_modeline,
+)
 from .jiro_defaults import (
     CONSUMED,
     CROSS_CHECK,
@@ -97,8 +103,6 @@ from .version_number import version_key
 PLACEHOLDER_IMAGE_REPOSITORY = "registry.invalid/jenkins-fleet"
 
 DOCS = "docs/importing-from-jiro.md"
-INSTANCE_HEADER = "# yaml-language-server: $schema=../../schemas/instance.schema.json\n"
-FLEET_HEADER = "# yaml-language-server: $schema=../schemas/fleet.schema.json\n"
 
 # --- results ----------------------------------------------------------------------------------
 
@@ -821,7 +825,7 @@ def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_
     }
 
 
-def fleet_text(data: dict, facts: JiroFacts) -> str:
+def fleet_text(data: dict, facts: JiroFacts, modeline: str) -> str:
     notes = [
         "# Fleet settings written by `fleet import-jiro`: Jiro's defaults (eclipse-cbi/jiro templates/config.libsonnet).",
         "# Review before use:",
@@ -840,19 +844,19 @@ def fleet_text(data: dict, facts: JiroFacts) -> str:
           if "monitoring" in data else []),
         f"# See {DOCS}.",
     ]
-    return FLEET_HEADER + "\n".join(notes) + "\n" + dump_yaml(data, sort_keys=False)
+    return modeline + "\n" + "\n".join(notes) + "\n" + dump_yaml(data, sort_keys=False)
 
 
 # --- writing ---------------------------------------------------------------------------------------
 
-def instance_text(report: InstanceReport, jiro_rel: str, doc: dict) -> str:
+def instance_text(report: InstanceReport, jiro_rel: str, doc: dict, modeline: str) -> str:
     lines = [f"# Imported from Jiro ({jiro_rel}) by `fleet import-jiro`; see {DOCS}."]
     if report.not_imported:
         lines.append("# not imported:")
         lines += [f"#   - {_one_line(n.text())}" for n in report.not_imported]
     else:
         lines.append("# not imported: nothing")
-    return INSTANCE_HEADER + "\n".join(lines) + "\n" + dump_yaml(doc, sort_keys=False)
+    return modeline + "\n" + "\n".join(lines) + "\n" + dump_yaml(doc, sort_keys=False)
 
 
 def override_text(jiro_rel: str, raw: bytes) -> bytes:
@@ -993,17 +997,19 @@ def import_jiro(checkout: str, into: str, names=(), force: bool = False,
         doc = Mapper(ev, defaults[ev.report.name], fits).build()
         _report_missing_plugins(ev.report, doc, fleet, catalogs)
         rel = os.path.relpath(ev.directory, checkout).replace(os.sep, "/")
-        files = {INSTANCE_FILE: instance_text(ev.report, rel, doc).encode()}
+        modeline = schema_modeline(paths.schemas, "instance.schema.json", os.path.join(into, ev.report.name))
+        files = {INSTANCE_FILE: instance_text(ev.report, rel, doc, modeline).encode()}
         override = os.path.join(ev.directory, "jenkins", "configuration.yml")
         if os.path.exists(override):
             with open(override, "rb") as fh:
                 raw = fh.read()
             if _override_plugins(ev, doc, fleet, facts, raw):
-                files[INSTANCE_FILE] = instance_text(ev.report, rel, doc).encode()
+                files[INSTANCE_FILE] = instance_text(ev.report, rel, doc, modeline).encode()
                 _report_missing_plugins(ev.report, doc, fleet, catalogs)
             files[OVERRIDE_FILE] = override_text(rel, raw)
         staged[ev.report.name] = files
-    fleet_bytes = fleet_text(fleet, facts).encode() if existing is None else None
+    fleet_bytes = fleet_text(fleet, facts, schema_modeline(paths.schemas, "fleet.schema.json", into)).encode() \
+        if existing is None else None
     written = _stage_and_write(into, fleet_bytes, staged, {ev.report.name: ev.report for ev in usable}, force, paths)
     for r in reports:
         r.diagnostics = sort_diagnostics(r.diagnostics)

@@ -101,7 +101,7 @@ def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> Check
     result = CheckResult()
     later = ("generation", "audit") + (("diff",) if base is not None else ())
     try:
-        warnings = fleet_mod.validate(paths, jobs=jobs)
+        warnings = fleet_mod.validate(paths, jobs=jobs, introduced=_introduced(paths, base))
     except FleetError as exc:
         result.diagnostics = list(exc.diagnostics)
         result.add("validation", FAILED, _count(result.diagnostics))
@@ -130,6 +130,17 @@ def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> Check
         if base is not None:
             _compare(result, paths, base, gen, snap, tmp, jobs)
     return result
+
+
+def _introduced(paths: fleet_mod.Paths, base: str | None) -> set[str] | None:
+    """The instances the change adds or edits, when its base resolves (else None: not known)."""
+    if base is None:
+        return None
+    try:
+        revision = vcs.resolve_base(vcs.repo_root(paths.instances), base or None)
+        return vcs.changed_instances(paths.instances, revision.commit)
+    except (FleetError, vcs.GitUnavailable):
+        return None  # the diff step reports a base that does not resolve, or git missing
 
 
 def _compare(result: CheckResult, paths, base: str, gen, snap, tmp: str, jobs: int) -> None:

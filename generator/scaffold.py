@@ -26,11 +26,10 @@ from . import fleet as fleet_mod
 from . import fleetdir, yamlout
 from .checks import DNS_LABEL
 from .errors import Diagnostic, FleetError
-from .fleetdir import INSTANCE_FILE, SCHEMA_LINE
+from .fleetdir import INSTANCE_FILE, schema_modeline
 from .model import ModelEngine, ModelInput
 from .schema import Schemas, validate_document
 
-SCHEMA_REF = "../../schemas/instance.schema.json"
 MAX_NAME = 63  # instance.schema.json project.fullName maxLength
 MAX_DISPLAY_NAME = 200
 NOTE = ("# Created by 'fleet new'. State only what differs from the fleet defaults "
@@ -69,23 +68,37 @@ def _refuse(where: str, message: str, hint: str = "") -> Diagnostic:
     return Diagnostic(where, 0, 0, "", message, hint=hint, context=("while creating a new instance",))
 
 
+def _suggest_name(name: str) -> str:
+    """The closest name check_name accepts (lowercase, '-' for any other character), or '' if none."""
+    segments = [re.sub(r"-{2,}", "-", re.sub(r"[^a-z0-9-]", "-", s.lower())).strip("-") for s in name.split(".")]
+    candidate = ".".join(s for s in segments if s)
+    ok = ("." in candidate and len(candidate) <= MAX_NAME and all(_SEGMENT.fullmatch(s) for s in candidate.split("."))
+          and DNS_LABEL.fullmatch(candidate.rsplit(".", 1)[-1]))
+    return candidate if ok else ""
+
+
 def check_name(paths: fleet_mod.Paths, name: str) -> list[Diagnostic]:
     """Why `name` cannot be a new instance's fullName (empty when it can)."""
     where = paths.instances
     if not name:
         return [_refuse(where, "the instance name is empty", "a dotted lowercase name such as technology.cbi")]
-    if name != name.lower():
-        return [_refuse(where, f"'{name}' is not lowercase", f"instance names are lowercase: '{name.lower()}'")]
+    suggestion = _suggest_name(name)
+    use = f": '{suggestion}'" if suggestion and suggestion != name else ""
+    if name != name.lower() and all(_SEGMENT.fullmatch(s) for s in name.lower().split(".")):
+        return [_refuse(where, f"'{name}' is not lowercase", f"instance names are lowercase{use}")]
     if "." not in name:
         return [_refuse(where, f"'{name}' is not a dotted name",
-                        hint=f"the fleet names instances <top-level project>.<project>, e.g. technology.{name}")]
+                        hint="the fleet names instances <top-level project>.<project>, e.g. "
+                             f"{_suggest_name('technology.' + name) or 'technology.cbi'}")]
     if len(name) > MAX_NAME:
         return [_refuse(where, f"'{name}' is longer than {MAX_NAME} characters")]
-    bad = [s for s in name.split(".") if not _SEGMENT.fullmatch(s)]
+    bad = [s for s in name.split(".") if not _SEGMENT.fullmatch(s.lower())]  # beyond the case, if any
+    bad = bad or [s for s in name.split(".") if not _SEGMENT.fullmatch(s)]
     if bad:
+        lower = "instance names are lowercase; " if name != name.lower() else ""
         return [_refuse(where, f"'{name}' is not a valid instance name (segment '{bad[0]}')",
-                        hint="each dot-separated segment uses a-z, 0-9 and '-', and starts and ends with "
-                             "a letter or digit")]
+                        hint=f"{lower}each dot-separated segment uses a-z, 0-9 and '-', and starts and ends with "
+                             f"a letter or digit{use}")]
     short = name.rsplit(".", 1)[-1]
     if not DNS_LABEL.fullmatch(short):
         return [_refuse(where, f"the short name '{short}' is not a DNS-1123 label",
@@ -126,7 +139,7 @@ def default_cluster(fleet: dict, name: str) -> str | None:
     return cluster
 
 
-def content(req: Request, fleet: dict) -> tuple[dict, str]:
+def content(paths: fleet_mod.Paths, req: Request, fleet: dict) -> tuple[dict, str]:
     """The instance data and the file text."""
     project: dict = {"fullName": req.full_name, "displayName": req.display_name}
     if req.packs is not None and req.packs != 1:
@@ -136,7 +149,8 @@ def content(req: Request, fleet: dict) -> tuple[dict, str]:
     data: dict = {"project": project}
     if req.cluster is not None and req.cluster != default_cluster(fleet, req.full_name):
         data["deployment"] = {"cluster": req.cluster}
-    lines = [SCHEMA_LINE + SCHEMA_REF, NOTE.rstrip("\n")]
+    lines = [schema_modeline(paths.schemas, "instance.schema.json", os.path.join(paths.instances, req.full_name)),
+             NOTE.rstrip("\n")]
     for section, values in data.items():
         lines.append(f"{section}:")
         lines.extend(f"  {key}: {_scalar(value)}" for key, value in values.items())
@@ -164,7 +178,7 @@ def create(paths: fleet_mod.Paths, req: Request, jobs: int = 1) -> Created:
     diags = check_request(paths, req, fleet_doc.data)
     if diags:
         raise FleetError(diags)
-    data, text = content(req, fleet_doc.data)
+    data, text = content(paths, req, fleet_doc.data)
     warnings = _validate_with_fleet(paths, req.full_name, text, jobs)
     model = ModelEngine(paths.templates).evaluate(
         fleet_doc.data, [ModelInput(req.full_name, data, fleetdir.matching_profiles(fleet_doc.data, req.full_name))],
@@ -192,7 +206,7 @@ def _validate_with_fleet(paths: fleet_mod.Paths, name: str, text: str, jobs: int
         with open(os.path.join(view, name, INSTANCE_FILE), "w", encoding="utf-8") as fh:
             fh.write(text)
         try:
-            warnings = fleet_mod.validate(replace(paths, instances=view), jobs=jobs)
+            warnings = fleet_mod.validate(replace(paths, instances=view), jobs=jobs, introduced={name})
         except FleetError as exc:
             diags = [_relocate(d, view, paths.instances) for d in exc.diagnostics]
             ours = instance_path(paths, name)

@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 from collections.abc import Iterable
+from functools import cached_property
 from typing import Any
 
 import jsonschema_rs
@@ -56,6 +57,45 @@ class Validator:
 
     def iter_errors(self, data: Any):
         return self._compiled.iter_errors(data)
+
+    @cached_property
+    def keys_by_location(self) -> dict[tuple[str, ...], frozenset[str]]:
+        """Every mapping of the schema that names its keys, by location ('[]' for a list's items):
+        where a key placed in the wrong section belongs."""
+        found: dict[tuple[str, ...], set[str]] = {}
+
+        def walk(node, doc, path: tuple[str, ...], seen: frozenset) -> None:
+            if not isinstance(node, dict) or len(path) > 8:
+                return
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref not in seen:
+                target, target_doc = self._resolve(ref, doc)
+                walk(target, target_doc, path, seen | {ref})
+            props = node.get("properties")
+            if isinstance(props, dict):
+                found.setdefault(path, set()).update(props)
+                for name, sub in props.items():
+                    walk(sub, doc, (*path, name), seen)
+            if isinstance(node.get("items"), dict):
+                walk(node["items"], doc, (*path, "[]"), seen)
+            for combined in ("allOf", "anyOf", "oneOf"):
+                for sub in node.get(combined) or ():
+                    walk(sub, doc, path, seen)
+
+        walk(self.raw, self.raw, (), frozenset())
+        return {loc: frozenset(names) for loc, names in found.items()}
+
+    def _resolve(self, ref: str, doc: dict) -> tuple[Any, dict]:
+        """A $ref's target: '#/...' in `doc`, 'name.json#/...' in the document whose $id ends with it."""
+        where, _, pointer = ref.partition("#")
+        if where:
+            doc = next((d for d in self._documents if str(d.get("$id", "")).endswith("/" + where)), None)
+            if doc is None:
+                return None, {}
+        node: Any = doc
+        for part in (p for p in pointer.split("/") if p):
+            node = node.get(part) if isinstance(node, dict) else None
+        return node, doc
 
     def subschema(self, path) -> dict:
         """The schema object at `path` (a schema_path), searching the referenced documents too."""
@@ -104,6 +144,40 @@ def validate_document(doc: Document, validator: Validator, context: str) -> list
     return diags
 
 
+def _location_text(location: tuple[str, ...]) -> str:
+    return ".".join(location).replace(".[]", "[]") if location else "the top level"
+
+
+def _unknown_key_hint(validator: Validator, path: tuple, key: str, known: list[str]) -> str:
+    """A key the schema does not allow here: where it belongs when another section has it (top-level
+    `resourcePacks` belongs under project:), else the closest key here or elsewhere, else the keys here."""
+    here = tuple("[]" if isinstance(p, int) else str(p) for p in path)
+    elsewhere = {loc: names for loc, names in validator.keys_by_location.items() if loc != here}
+    homes = sorted(loc for loc, names in elsewhere.items() if key in names)
+    if len(homes) == 1:
+        home = homes[0]
+        if not home:
+            return f"'{key}' belongs at the top level of the file, not under {_location_text(here)}"
+        move = "" if home[-1] == "[]" else ": move it there"  # an entry of a list is another kind of thing
+        return f"'{key}' belongs under {_location_text(home)} ({_location_text((*home, key))}){move}"
+    if homes:
+        places = [_location_text(h) for h in homes]
+        not_here = "at the top level" if not here else f"under {_location_text(here)}"
+        return f"'{key}' belongs under {', '.join(places[:-1])} or {places[-1]}, not {not_here}"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    near = difflib.get_close_matches(key, sorted({n for names in elsewhere.values() for n in names}), n=1, cutoff=0.8)
+    if near and (not close or _similarity(key, near[0]) > _similarity(key, close[0])):
+        home = min(loc for loc, names in elsewhere.items() if near[0] in names)
+        return f"did you mean '{near[0]}'? It belongs under {_location_text(home)} ({_location_text((*home, near[0]))})"
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return f"allowed keys here: {', '.join(known)}" if known else "no keys are allowed here"
+
+
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a, b).ratio()
+
+
 def _to_diagnostics(doc: Document, validator: Validator, error, context: str) -> Iterable[Diagnostic]:
     path = tuple(error.instance_path)
     schema_path = list(error.schema_path)
@@ -117,9 +191,7 @@ def _to_diagnostics(doc: Document, validator: Validator, error, context: str) ->
     if name == "additionalProperties":
         known = sorted((parent.get("properties") or {}).keys())
         for key in kind.unexpected:
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            tip = f"did you mean '{close[0]}'?" if close else (
-                f"allowed keys here: {', '.join(known)}" if known else "no keys are allowed here")
+            tip = _unknown_key_hint(validator, path, key, known)
             yield doc.diagnostic(path + (key,), f"unknown key '{key}'", key=True, hint=tip, context=ctx)
         return
     if name == "required":

@@ -2,7 +2,8 @@
 
 Stricter than yaml.safe_load on purpose: duplicate keys, anchors/aliases (the
 door to "billion laughs"), non-string keys, custom tags and oversized files are
-errors with a position, not surprises further down.
+errors with a position, not surprises further down; in instance and fleet files,
+so are values that YAML 1.1 and 1.2 read differently (`yes`, `010`).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _STR = "tag:yaml.org,2002:str"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+
+# YAML 1.1 (libyaml, PyYAML, and SnakeYAML in Jenkins) and YAML 1.2 (editors: yaml-language-server
+# behind the instance files' $schema modeline) read some plain scalars differently: `yes` is true
+# or the text "yes", `010` is 8 or 10, `1:30` is 90 or "1:30", `1e3` is "1e3" or 1000.0. Instance
+# and fleet files refuse those forms (strict_scalars): each reader would see another value.
+_NUMBER_START = yamlout.NUMBER_START
 
 
 @dataclass
@@ -103,9 +110,30 @@ def _pos(node: yaml.Node) -> tuple[int, int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1, _span(node))
 
 
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return f"the text {json.dumps(value)}"
+
+
+def _ambiguity_hint(text: str, v11: Any, v12: Any) -> str:
+    quote = f"or quote it ({json.dumps(text)}) for the text"
+    if isinstance(v11, bool):
+        return f"write {str(v11).lower()} for the boolean, {quote}"
+    numbers = [v for v in (v11, v12) if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) == 2:
+        return f"write the number as plain decimal digits ({numbers[0]!r} or {numbers[1]!r}), {quote}"
+    return f"write {numbers[0]!r} for the number, {quote}"
+
+
 class _Builder:
-    def __init__(self, doc: Document):
+    def __init__(self, doc: Document, strict_scalars: bool = False):
         self.doc = doc
+        self.strict_scalars = strict_scalars
         self.errors: list[Diagnostic] = []
         self.seen: set[int] = set()
         self.aliases: list[tuple[Path, yaml.Node]] = []  # reported once their position is known
@@ -160,6 +188,8 @@ class _Builder:
         if node.tag == _TIMESTAMP or node.tag == _STR:
             # Dates kept as written (our schemas want strings); a string is its text, which is
             # what the constructor would return, at a third of the cost.
+            if self.strict_scalars and not node.style and node.value[:1] in _NUMBER_START:
+                self._same_in_yaml12(node, path, node.value)
             return node.value
         if node.tag not in _SCALAR_TAGS:
             self.error(node, path, f"YAML tag '{_short_tag(node.tag)}' is not allowed",
@@ -184,11 +214,24 @@ class _Builder:
         if isinstance(value, float) and not math.isfinite(value):
             self.error(node, path, f"{node.value!r} is not a finite number")
             return None
+        if self.strict_scalars and not node.style and not self._same_in_yaml12(node, path, value):
+            return None
         return value
 
+    def _same_in_yaml12(self, node: yaml.ScalarNode, path: Path, v11: Any) -> bool:
+        v12 = yamlout.core12(node.value)
+        if type(v11) is type(v12) and v11 == v12:
+            return True
+        self.error(node, path, f"{node.value!r} reads as {_shown(v11)} in YAML 1.1 but as {_shown(v12)} in YAML 1.2",
+                   hint=_ambiguity_hint(node.value, v11, v12))
+        return False
 
-def parse_text(text: str, path: str) -> Document:
-    """Parse YAML text into a Document; raise FleetError with every problem found."""
+
+def parse_text(text: str, path: str, *, strict_scalars: bool = False) -> Document:
+    """Parse YAML text into a Document; raise FleetError with every problem found.
+
+    strict_scalars: refuse plain scalars that YAML 1.1 and YAML 1.2 read differently (files
+    people write and editors check: instance and fleet files)."""
     doc = Document(path=path, data=None, lines=text.splitlines())
     try:
         loader = _Loader(text)
@@ -217,7 +260,7 @@ def parse_text(text: str, path: str) -> Document:
         raise FleetError([Diagnostic(path, 1, 1, "", f"YAML error: {exc}")]) from None
     if node is None:
         raise FleetError([Diagnostic(path, 1, 1, "", "file is empty", hint="expected a YAML mapping")])
-    builder = _Builder(doc)
+    builder = _Builder(doc, strict_scalars)
     doc.data = builder.build(node, ())
     if builder.aliases:
         where = _alias_positions(text)
@@ -330,10 +373,10 @@ def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES,
     return text.removeprefix("\ufeff")
 
 
-def load(path: str | os.PathLike, *, dir_fd: int | None = None) -> Document:
+def load(path: str | os.PathLike, *, dir_fd: int | None = None, strict_scalars: bool = False) -> Document:
     """Read and parse one YAML file, never through a symbolic link."""
     path = os.fspath(path)
-    return parse_text(read_text(path, dir_fd=dir_fd), path)
+    return parse_text(read_text(path, dir_fd=dir_fd), path, strict_scalars=strict_scalars)
 
 
 def load_json(path: str | os.PathLike, max_bytes: int, too_large_hint: str = "") -> Any:

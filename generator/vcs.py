@@ -95,6 +95,37 @@ def resolve_base(root: str, rev: str | None = None) -> Revision:
                                  hint=f"tried {', '.join(DEFAULT_BASES)}; pass --base REF")])
 
 
+def first_commit_times(instances: str, names: list[str]) -> dict[str, int | None]:
+    """The commit time at which each instance's file (the last time) entered the repository; None
+    when it is not committed. {} outside a git repository or without git: no order is known."""
+    try:
+        root = repo_root(instances)
+        out: dict[str, int | None] = {}
+        for name in names:
+            rel = os.path.relpath(os.path.join(os.path.abspath(instances), name, fleetdir.INSTANCE_FILE), root)
+            proc = _git(root, "log", "-1", "--diff-filter=A", "--format=%ct", "--", rel, check=False)
+            out[name] = int(proc.stdout.split()[0]) if proc.returncode == 0 and proc.stdout.split() else None
+        return out
+    except (FleetError, GitUnavailable):
+        return {}
+
+
+def changed_instances(instances: str, commit: str) -> set[str]:
+    """The instances whose directory differs in the working tree from `commit` (added, edited or
+    not yet tracked)."""
+    root = repo_root(instances)
+    top = os.path.abspath(instances)
+    rel = os.path.relpath(top, root)
+    names: set[str] = set()
+    for args in (("diff", "--name-only", "--no-renames", commit, "--", rel),
+                 ("ls-files", "--others", "--exclude-standard", "--", rel)):
+        for line in _git(root, *args).stdout.splitlines():
+            parts = os.path.relpath(os.path.join(root, line), top).split(os.sep)
+            if len(parts) > 1 and parts[0] != os.pardir:
+                names.add(parts[0])
+    return names
+
+
 def exists_at(root: str, commit: str, rel: str) -> bool:
     return _git(root, "cat-file", "-e", f"{commit}:{rel}", check=False).returncode == 0
 

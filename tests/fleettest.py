@@ -67,6 +67,24 @@ def other_warnings(stderr: str) -> list[str]:
             and not any(f"active security warning {a}:" in line for a in SAMPLE_ADVISORIES)]
 
 
+def yaml12_dumper():
+    """libyaml's safe dumper (PyYAML's own emitter mangles U+0085) that also quotes the strings YAML 1.2
+    reads as something else (`1e3`, `0o17`): instance files refuse those plain forms (sources.py)."""
+    import yaml
+
+    from generator import yamlout
+
+    class Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+        pass
+
+    def represent_str(dumper, value):
+        style = '"' if yamlout.core12(value) != value else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return Dumper
+
+
 def read_tree(root: str | os.PathLike) -> dict[str, bytes]:
     """Every file below `root`, by '/'-separated relative path."""
     root = os.fspath(root)

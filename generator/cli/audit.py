@@ -81,6 +81,11 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
     totals always cover the whole fleet.
 
     \b
+    The table fits the terminal without cutting a figure: the whole table when
+    it fits, else the same rows in parts (the name repeated), else one block per
+    row. Piped, it follows $COLUMNS, or prints whole tables when that is unset.
+
+    \b
     Examples:
       fleet audit                                  table of the whole fleet
       fleet audit 'ee4j.*' --format markdown       PR comment for some instances
@@ -118,8 +123,8 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
             sys.exit(EXIT_INTERNAL)
         doc = report.to_json()
         if fmt == "table" and not output:
-            console = stdout_console(ctx, width=200)
-            audit_formats.print_table(doc, console)
+            console, width = _table_console(ctx)
+            audit_formats.print_table(doc, console, width)
         else:
             _emit(ctx, audit_formats.render(doc, fmt), output)
         if output:
@@ -128,6 +133,17 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
                  f"{time.monotonic() - started:.2f}s")
         if report.has_errors:
             sys.exit(EXIT_INPUT)
+
+
+def _table_console(ctx: Context):
+    """The console and width of the table view: a terminal's width; piped, $COLUMNS when set, else
+    unlimited (the whole table, one line per row: for grep, files and CI logs)."""
+    if sys.stdout.isatty():
+        console = stdout_console(ctx)
+        return console, console.width
+    columns = os.environ.get("COLUMNS", "").strip()
+    width = int(columns) if columns.isdigit() and int(columns) > 0 else None
+    return stdout_console(ctx, width=width or 10_000), width
 
 
 def _read_clusters(fleet: dict, names, known: list[str]) -> list:

@@ -85,8 +85,8 @@ def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_a
 
     \b
     Exit codes: 0 deployed (or nothing to do), 1 bad input, a stale build/ or
-    drift found by --diff, 3 a cluster or controller failed, 130 interrupted.
-    See docs/deploy.md.
+    drift found by --diff, 2 usage error, 3 a cluster or controller failed,
+    4 internal error, 130 interrupted. See docs/deploy.md.
 
     \b
     Examples:

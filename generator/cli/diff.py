@@ -16,9 +16,9 @@ from .common import EXIT_INTERNAL, Context, guard
 
 @click.command("diff")
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--base", "base", metavar="REF", default=None,
-              help="The git revision to compare with (default: the merge base of HEAD with main, "
-                   "origin/main, master or origin/master).")
+@click.option("--base", "base", metavar="REF", is_flag=False, flag_value="", default=None,
+              help="The git revision to compare with. Omitted, or '--base' alone (as for check and audit): "
+                   "the merge base of HEAD with main, origin/main, master or origin/master.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="text for people; json for tools (formatVersion 1, docs/adding-a-project.md).")
 @click.option("-j", "--jobs", type=click.IntRange(1, 64), default=lambda: min(os.cpu_count() or 1, 8),
@@ -50,7 +50,7 @@ def diff(ctx: Context, names, base, fmt, jobs):
     """
     with guard(ctx):
         try:
-            revision = vcs.resolve_base(vcs.fleet_repo_root(ctx.paths.instances), base)
+            revision = vcs.resolve_base(vcs.fleet_repo_root(ctx.paths.instances), base or None)
             result = diff_mod.rendered_diff(ctx.paths, revision, tuple(names), jobs=jobs)
         except vcs.GitUnavailable as exc:
             click.echo(f"error: {exc}", err=True)

@@ -37,6 +37,9 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
     Examples:
       fleet validate
       fleet validate technology.cbi 'ee4j.*'
+
+    Exit codes: 0 valid (warnings allowed), 1 an error, 2 usage error,
+    4 internal error.
     """
     with guard(ctx):
         started = time.monotonic()
@@ -83,6 +86,10 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
       fleet generate                  the whole fleet
       fleet generate 'ee4j.*' -j 2    the Jakarta EE instances, two workers
       fleet generate --check          is build/ up to date? (before a push)
+
+    Exit codes: 0 written (or up to date with --check), 1 bad input or --check
+    found changes, 2 usage error, 4 internal error, output busy, or a write
+    refused by the machine (disk full, read-only file system).
     """
     with guard(ctx):
         started = time.monotonic()

@@ -43,8 +43,10 @@ def import_jiro(ctx: Context, checkout, names, into, force, image_repository, re
     Whatever has no equivalent is listed per instance, in the report and in a
     '# not imported:' comment at the top of its instance.yaml. Every written
     file passes 'fleet validate'; an instance that would not is not written.
-    Existing instances are left alone unless --force. Exit code 0 when every
-    selected instance was imported, 1 otherwise.
+    Existing instances are left alone unless --force.
+
+    Exit codes: 0 every selected instance was imported, 1 otherwise (or bad
+    input), 2 usage error, 4 internal error.
     """
     with guard(ctx):
         into = into or ctx.paths.instances

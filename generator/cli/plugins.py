@@ -45,6 +45,8 @@ def refresh(ctx: Context, source, version, versions_file):
     Example:
       curl -fsSLo uc.json 'https://updates.jenkins.io/update-center.actual.json?version=2.555.2'
       fleet plugins refresh --from uc.json --jenkins 2.555.2
+
+    Exit codes: 0 written, 1 bad input, 2 usage error, 4 internal error.
     """
     from .. import plugin_fleet
     with guard(ctx):
@@ -75,6 +77,9 @@ def usage(ctx: Context, plugin_ids, fmt):
     Examples:
       fleet plugins usage gradle
       fleet plugins usage script-security --format json
+
+    Exit codes: 0 ok, 1 bad input (e.g. an unknown plugin id), 2 usage error,
+    4 internal error.
     """
     from .. import plugin_fleet
     with guard(ctx):
@@ -103,6 +108,9 @@ def outdated(ctx: Context, source, version, fmt):
     \b
     Example:
       fleet plugins outdated --from uc.json
+
+    Exit codes: 0 ok (whether or not a plugin is outdated), 1 bad input,
+    2 usage error, 4 internal error.
     """
     from .. import plugin_fleet
     with guard(ctx):

@@ -1,4 +1,5 @@
-"""A Jenkins HTTP test double following Jenkins' reference behaviour (docs/push.md, "Testing"; controller.py).
+"""A Jenkins HTTP test double following Jenkins' reference behaviour (README.md here: how it works, what it
+is faithful to, how to start it by hand; docs/push.md, "Testing").
 
     with DoubleServer(JenkinsDouble(version="2.555.2")) as server:
         url = server.url()   # http://127.0.0.1:<port>/

@@ -113,9 +113,27 @@ def test_all_fixtures_import(imported):
     assert all(not r.diagnostics for r in result.instances)
 
 
+def modelines_resolved(into: str, files: dict[str, bytes], schemas: str = os.path.join(fleettest.ROOT, "schemas"),
+                       ) -> dict[str, bytes]:
+    """`files` with each $schema modeline checked to lead to the schema in use from where the file is, and
+    written as in the repository's layout (instances/ beside schemas/), so that the tree compares anywhere."""
+    out = {}
+    for rel, data in files.items():
+        first, nl, rest = data.partition(b"\n")
+        if first.startswith(b"# yaml-language-server: $schema="):
+            target = first.decode().split("=", 1)[1]
+            where = os.path.dirname(os.path.join(into, rel))
+            schema = os.path.basename(target)
+            assert os.path.normpath(os.path.join(where, target)) == os.path.join(schemas, schema), (rel, target)
+            depth = "../" * (rel.count("/") + 1)
+            first = f"# yaml-language-server: $schema={depth}schemas/{schema}".encode()
+        out[rel] = first + nl + rest
+    return out
+
+
 def test_imported_tree_matches_expected(imported):
     into, _, _ = imported
-    actual = fleettest.read_tree(into)
+    actual = modelines_resolved(into, fleettest.read_tree(into))
     if fleettest.UPDATE:
         fleettest.replace_tree(EXPECTED, actual)
     diff = fleettest.tree_diff(actual, fleettest.read_tree(EXPECTED))
@@ -128,7 +146,7 @@ def test_report_lists_what_was_not_mapped(imported):
         assert [n.path for n in r.not_imported] == NOT_IMPORTED[r.name], r.name
         with open(os.path.join(into, r.name, "instance.yaml"), encoding="utf-8") as fh:
             lines = fh.read().splitlines()
-        assert lines[0] == "# yaml-language-server: $schema=../../schemas/instance.schema.json"
+        assert lines[0].startswith("# yaml-language-server: $schema=")  # where it leads: test_schema_modelines_...
         block = [line for line in lines if line.startswith("#")]
         if NOT_IMPORTED[r.name]:
             assert "# not imported:" in block
@@ -371,6 +389,27 @@ def test_cli_imports_reports_and_refuses_to_overwrite(tmp_path):
     assert (into / "technology.cbi" / "instance.yaml").read_text().startswith("# yaml-language-server")
     assert not (into / "technology.cbi" / "jenkins.yaml").exists()
     assert "1 imported" not in forced.stderr and "2 imported" in forced.stderr
+
+
+def test_schema_modelines_lead_to_the_schemas_wherever_the_fleet_is(tmp_path):
+    """Outside the repository `../../schemas/...` led nowhere: each modeline is relative to the file."""
+    outside = tmp_path / "elsewhere" / "fleet"
+    import_jiro(CHECKOUT, os.fspath(outside), ["technology.jgit"])
+    first = (outside / "technology.jgit" / "instance.yaml").read_text().splitlines()[0]
+    target = first.split("$schema=", 1)[1]
+    assert os.path.samefile(outside / "technology.jgit" / target,
+                            os.path.join(fleettest.ROOT, "schemas", "instance.schema.json"))
+    assert os.path.samefile(outside / (outside / "fleet.yaml").read_text().splitlines()[0].split("$schema=", 1)[1],
+                            os.path.join(fleettest.ROOT, "schemas", "fleet.schema.json"))
+    # in a repository's layout (instances/ beside schemas/) the lines are the usual relative ones
+    repo = tmp_path / "repo"
+    shutil.copytree(os.path.join(fleettest.ROOT, "schemas"), repo / "schemas")
+    paths = fleet.Paths(instances=os.fspath(repo / "instances"), schemas=os.fspath(repo / "schemas"))
+    import_jiro(CHECKOUT, paths.instances, ["technology.jgit"], paths=paths)
+    assert (repo / "instances" / "technology.jgit" / "instance.yaml").read_text().startswith(
+        "# yaml-language-server: $schema=../../schemas/instance.schema.json\n")
+    assert (repo / "instances" / "fleet.yaml").read_text().startswith(
+        "# yaml-language-server: $schema=../schemas/fleet.schema.json\n")
 
 
 def test_cli_help_has_an_example():

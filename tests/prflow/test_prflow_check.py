@@ -128,3 +128,44 @@ def test_the_comment_fits_github_limits():
     assert len(md) < 65536
     assert "cut to fit a comment: run 'fleet diff' to see it all" in md
     assert "- `a.b` (changed): ~ `ConfigMap/x` (1000 fields)" in md
+
+
+def test_a_pasted_secret_never_reaches_the_summary_or_the_log(fleet_repo, tmp_path):
+    """The summary is a public pull-request comment and CI logs are public: a password, token or
+    private key written into an instance file is shown as <redacted>, with the caret still right."""
+    inst = fleet_repo / "instances" / "tools.cdt" / "instance.yaml"
+    secrets = ["s3cr3t-Value-42", "hunter22", "11a0c2e5f6d7b8a9c0d1e2f3a4b5c6d7e8", "ghp_" + "A1b2C3d4" * 5]
+    inst.write_text(inst.read_text().replace("jenkins:\n", (
+        "jenkins:\n"
+        f"  adminPassword: \"{secrets[0]}\"\n"
+        f"  ldap: {{managerPassword: {secrets[1]}, url: ldaps://ldap.example.org}}\n"
+        f"  maxConcurrency: {secrets[2]}\n"
+        f"  systemMessage: {secrets[3]}\n")))
+    summary = tmp_path / "summary.md"
+    run = check(fleet_repo, "--summary-md", summary)
+    assert run.code == 1
+    text = summary.read_text()
+    for secret in secrets:
+        assert secret not in text and secret not in run.stderr and secret not in run.stdout
+    errors = text.split("### Errors", 1)[1]
+    assert "  adminPassword: <redacted>\n" in errors
+    assert "  ldap: {managerPassword: <redacted>, url: ldaps://ldap.example.org}\n" in errors
+    assert ("jenkins.maxConcurrency: expected a whole number, found the string '<redacted>'\n"
+            "  9 |   maxConcurrency: <redacted>\n"
+            "    |                   ^~~~~~~~~~\n") in errors
+
+
+def test_packs_over_the_policy_are_named_by_validate_as_check_fails_on_them(fleet_repo, tmp_path):
+    set_key(fleet_repo / "instances" / "tools.cdt" / "instance.yaml", "resourcePacks", "9")  # policy.maxPacks: 8
+    validated = fleet(fleet_repo, "validate", "-j", "1")
+    assert validated.code == 0
+    assert ("instances/tools.cdt/instance.yaml:5:18: warning: project.resourcePacks: 9 resource packs, above the "
+            "fleet maximum of 8 (policy.maxPacks), and no project.packsApproval: fleet check and fleet audit fail "
+            "on it\n  5 |   resourcePacks: 9\n    |                  ^\n  hint: add project.packsApproval with the "
+            "reference of the approval (e.g. a ticket URL), or lower resourcePacks\n") in validated.stderr
+    checked = check(fleet_repo)
+    assert checked.code == 1 and re.search(r"^audit\s+failed", checked.stdout, re.MULTILINE)
+    set_key(fleet_repo / "instances" / "tools.cdt" / "instance.yaml", "packsApproval",
+            "https://helpdesk.example.org/tickets/7")
+    assert "packsApproval" not in fleet(fleet_repo, "validate", "-j", "1").stderr
+    assert check(fleet_repo).code == 0

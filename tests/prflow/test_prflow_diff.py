@@ -102,6 +102,9 @@ def test_default_base_and_errors(fleet_repo):
     out = rendered(fleet_repo)  # the merge base with main
     assert out.startswith("Rendered diff: merge-base(HEAD, main) (")
     assert "~ rt.jetty: changed (okd-c2, namespace jetty)" in out
+    assert rendered(fleet_repo, "--base") == out  # a bare --base, as check and audit accept it
+    named = rendered(fleet_repo, "rt.jetty", "--base")
+    assert named.splitlines()[0] == out.splitlines()[0] and "~ rt.jetty: changed (okd-c2, namespace jetty)" in named
     bad = fleet(fleet_repo, "diff", "--base", "no-such-ref")
     assert bad.code == 1 and "unknown git revision 'no-such-ref'" in bad.stderr
     (fleet_repo / "instances" / "rt.jetty" / "instance.yaml").write_text("project: [\n")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
-from fleettest import SCHEMA_LINE, copy_sample_fleet, other_warnings
+from fleettest import ROOT, copy_sample_fleet, other_warnings
 from prflowtest import fleet, tree
 
 NOTE = ("# Created by 'fleet new'. State only what differs from the fleet defaults "
@@ -24,11 +25,20 @@ def new(where: Path, *args):
     return fleet(where, "new", *args, "-j", "1")
 
 
+def modeline(where: Path, name: str) -> str:
+    """The first line `fleet new` writes: the schema in use, relative to the new file (this copy of the
+    fleet is outside the repository: ../../schemas would lead nowhere)."""
+    schema = Path(ROOT) / "schemas" / "instance.schema.json"
+    return "# yaml-language-server: $schema=" + os.path.relpath(schema, where / "instances" / name) + "\n"
+
+
 def test_minimal_instance_states_only_what_the_fleet_expects(fleet_dir):
     run = new(fleet_dir, "science.dawn", "--display-name", "Eclipse DAWN")
     assert run.code == 0, run.stderr
     path = fleet_dir / "instances" / "science.dawn" / "instance.yaml"
-    assert path.read_text() == (SCHEMA_LINE + NOTE + "project:\n  fullName: science.dawn\n  displayName: Eclipse DAWN\n")
+    assert path.read_text() == (modeline(fleet_dir, "science.dawn") + NOTE
+                                + "project:\n  fullName: science.dawn\n  displayName: Eclipse DAWN\n")
+    assert (path.parent / modeline(fleet_dir, "science.dawn").split("=", 1)[1].strip()).is_file()
     assert run.stdout.splitlines()[:2] == [
         "created instances/science.dawn/instance.yaml",
         ("  https://ci.example.org/dawn on cluster okd-c1, namespace dawn; 1 pack: quota 3 pods, "
@@ -44,7 +54,7 @@ def test_packs_and_cluster_are_written_only_when_they_differ_from_the_defaults(f
     run = new(fleet_dir, "tools.big", "--display-name", "Big: \"tools\" #1", "--packs", "3", "--cluster", "okd-c2")
     assert run.code == 0, run.stderr
     text = (fleet_dir / "instances" / "tools.big" / "instance.yaml").read_text()
-    assert text == (SCHEMA_LINE + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
+    assert text == (modeline(fleet_dir, "tools.big") + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
                     "  resourcePacks: 3\ndeployment:\n  cluster: okd-c2\n")
     assert yaml.safe_load(text)["project"]["displayName"] == 'Big: "tools" #1'
     assert "on cluster okd-c2, namespace big; 3 packs" in run.stdout
@@ -97,7 +107,9 @@ REFUSALS = [
     # Validated with the whole fleet: technology.cbi already has namespace cbi and the URL /cbi on okd-c1.
     (["modeling.cbi", "--display-name", "Another CBI"],
      ("instances/modeling.cbi/instance.yaml:4:13: error: project.fullName: namespace 'cbi' on cluster 'okd-c1' "
-     "is also used by technology.cbi"), "set project.shortName or deployment.namespace to a unique name"),
+     "is also used by technology.cbi"),
+     ("technology.cbi had it before this change: set project.shortName or deployment.namespace of modeling.cbi to a "
+     "unique name")),
 ]
 
 
@@ -112,6 +124,39 @@ def test_refusals_write_nothing(fleet_dir, args, message, hint):
     assert hint in run.stderr
     assert "Traceback" not in run.stderr and run.stdout == ""
     assert tree(fleet_dir / "instances") == before  # no file, no directory, no staging leftover
+
+
+@pytest.mark.parametrize("name", ["Technology.Foo_bar", "Technology.Dash", "technology.da_sh", "technology.-dash",
+                                  "Tech.Foo Bar", "dash", "Foo_Bar", "technology.foo bar", "a.b.C_d", "ee4j._"])
+def test_a_suggested_name_is_one_new_accepts(fleet_dir, name):
+    """The hint's name (the last quoted one) passes every name check; no suggestion rather than a bad one."""
+    import re
+
+    from generator import fleet as fleet_mod
+    from generator import scaffold
+
+    paths = fleet_mod.Paths(instances=str(fleet_dir / "instances"))
+    (refusal,) = scaffold.check_name(paths, name)
+    if "e.g. " in refusal.hint:
+        suggestion = refusal.hint.rsplit("e.g. ", 1)[1]
+    else:
+        quoted = re.findall(r"'([^']+)'$", refusal.hint)
+        suggestion = quoted[0] if quoted else None
+    if name == "ee4j._":
+        assert suggestion is None, refusal.hint
+        return
+    assert suggestion, refusal.hint
+    assert scaffold.check_name(paths, suggestion) == [], (name, suggestion)
+
+
+def test_the_suggested_name_is_created(fleet_dir):
+    run = new(fleet_dir, "Technology.Foo_bar", "--display-name", "Foo")
+    assert run.code == 1
+    assert run.stderr.splitlines()[:2] == [
+        "instances: error: 'Technology.Foo_bar' is not a valid instance name (segment 'Foo_bar')",
+        ("  hint: instance names are lowercase; each dot-separated segment uses a-z, 0-9 and '-', and starts and "
+        "ends with a letter or digit: 'technology.foo-bar'")]
+    assert new(fleet_dir, "technology.foo-bar", "--display-name", "Foo").code == 0
 
 
 def test_collision_names_only_the_new_file(fleet_dir):

@@ -18,7 +18,7 @@ from unittest import mock
 import pytest
 import yaml
 from fleet_strategies import FLEET_YAML, fleets
-from fleettest import SCHEMA_LINE, write
+from fleettest import SCHEMA_LINE, write, yaml12_dumper
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,15 +38,16 @@ def examples(default: int, cost: int = 1) -> settings:
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-# libyaml's emitter: PyYAML's pure-Python one mangles U+0085 (NEL) in a plain scalar when unicode is on.
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+# libyaml's emitter (PyYAML's pure-Python one mangles U+0085 (NEL) in a plain scalar when unicode is on),
+# quoting what YAML 1.2 reads otherwise.
+_DUMPER = yaml12_dumper()
 
 
 def write_fleet(root: str, specs: dict[str, dict]) -> str:
     instances = os.path.join(root, "instances")
     write(os.path.join(instances, "fleet.yaml"), FLEET_YAML)
     for name, data in specs.items():
-        text = yaml.dump(data, Dumper=_DUMPER, allow_unicode=_DUMPER is not yaml.SafeDumper, sort_keys=False,
+        text = yaml.dump(data, Dumper=_DUMPER, allow_unicode=_DUMPER.__base__ is not yaml.SafeDumper, sort_keys=False,
                          width=1 << 20)
         assert yaml.safe_load(text) == data  # the harness writes what it means
         write(os.path.join(instances, name, "instance.yaml"), SCHEMA_LINE + text)

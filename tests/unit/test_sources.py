@@ -240,3 +240,39 @@ def test_a_tab_where_a_token_should_start_gets_the_tab_hint():
     d = one_error("jenkins:\n\tquietPeriod: 5\n")
     assert (d.line, d.column) == (2, 1)
     assert d.hint == "indent with spaces, not tabs"
+
+
+# --- YAML 1.1 against YAML 1.2 ------------------------------------------------------------------------
+
+AMBIGUOUS = [  # plain value, the error (instance and fleet files), what a YAML 1.1 reader makes of it
+    ("yes", "'yes' reads as true in YAML 1.1 but as the text \"yes\" in YAML 1.2", True),
+    ("Off", "'Off' reads as false in YAML 1.1 but as the text \"Off\" in YAML 1.2", False),
+    ("010", "'010' reads as the number 8 in YAML 1.1 but as the number 10 in YAML 1.2", 8),
+    ("0b11", "'0b11' reads as the number 3 in YAML 1.1 but as the text \"0b11\" in YAML 1.2", 3),
+    ("1_000", "'1_000' reads as the number 1000 in YAML 1.1 but as the text \"1_000\" in YAML 1.2", 1000),
+    ("1:30", "'1:30' reads as the number 90 in YAML 1.1 but as the text \"1:30\" in YAML 1.2", 90),
+    ("1e3", "'1e3' reads as the text \"1e3\" in YAML 1.1 but as the number 1000.0 in YAML 1.2", "1e3"),
+    ("0o17", "'0o17' reads as the text \"0o17\" in YAML 1.1 but as the number 15 in YAML 1.2", "0o17"),
+    ("+0x1F", "'+0x1F' reads as the number 31 in YAML 1.1 but as the text \"+0x1F\" in YAML 1.2", 31),
+]
+
+
+@pytest.mark.parametrize("value,message,v11", AMBIGUOUS, ids=[a[0] for a in AMBIGUOUS])
+def test_values_yaml_1_1_and_1_2_read_differently_are_refused_in_strict_files(value, message, v11):
+    with pytest.raises(FleetError) as info:
+        parse_text(f"a:\n  b: {value}\n", "f.yaml", strict_scalars=True)
+    (d,) = info.value.diagnostics
+    assert (d.line, d.column, d.key, d.message) == (2, 6, "a.b", message)
+    assert d.hint.endswith(f'or quote it ("{value}") for the text')
+    # quoted, it is the text for every reader; other files (JCasC overrides, read by Jenkins with
+    # YAML 1.1 as we do) keep the YAML 1.1 reading
+    assert parse_text(f'a: "{value}"\n', "f.yaml", strict_scalars=True).data == {"a": value}
+    assert parse_text(f"a: {value}\n", "f.yaml").data == {"a": v11}
+
+
+@pytest.mark.parametrize("value,typed", [("true", True), ("False", False), ("10", 10), ("-3", -3), ("0", 0),
+                                         ("0x1f", 31), ("1.5", 1.5), (".5", 0.5), ("-2.0", -2.0), ("~", None),
+                                         ("null", None), ("2.555.2", "2.555.2"), ("1.0.0-rc1", "1.0.0-rc1"),
+                                         ("2024-01-01", "2024-01-01"), ("ou=people", "ou=people")])
+def test_values_both_read_alike_are_accepted(value, typed):
+    assert parse_text(f"a: {value}\n", "f.yaml", strict_scalars=True).data == {"a": typed}
