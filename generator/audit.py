@@ -11,7 +11,6 @@ The report is plain data; generator/audit_formats.py renders it, the CLI prints 
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from . import __version__, fleetdir, yamlout
 from . import fleet as fleet_mod
 from .errors import Diagnostic, FleetError
 from .model import ModelEngine, ModelInput
+from .names import select_names
 from .output import INDEX
 from .schema import Schemas, validate_document
 
@@ -480,7 +480,8 @@ def snapshot(paths: fleet_mod.Paths, names: Iterable[str] = (), *, build_dir: st
     else:
         art = Artifacts(directory=build_dir)
         all_names = art.names()
-        selected = _select_built(build_dir, all_names, names)
+        selected = select_names(all_names, names, where=build_dir, missing="no instance named '{}' in this build",
+                                hint="run 'fleet generate' to build it, or audit without --build")
         source = {"kind": "build", "path": build_dir}
     fleet_doc = _fleet_document(paths)
     instances = {n: read_instance(art, n) for n in all_names}
@@ -493,21 +494,6 @@ def _fleet_document(paths: fleet_mod.Paths) -> dict:
     if any(d.is_error for d in diags):
         raise FleetError(diags)
     return doc.data
-
-
-def _select_built(build_dir: str, available: list[str], names: tuple[str, ...]) -> list[str]:
-    if not names:
-        return available
-    chosen, diags = [], []
-    for pattern in names:
-        hits = fnmatch.filter(available, pattern)
-        if not hits:
-            diags.append(Diagnostic(build_dir, 0, 0, "", f"no instance named '{pattern}' in this build",
-                                    hint="run 'fleet generate' to build it, or audit without --build"))
-        chosen.extend(h for h in hits if h not in chosen)
-    if diags:
-        raise FleetError(diags)
-    return sorted(chosen)
 
 
 # --- the report ---------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ generator/status.py and generator/push.py. Library code: returns results, never 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from . import __version__, diff, output, yamlout
 from .errors import Diagnostic, FleetError
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
+from .names import pick_names, select_names
 
 SOURCE_ANNOTATION = "jenkins-fleet.io/source-sha256"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "jenkins-fleet")
@@ -97,16 +97,11 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
     if index is None or not isinstance(index.get("instances"), dict):
         raise FleetError([Diagnostic(index_path, 0, 0, "", f"no generated fleet here (missing or unreadable "
                                      f"{output.INDEX})", hint="run 'fleet generate' first, or pass --build DIR")])
-    known = sorted(index["instances"])
-    selected, diags = [], []
-    for pattern in names or ("*",):
-        hits = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
-        if not hits:
-            diags.append(Diagnostic(index_path, 0, 0, "", f"no generated instance matches '{pattern}'",
-                                    hint="run 'fleet generate' for it, or check the name"))
-        selected.extend(h for h in hits if h not in selected)
+    selected, diags = pick_names(index["instances"], names or ("*",), where=index_path,
+                                 missing="no generated instance matches '{}'",
+                                 hint="run 'fleet generate' for it, or check the name")
     out = []
-    for name in sorted(selected):
+    for name in selected:
         entry = index["instances"][name]
         objects = []
         for rel, sha in sorted((entry.get("files") or {}).items()):
@@ -165,7 +160,7 @@ def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
     index = output.read_index(build_dir) or {}
     built = index.get("instances", {})
     current = {i.name for i in checked.inputs}
-    selected = set(diff.select(sorted(current | set(built)), names)) if names else current | set(built)
+    selected = set(select_names(current | set(built), names, where=paths.instances))
     hint = "run 'fleet generate', then deploy"
     out = []
     for name in sorted(selected - set(built)):

@@ -23,7 +23,6 @@ git revision and the working tree) instance by instance and object by object.
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import hashlib
 import json
 import re
@@ -33,7 +32,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from . import yamlout
-from .errors import Diagnostic, FleetError
+from .names import select_names
 
 # Keys holding secrets (managerPasswordSecret, privateKey, token...); not secretName, a Kubernetes object's name.
 SECRET_KEY = re.compile(r"(password|passphrase|privatekey|token|^secret$|secret$)", re.IGNORECASE)
@@ -464,7 +463,7 @@ def diff_fleets(old_files: dict[str, bytes], new_files: dict[str, bytes], names=
     """Compare two renderings ({"<name>/<rel>": bytes}); NAME patterns limit the instances (and leave
     the fleet-wide files out)."""
     (old, old_shared), (new, new_shared) = split_by_instance(old_files), split_by_instance(new_files)
-    chosen = select(sorted(set(old) | set(new)), names)
+    chosen = select_names(set(old) | set(new), names, missing="no instance named '{}' in either revision")
     instances, unchanged = [], []
     for name in chosen:
         entry = diff_instance(name, old.get(name), new.get(name))
@@ -474,22 +473,6 @@ def diff_fleets(old_files: dict[str, bytes], new_files: dict[str, bytes], names=
             instances.append(entry)
     shared = [] if names else diff_files(old_shared, new_shared)
     return FleetDiff(instances, unchanged, revision, shared)
-
-
-def select(available: list[str], names) -> list[str]:
-    if not names:
-        return available
-    chosen: list[str] = []
-    missing = []
-    for pattern in names:
-        hits = fnmatch.filter(available, pattern)
-        if not hits:
-            missing.append(Diagnostic("", 0, 0, "", f"no instance named '{pattern}' in either revision",
-                                      hint="NAME is a fullName or a shell pattern such as 'ee4j.*'"))
-        chosen.extend(h for h in hits if h not in chosen)
-    if missing:
-        raise FleetError(missing)
-    return sorted(chosen)
 
 
 _SIGN = {"added": "+", "removed": "-", "changed": "~"}
