@@ -12,12 +12,9 @@ The report is plain data; generator/audit_formats.py renders it, the CLI prints 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import yaml
 
@@ -27,6 +24,7 @@ from .errors import Diagnostic, FleetError
 from .model import ModelEngine, ModelInput
 from .names import select_names
 from .output import INDEX
+from .quantity import cpu_millis, memory_mib, parse_quantity
 from .schema import Schemas, validate_document
 
 FORMAT_VERSION = 1
@@ -101,48 +99,6 @@ class Finding:
 
 def finding(rule: str, message: str, *, instance=None, cluster=None, severity: str | None = None) -> Finding:
     return Finding(rule, severity or RULES[rule].severity, message, instance, cluster)
-
-
-# --- quantities -------------------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^(?P<num>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
-_SUFFIX = {
-    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}
-MIB = 2**20
-
-
-def parse_quantity(q) -> Fraction:
-    """A Kubernetes quantity ("2", "2000m", "1.5", "8Gi", "1e3", 11) as an exact number of base units."""
-    if isinstance(q, bool):
-        raise TypeError(f"not a quantity: {q!r}")
-    if isinstance(q, int):
-        return Fraction(q)
-    if isinstance(q, float):
-        return Fraction(str(q))
-    if not isinstance(q, str):
-        raise TypeError(f"not a quantity: {q!r}")
-    m = _QUANTITY.match(q.strip())
-    if not m:
-        raise ValueError(f"not a quantity: {q!r}")
-    number, suffix = Fraction(m["num"]), m["suffix"] or ""
-    if suffix[:1] in ("e", "E"):
-        return number * Fraction(10) ** int(suffix[1:])
-    return number * _SUFFIX[suffix]
-
-
-def cpu_millis(q) -> int:
-    """CPU in millicores, rounded up as the API server does for sub-millicore values."""
-    return math.ceil(parse_quantity(q) * 1000)
-
-
-def memory_mib(q) -> int:
-    """Memory in MiB, rounded up (a decimal "1G" is 953.7Mi and counts as 954)."""
-    return math.ceil(parse_quantity(q) / MIB)
 
 
 # --- facts read from the artifacts ---------------------------------------------------------------

@@ -87,7 +87,7 @@ from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
 from .plugins import UNKNOWN as UNKNOWN_PLUGIN
 from .plugins import parse_spec
-from .quantity import cpu_millis, memory_mib
+from .quantity import same_quantity
 from .schema import FLEET_SCHEMA, INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import format_path, load
 from .version_number import version_key
@@ -382,13 +382,6 @@ def _leaf_diff(wanted: dict, have: dict) -> dict:
     return out
 
 
-def _same_quantity(a: str, b: str, parse) -> bool:
-    try:
-        return parse(a) == parse(b)
-    except (ValueError, TypeError):
-        return a == b
-
-
 class _Fits:
     """Does a value fit one part of the instance schema? (Keeps the regexes in one place: the schema.)"""
 
@@ -611,7 +604,7 @@ class Mapper:
                 self.skip(("storage",), f"the claim template {claim!r} does not fit the instance schema "
                                         f"({self.fits.hint(P_STORAGE + 'claimTemplateName')}){LOST_STATE}")
         size = st.get("quota", JIRO_STORAGE_SIZE)
-        if not _same_quantity(size, ds["size"], memory_mib):
+        if not same_quantity(size, ds["size"]):
             if self.fits(P_STORAGE + "size", size):
                 out["size"] = size
             else:
@@ -666,13 +659,13 @@ class Mapper:
             ours["mode"] = t["mode"]
         resources: dict = {}
         res = _get(t, ("kubernetes", "resources"), {})
-        for kind, parse, pointer in (("cpu", cpu_millis, "cpu"), ("memory", memory_mib, "memory")):
+        for kind in ("cpu", "memory"):
             for side in ("request", "limit"):
                 value = _get(res, (kind, side))
                 default = _get(default_res, (kind, side))
-                if value is None or (default is not None and _same_quantity(str(value), str(default), parse)):
+                if value is None or (default is not None and same_quantity(value, default)):
                     continue
-                ptr = f"{P_TEMPLATE}resources/properties/{pointer}/properties/{side}"
+                ptr = f"{P_TEMPLATE}resources/properties/{kind}/properties/{side}"
                 if self.fits(ptr, value):
                     resources.setdefault(kind, {})[side] = value
                 else:

@@ -157,12 +157,12 @@ local pluginId(p) = std.split(p, ':')[0];
       local memory = std.get(r, 'memory', {});
       {
         cpu: {
-          request: if std.objectHas(cpu, 'request') then u.cpuMillis(cpu.request) else res.agent.cpu.request,
-          limit: if std.objectHas(cpu, 'limit') then u.cpuMillis(cpu.limit) else res.agent.cpu.limit,
+          request: if std.objectHas(cpu, 'request') then u.schemaCpuMillis(cpu.request) else res.agent.cpu.request,
+          limit: if std.objectHas(cpu, 'limit') then u.schemaCpuMillis(cpu.limit) else res.agent.cpu.limit,
         },
         memory: {
-          request: if std.objectHas(memory, 'request') then u.memoryMiB(memory.request) else res.agent.memory.request,
-          limit: if std.objectHas(memory, 'limit') then u.memoryMiB(memory.limit) else res.agent.memory.limit,
+          request: if std.objectHas(memory, 'request') then u.schemaMemoryMiB(memory.request) else res.agent.memory.request,
+          limit: if std.objectHas(memory, 'limit') then u.schemaMemoryMiB(memory.limit) else res.agent.memory.limit,
         },
       };
     local basic = { name: 'basic', labels: ['basic'], image: d.agentImage, mode: 'NORMAL' };
