@@ -24,10 +24,11 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import __version__, diff, output, yamlout
+from . import __version__, output, yamlout
 from .errors import Diagnostic, FleetError
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
 from .names import pick_names, select_names
+from .value_diff import FULL, Change, diff_values, format_change
 
 SOURCE_ANNOTATION = "jenkins-fleet.io/source-sha256"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "jenkins-fleet")
@@ -652,7 +653,7 @@ def _delete_orphans(orphans: list[Orphan], kubectl_factory, fleet) -> None:
 class ObjectDrift:
     object: str  # Kind/name
     change: str  # missing | extra | changed | conflict
-    fields: list[diff.Change] = field(default_factory=list)
+    fields: list[Change] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"object": self.object, "change": self.change, "fields": [c.as_dict() for c in self.fields]}
@@ -708,7 +709,7 @@ def drift_one(inst: Instance, kubectl: Kubectl, state: ClusterState) -> Instance
         want = merged.get(key)
         if want is None:
             continue
-        changes = list(diff.diff_values(_clean(live[key]), _clean(want), diff.FULL).changes)
+        changes = list(diff_values(_clean(live[key]), _clean(want), FULL).changes)
         if changes:
             out.objects.append(ObjectDrift(label, "changed", changes))
     for o in state.objects:
@@ -753,7 +754,7 @@ def format_drift(d: InstanceDrift) -> list[str]:
                 "changed": "differs"}[o.change]
         lines.append(f"    {sign} {o.object}: {what}")
         for change in o.fields:
-            body = diff.format_change(change, text_blocks=True)
+            body = format_change(change, text_blocks=True)
             if len(body) > MAX_FIELD_LINES:  # a whole JCasC replaced: the first lines say enough
                 body = body[:MAX_FIELD_LINES] + [f"    ... {len(body) - MAX_FIELD_LINES} more lines"]
             lines.extend("        " + printable(line, 400) for line in body)

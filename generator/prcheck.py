@@ -8,7 +8,7 @@ The steps, in order; a failed step skips those that need its output:
               rendering and the offline manifest validation (Kubernetes schemas, Route CRD,
               JCasC schema)
   audit       the rules of generator/audit.py on the generated files; an error finding fails
-  diff        with a base revision only: the rendered diff (generator/diff.py) and the quota
+  diff        with a base revision only: the rendered diff (generator/rendered_diff.py) and the quota
               delta per cluster (generator.audit.compare_base), both from the same renderings
 
 A base that cannot be resolved (unknown ref, no main branch) fails the check; a base whose
@@ -23,8 +23,8 @@ import tempfile
 from dataclasses import dataclass, field
 
 from . import audit, audit_formats, fleetdir, output, vcs
-from . import diff as diff_mod
 from . import fleet as fleet_mod
+from . import rendered_diff as diff_mod
 from .errors import Diagnostic, FleetError
 
 PASSED, FAILED, WARNED, SKIPPED = "passed", "failed", "warning", "skipped"

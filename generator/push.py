@@ -6,7 +6,7 @@ controller's push; nothing is applied after a failed check; one controller's
 failure never stops the others.  Library code: returns results, never prints.
 
 Where controllers are and how to log in: generator/targets.py; the semantic
-diff of JCasC: generator/jcasc_diff.py.
+diff of JCasC: generator/value_diff.py (managed_diff).
 """
 
 from __future__ import annotations
@@ -22,39 +22,17 @@ from . import __version__, sources, version_number, yamlout
 from .errors import WARNING, Diagnostic, FleetError
 from .fleet_run import Running, run_parallel
 from .jenkins_client import (
-    CheckIssue,
     InstalledPlugin,
     Interrupted,
     JenkinsClient,
     JenkinsError,
     RetryPolicy,
 )
+from .targets import Target
+from .value_diff import Change, managed_diff
+from .version_number import version_key
 
 OUTCOMES = ("unchanged", "applied", "failed", "skipped")
-# Re-exported: callers (the CLI, fleet status) use these names from here.
-from .jcasc_diff import REDACTED, Change, Diff, format_change, managed_diff, redact  # noqa: F401
-from .targets import (  # noqa: F401
-    ENV_RELOAD_TOKEN,
-    ENV_TOKEN,
-    ENV_USER,
-    JCASC,
-    MODEL,
-    BuildEntry,
-    CredentialStore,
-    Secret,
-    Target,
-    Targets,
-    credentials_from_env,
-    expand_url,
-    load_credentials,
-    load_targets,
-    read_build,
-    resolve_targets,
-    safe_url,
-    stale_warnings,
-    url_problem,
-)
-from .version_number import version_key
 
 # --- plugins ----------------------------------------------------------------------------------
 
@@ -421,10 +399,3 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
         results.append(result)
     return FleetResult(sorted(results, key=lambda r: r.name), time.monotonic() - started,
                        run.interrupted or running.stop.is_set(), options.dry_run, bugs)
-
-
-__all__ = ["BuildEntry", "Change", "CheckIssue", "CredentialStore", "Diff", "FleetResult", "PluginReport",
-           "PushOptions", "Result", "Secret", "Target", "Targets", "check_diagnostics", "compare_pinned",
-           "compare_plugins", "credentials_from_env", "expand_url", "format_change", "load_credentials",
-           "load_targets", "managed_diff", "model_plugins", "push_fleet", "push_one", "read_build",
-           "resolve_targets", "stale_warnings", "url_problem"]

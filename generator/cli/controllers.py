@@ -37,22 +37,22 @@ def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentia
     """Targets (URL, credentials, mode) for the selected instances of the build; warns about --insecure."""
     from .. import jenkins_client
     from .. import (
-        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+        targets as targets_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
     )
-    entries = push_lib.read_build(build_dir, names)
+    entries = targets_lib.read_build(build_dir, names)
     if url is not None and len(entries) != 1:
         raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
-    print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances, names))
+    print_diagnostics(ctx, targets_lib.stale_warnings(entries, build_dir, ctx.paths.instances, names))
     targets = None
     if targets_path:
         index = output.read_index(build_dir) or {}
-        targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+        targets = targets_lib.load_targets(targets_path, set(index.get("instances", {})))
         print_diagnostics(ctx, targets.warnings)
     if credentials_path:
-        store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        store = targets_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
     else:
-        store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
-    resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
+        store = targets_lib.CredentialStore(default=targets_lib.credentials_from_env(os.environ))
+    resolved = targets_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
                                         insecure=insecure)
     extra = jenkins_client.extra_header_names(os.environ)
     if extra:

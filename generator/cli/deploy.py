@@ -161,30 +161,31 @@ def _controller_hooks(ctx, build_dir, jobs, request_timeout, url, targets_path, 
     """The health probe between waves and the chained reload push, when Jenkins credentials exist."""
     from .. import push as push_lib
     from .. import status as status_lib
+    from .. import targets as targets_lib
 
     if credentials_path:
-        store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        store = targets_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
     else:
-        store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
+        store = targets_lib.CredentialStore(default=targets_lib.credentials_from_env(os.environ))
     has_credentials = bool(store.default or store.clusters or store.instances)
     if push_reload and not has_credentials:
         raise FleetError([Diagnostic("", 0, 0, "--push", "no Jenkins credentials for the reload push",
-                                     hint=f"set {push_lib.ENV_USER} and {push_lib.ENV_TOKEN}, or use --credentials "
+                                     hint=f"set {targets_lib.ENV_USER} and {targets_lib.ENV_TOKEN}, or use --credentials "
                                           "FILE; or deploy without --push and run the printed command")])
     if not has_credentials:
         return None, None, "skipped: no Jenkins credentials"
     targets = None
     if targets_path:
         index = output.read_index(build_dir) or {}
-        targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+        targets = targets_lib.load_targets(targets_path, set(index.get("instances", {})))
         print_diagnostics(ctx, targets.warnings)
     if insecure:
         import urllib3
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def resolve(names, reload=False):
-        entries = push_lib.read_build(build_dir, names)
-        return push_lib.resolve_targets(entries, targets=targets, store=store, url=url if len(names) == 1 else None,
+        entries = targets_lib.read_build(build_dir, names)
+        return targets_lib.resolve_targets(entries, targets=targets, store=store, url=url if len(names) == 1 else None,
                                         reload=reload, insecure=insecure)
 
     def health(names, seconds):

@@ -87,9 +87,7 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
 
 
 def _print_details(ctx: Context, fleet) -> None:
-    from .. import (
-        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
-    )
+    from ..value_diff import format_change
     for r in fleet.results:
         print_diagnostics(ctx, r.diagnostics)
         # what a controller said (warnings, reasons, live values) goes through printable(): no raw control
@@ -105,7 +103,7 @@ def _print_details(ctx: Context, fleet) -> None:
             click.echo(click.style(f"{r.name} ({r.url}): {len(r.changes)} key{'s' * (len(r.changes) != 1)} "
                                    f"{verb}", bold=True), color=ctx.color)
             for change in r.changes:
-                for line in push_lib.format_change(change):
+                for line in format_change(change):
                     colour = {"+": "green", "-": "red", "~": "yellow"}[line[0]]
                     click.echo("  " + click.style(printable(line), fg=colour), color=ctx.color)
             if r.not_compared:

@@ -116,9 +116,10 @@ def test_help_documents_the_exit_codes(fleet_repo):
 def test_the_comment_fits_github_limits():
     from types import SimpleNamespace
 
-    from generator import diff as diff_mod
     from generator import prcheck
-    big = [diff_mod.Change("changed", f"data.k{i}", "x" * 400, "y" * 400) for i in range(1000)]
+    from generator import rendered_diff as diff_mod
+    from generator.value_diff import Change
+    big = [Change("changed", f"data.k{i}", "x" * 400, "y" * 400) for i in range(1000)]
     rendered = diff_mod.FleetDiff([diff_mod.InstanceDiff("a.b", "changed", "c1", "b", None, [
         diff_mod.ObjectDiff("k8s/configmap.yaml", "ConfigMap/x", "changed", big)])], [], {"ref": "main", "commit": "0" * 40})
     report = SimpleNamespace(base={"instances": [], "clusters": []}, snapshot=SimpleNamespace(instances={}), findings=[])
