@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 import click
 
-from .. import fleet
-from ..errors import FleetError, OutputBusyError, OutputWriteError
+from .. import fleet, output
+from ..errors import Diagnostic, FleetError, OutputBusyError, OutputWriteError
 
 EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
@@ -76,6 +76,24 @@ def guard(ctx: Context):
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                        "run again with --debug for the traceback, and please report it", err=True)
         sys.exit(EXIT_INTERNAL)
+
+
+def write_atomic(path: str, text: str) -> None:
+    """--output FILE, written atomically; a missing directory or a write error is a user-facing error."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FleetError([Diagnostic(path, 0, 0, "", "the directory for --output does not exist")])
+    try:
+        output.write_file(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise FleetError([Diagnostic(path, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
+
+
+def emit(text: str, path: str | None) -> None:
+    """A report to standard output, or with --output FILE to FILE (atomically)."""
+    if path:
+        write_atomic(path, text)
+    else:
+        click.echo(text, nl=False)
 
 
 class Progress:

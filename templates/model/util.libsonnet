@@ -1,6 +1,8 @@
 // Small helpers shared by the model and the object templates.
 {
-  // Deep merge: objects merge key by key, anything else (lists too) is replaced.
+  // Deep merge: objects merge key by key, anything else (lists too) is replaced. The hand-written
+  // JCasC is merged by the same rule after rendering, in Python (generator/produce.py deep_merge,
+  // which says why there are two); tests/properties/test_merge_properties.py holds them together.
   merge(a, b)::
     if std.isObject(a) && std.isObject(b) then
       a + { [k]: if std.objectHas(a, k) then $.merge(a[k], b[k]) else b[k] for k in std.objectFields(b) }
