@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from . import __version__, output, yamlout
 from .errors import Diagnostic, FleetError
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
-from .names import pick_names, select_names
+from .names import pick_names
 from .value_diff import FULL, Change, diff_values, format_change
 
 SOURCE_ANNOTATION = "jenkins-fleet.io/source-sha256"
@@ -155,24 +155,20 @@ def stale_diagnostics(paths, build_dir: str, names=()) -> tuple[list[Diagnostic]
 
 
 def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
-    from . import fleet as fleet_mod
+    from . import regenerate
 
-    state = output.read_cache(build_dir)
-    index = output.read_index(build_dir) or {}
-    built = index.get("instances", {})
-    current = {i.name for i in checked.inputs}
-    selected = set(select_names(current | set(built), names, where=paths.instances))
+    tree = regenerate.freshness(paths, build_dir, checked, names)
     hint = "run 'fleet generate', then deploy"
     out = []
-    for name in sorted(selected - set(built)):
+    for name in tree.missing:
         out.append(Diagnostic(os.path.join(paths.instances, name, "instance.yaml"), 0, 0, "",
                               f"instance '{name}' is not in {build_dir}/ yet", hint=hint))
-    for name in sorted((selected & set(built)) - current):
+    for name in tree.removed:
         out.append(Diagnostic(os.path.join(build_dir, name), 0, 0, "",
                               f"instance '{name}' was removed from {paths.instances}/ but is still in {build_dir}/",
                               hint=hint))
-    if state is None:
-        if not built:
+    if not tree.recorded:
+        if not tree.built:
             return out
         # What is applied to the clusters must be what generate wrote here from these sources: a
         # build/ copied in, committed or edited has no record (output.read_cache) and is not deployed.
@@ -180,16 +176,13 @@ def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
                                  f"{build_dir}/ has no record of being written by 'fleet generate' on this machine "
                                  "(copied, restored or changed by hand), so what it holds cannot be tied to the "
                                  "instance files", hint=hint)]
-    keys = fleet_mod.input_keys(paths, checked)
-    stale = [inp.name for inp in checked.inputs
-             if inp.name in selected and inp.name in built and state.keys.get(inp.name) != keys[inp.name]]
-    if stale and len(stale) == len(selected & current & set(built)) and len(stale) > 1:
+    if len(tree.stale) > 1 and not tree.unchanged:
         out.append(Diagnostic(os.path.join(paths.instances, "fleet.yaml"), 0, 0, "",
                               f"every instance changed since {build_dir}/ was generated (the fleet settings, "
                               "the templates or the tool itself)", hint=hint))
     else:
         out += [Diagnostic(os.path.join(paths.instances, n, "instance.yaml"), 0, 0, "",
-                           f"changed since {build_dir}/ was generated", hint=hint) for n in stale]
+                           f"changed since {build_dir}/ was generated", hint=hint) for n in tree.stale]
     return out
 
 

@@ -409,16 +409,5 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[s
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}
 
 
-def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:
-    instances = dict((old or {}).get("instances", {}))
-    keep = set(keep)
-    instances = {k: v for k, v in instances.items() if k in keep}
-    instances.update(new["instances"])
-    merged = {"generator": new["generator"], "instances": dict(sorted(instances.items()))}
-    if "fleet" in new:  # fleet-level files are rendered on every run: the new entry is complete
-        merged["fleet"] = new["fleet"]
-    return merged
-
-
 def index_bytes(index: dict) -> bytes:
     return dump_json(index).encode()

@@ -369,29 +369,29 @@ def walk_files(root: str) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
-class Change:
+class FileChange:
     status: str  # added | changed | removed
     path: str
 
 
-def compare(out_dir: str, files: dict[str, bytes], scope: set[str] | None = None) -> list[Change]:
+def compare(out_dir: str, files: dict[str, bytes], scope: set[str] | None = None) -> list[FileChange]:
     """What writing `files` would change; `scope` limits removals to those instance directories."""
     changes = []
     existing = set(walk_files(out_dir)) if os.path.isdir(out_dir) else set()
     for rel, data in sorted(files.items()):
         if rel not in existing:
-            changes.append(Change("added", rel))
+            changes.append(FileChange("added", rel))
             continue
         try:
             same = nofollow.read_file(os.path.join(out_dir, rel)) == data
         except OSError:  # a link or anything but a file: not what generate writes
             same = False
         if not same:
-            changes.append(Change("changed", rel))
+            changes.append(FileChange("changed", rel))
     for rel in sorted(existing - set(files)):
         top = rel.split(os.sep, 1)[0]
         if scope is None or top in scope:
-            changes.append(Change("removed", rel))
+            changes.append(FileChange("removed", rel))
     return changes
 
 

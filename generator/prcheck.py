@@ -22,7 +22,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from . import audit, audit_formats, fleetdir, output, vcs
+from . import audit, audit_formats, fleetdir, regenerate, vcs
 from . import fleet as fleet_mod
 from . import rendered_diff as diff_mod
 from .errors import Diagnostic, FleetError
@@ -85,11 +85,7 @@ def _count(diags: list[Diagnostic]) -> str:
 
 def _render(paths: fleet_mod.Paths, out_dir: str, jobs: int):
     """Generate the whole fleet into out_dir and read it back as the audit does."""
-    gen = fleet_mod.generate(paths, (), jobs=jobs)
-    files = dict(gen.files)
-    files[output.INDEX] = fleet_mod.index_bytes(gen.index)
-    with output.OutputLock(out_dir):
-        output.write_tree(out_dir, files)
+    gen = regenerate.regenerate(paths, out_dir, jobs=jobs, use_cache=False).generated
     return gen, audit.snapshot(paths, build_dir=out_dir)
 
 

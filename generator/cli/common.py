@@ -122,6 +122,8 @@ class Progress:
         if self.bar:
             self.bar.advance(self.task, n)
 
+    __call__ = advance  # what generator/regenerate.py calls with each number of instances done
+
     def __exit__(self, *exc):
         if self.bar:
             self.bar.stop()
