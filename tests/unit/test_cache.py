@@ -32,7 +32,7 @@ def world(tmp_path):
 def keys(world) -> dict[str, str]:
     paths = fleet.Paths(instances=str(world / "instances"), templates=str(world / "templates"),
                         schemas=str(world / "schemas"))
-    return fleet._keys(paths, fleet.check_sources(paths))
+    return fleet.input_keys(paths, fleet.check_sources(paths))
 
 
 def changed(before: dict[str, str], after: dict[str, str]) -> set[str]:
