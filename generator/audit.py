@@ -20,7 +20,7 @@ import yaml
 
 from . import __version__, fleetdir, yamlout
 from . import fleet as fleet_mod
-from .errors import Diagnostic, FleetError
+from .errors import Diagnostic, FleetError, plural
 from .model import ModelEngine, ModelInput
 from .names import select_names
 from .output import INDEX
@@ -235,7 +235,7 @@ def _load(art: Artifacts, rel: str, *, json_file: bool = False):
     if data is None:
         raise _Bad(rel, "file missing")
     try:
-        return json.loads(data) if json_file else yamlout.load(data)
+        return json.loads(data) if json_file else yamlout.safe_load(data)
     except (ValueError, yaml.YAMLError) as exc:
         raise _Bad(rel, f"cannot parse: {str(exc).splitlines()[0]}") from None
 
@@ -745,7 +745,7 @@ def rule_agent_minimum(facts: InstanceFacts, policy: dict):
     if problems:
         yield finding("agent-below-minimum",
                       f"maxConcurrency {facts.max_concurrency} (default {2 * facts.packs} for {facts.packs} "
-                      f"pack{'s' * (facts.packs != 1)}) "
+                      f"{plural(facts.packs, 'pack', count=False)}) "
                       f"shrinks each agent below the fleet minimum: {', '.join(problems)}; lower maxConcurrency "
                       "or add packs", instance=facts.name, cluster=facts.cluster)
 
@@ -799,7 +799,7 @@ def plugin_advisories(instances: Iterable[InstanceFacts], acknowledged: list[dic
             by_advisory.setdefault(key, []).append(facts.name)
     out = []
     for (kind, plugin, version, ident, message, url), names in sorted(by_advisory.items()):
-        where = f"{len(names)} instance{'s' * (len(names) != 1)}: {', '.join(sorted(names))}"
+        where = f"{plural(len(names), 'instance')}: {', '.join(sorted(names))}"
         if kind == "security":
             out.append(finding("plugin-security-warning", f"{plugin} {version}: {ident} {message} ({url}); "
                                                           f"installed on {where}{notes.get((plugin, ident), '')}"))

@@ -11,6 +11,8 @@ import html
 import io
 import json
 
+from .errors import plural
+
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
@@ -133,8 +135,6 @@ def live_rows(live: dict) -> list[list[str]]:
 
 def summary_line(doc: dict) -> str:
     s = doc["summary"]
-    def plural(n, w):
-        return f"{n} {w}{'s' * (n != 1)}"
     return (f"{plural(s['instances'], 'instance')}, {plural(s['errors'], 'error')}, "
             f"{plural(s['warnings'], 'warning')}, {plural(s['infos'], 'info')} (exit {s['exitCode']})")
 

@@ -35,7 +35,7 @@ def parse_argument(value: str, clusters: list[str]) -> tuple[str | None, str]:
     return None, value
 
 
-def load(path: str, cluster: str | None = None) -> LiveFile:
+def load_live_file(path: str, cluster: str | None = None) -> LiveFile:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()

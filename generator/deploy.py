@@ -25,7 +25,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 from . import __version__, output, yamlout
-from .errors import Diagnostic, FleetError
+from .errors import Diagnostic, FleetError, plural
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
 from .names import pick_names
 from .value_diff import FULL, Change, diff_values, format_change
@@ -119,7 +119,7 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
                 diags.append(Diagnostic(path, 0, 0, "", f"changed since generation (sha256 differs from "
                                         f"{output.INDEX})", hint="do not edit build/; run 'fleet generate'"))
                 continue
-            doc = yamlout.load(data.decode("utf-8"))
+            doc = yamlout.safe_load(data.decode("utf-8"))
             if not isinstance(doc, dict) or doc.get("kind") not in ORDER:
                 diags.append(Diagnostic(path, 0, 0, "", f"not a kind fleet deploy knows ({doc.get('kind') if isinstance(doc, dict) else type(doc).__name__})"))
                 continue
@@ -459,7 +459,7 @@ def _deploy(plan: Plan, kubectl: Kubectl, options: DeployOptions, result: Instan
                 f"; {'; '.join(problems)}" if problems else "")
             return
     result.result = "applied"
-    parts = [f"{len(labels)} object{'s' * (len(labels) != 1)} {'would change' if options.dry_run else 'applied'}"]
+    parts = [f"{plural(len(labels), 'object')} {'would change' if options.dry_run else 'applied'}"]
     if result.pruned:
         parts.append(f"{len(result.pruned)} {'would be ' if options.dry_run else ''}pruned")
     result.reason = ", ".join(parts)

@@ -440,7 +440,10 @@ class Mapper:
     """Turns one evaluated Jiro instance into our instance definition (a dict in the file's key order)."""
 
     def __init__(self, ev: Evaluated, defaults: dict, fits: _Fits):
-        self.ev, self.m, self.b, self.d = ev, ev.merged, ev.base, defaults
+        self.ev = ev
+        self.jiro = ev.merged  # the instance's Jiro config.jsonnet, merged over Jiro's defaults
+        self.jiro_base = ev.base  # Jiro's defaults alone: what the instance did not choose
+        self.ours = defaults  # the model our fleet gives the instance without an instance setting
         self.fits = fits
         self.report = ev.report
         self.skip = lambda path, reason: self.report.not_imported.append(NotImported(jiro_path(path), reason))
@@ -455,7 +458,7 @@ class Mapper:
 
     # project ---------------------------------------------------------------------------------
     def project(self) -> dict:
-        p = self.m["project"]
+        p = self.jiro["project"]
         out = {"fullName": p["fullName"], "displayName": p["displayName"]}
         if p.get("shortName") != p["fullName"].rsplit(".", 1)[-1]:
             out["shortName"] = p["shortName"]
@@ -467,7 +470,7 @@ class Mapper:
 
     # jenkins ---------------------------------------------------------------------------------
     def jenkins(self) -> dict:
-        j, dj = self.m.get("jenkins", {}), self.d["jenkins"]
+        j, dj = self.jiro.get("jenkins", {}), self.ours["jenkins"]
         out: dict = {}
         if self.ev.version != "latest":
             out["version"] = self.ev.version
@@ -538,19 +541,19 @@ class Mapper:
 
     # deployment --------------------------------------------------------------------------------
     def deployment(self) -> dict:
-        dep, dd = self.m.get("deployment", {}), self.d["deployment"]
+        dep, dd = self.jiro.get("deployment", {}), self.ours["deployment"]
         out: dict = {}
         wanted = {
             "host": dep.get("host", JIRO_HOST),
-            "prefix": _prefix(dep.get("prefix", "/" + self.m["project"]["shortName"])),
+            "prefix": _prefix(dep.get("prefix", "/" + self.jiro["project"]["shortName"])),
             "cluster": dep.get("cluster", JIRO_CLUSTER),
-            "namespace": _get(self.m, ("kubernetes", "master", "namespace"), self.m["project"]["shortName"]),
+            "namespace": _get(self.jiro, ("kubernetes", "master", "namespace"), self.jiro["project"]["shortName"]),
         }
-        if "seLinuxLevel" in self.m:
-            wanted["seLinuxLevel"] = self.m["seLinuxLevel"]
-        short = self.m["project"]["shortName"]
+        if "seLinuxLevel" in self.jiro:
+            wanted["seLinuxLevel"] = self.jiro["seLinuxLevel"]
+        short = self.jiro["project"]["shortName"]
         wanted["statefulSetName"] = self.state_name(
-            "statefulSetName", _get(self.m, ("kubernetes", "master", "stsName"), short))
+            "statefulSetName", _get(self.jiro, ("kubernetes", "master", "stsName"), short))
         wanted["routeName"] = self.state_name("routeName", short)
         for key, value in wanted.items():
             if value == dd.get(key):
@@ -578,7 +581,7 @@ class Mapper:
 
     # storage ------------------------------------------------------------------------------------
     def storage(self) -> dict:
-        st, ds = self.m.get("storage", {}), self.d["storage"]
+        st, ds = self.jiro.get("storage", {}), self.ours["storage"]
         if not isinstance(st, dict):
             self.skip(("storage",), "not a mapping")
             return {}
@@ -615,11 +618,11 @@ class Mapper:
     # agents ---------------------------------------------------------------------------------------
     def agents(self) -> dict:
         path = ("clouds", "kubernetes", "templates")
-        jiro = _get(self.m, path, {})
-        base = _get(self.b, path, {})
-        default_res = _get(self.m, ("kubernetes", "agents", "defaultResources"), {})
-        fleet_templates = {t["name"]: t for t in self.d["agents"]["podTemplates"]}
-        agent_res = self.d["resources"]["agent"]
+        jiro = _get(self.jiro, path, {})
+        base = _get(self.jiro_base, path, {})
+        default_res = _get(self.jiro, ("kubernetes", "agents", "defaultResources"), {})
+        fleet_templates = {t["name"]: t for t in self.ours["agents"]["podTemplates"]}
+        agent_res = self.ours["resources"]["agent"]
         out = []
         for name, t in sorted(jiro.items()):
             origin = base.get(name) or _origin(t, base)
@@ -679,11 +682,11 @@ class Mapper:
     def build_tools(self) -> dict:
         out: dict = {}
         for tool, jiro_default in JIRO_TOOL_DEFAULTS.items():
-            enabled = _get(self.m, (tool, "generate"), jiro_default)
+            enabled = _get(self.jiro, (tool, "generate"), jiro_default)
             if not isinstance(enabled, bool):
                 self.skip((tool, "generate"), "not true or false")
                 continue
-            have = self.d["buildTools"].get(tool, {})
+            have = self.ours["buildTools"].get(tool, {})
             entry: dict = {}
             if enabled != have.get("enabled", False):
                 entry["enabled"] = enabled
@@ -700,8 +703,8 @@ class Mapper:
         jcasc = self.ev.jcasc
         if jcasc is None or jcasc.prometheus is None:
             return {}
-        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.d["monitoring"],
-                                                      _get(self.m, ("deployment", "url"), self.d["deployment"]["url"]))
+        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.ours["monitoring"],
+                                                      _get(self.jiro, ("deployment", "url"), self.ours["deployment"]["url"]))
         self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
         return out
 
@@ -710,13 +713,13 @@ class Mapper:
         jcasc = self.ev.jcasc
         if jcasc is None or jcasc.security is None:
             return
-        skipped, notes = jiro_jcasc.security_differences(jcasc.security, self.d.get("security", {}))
+        skipped, notes = jiro_jcasc.security_differences(jcasc.security, self.ours.get("security", {}))
         self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
         self.report.notes += notes
 
     # resource constants --------------------------------------------------------------------------------
     def resource_model(self) -> dict:
-        diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.d["resourceModel"])
+        diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.ours["resourceModel"])
         if diff:
             self.report.notes.append("the fleet's resource constants differ from Jiro's; Jiro's are kept for this "
                                      "instance (resourceModel)")
@@ -724,7 +727,7 @@ class Mapper:
 
     # everything else ------------------------------------------------------------------------------------
     def leftovers(self) -> None:
-        for path in differences(self.m, self.b):
+        for path in differences(self.jiro, self.jiro_base):
             if not _under(path, CONSUMED):
                 self.skip(path, _reason(path))
 
@@ -1054,7 +1057,7 @@ def _override_plugins(ev: Evaluated, doc: dict, fleet: dict, facts: JiroFacts, r
     if version not in jcasc.core_versions():
         return False
     try:
-        data = yamlout.load(raw.decode("utf-8"))
+        data = yamlout.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError):
         return False  # the override is validated (and reported) with the rest
     if not isinstance(data, dict):

@@ -37,6 +37,7 @@ from .errors import (
     OutputBusyError,
     OutputWriteError,
     display_path,
+    plural,
 )
 
 INDEX = "fleet.json"
@@ -492,7 +493,7 @@ def _unlike_its_index(tree_dir: str, tree: _Tree) -> str | None:
         return f"it holds a symbolic link, {links[0]}"
     extra = [rel for rel in files if rel not in listed and rel != INDEX]
     if extra:
-        return (f"it holds {len(extra)} file{'s' * (len(extra) != 1)} that its {INDEX} does not list: "
+        return (f"it holds {plural(len(extra), 'file')} that its {INDEX} does not list: "
                 f"{', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}")
     return None
 

@@ -108,7 +108,7 @@ class Producer:
         out_file = f"{name}/jenkins/jenkins.yaml"
         text = self.renderer.render("jcasc/jenkins.yaml.j2", m=model)
         try:
-            data = yamlout.load(text)
+            data = yamlout.safe_load(text)
         except yaml.YAMLError as exc:  # a template bug: say where, in the rendered text
             return "", [Diagnostic(out_file, 0, 0, "", f"rendered JCasC is not valid YAML: {exc}",
                                    hint="this is a template bug; please report it")]

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import __version__, sources, version_number, yamlout
-from .errors import WARNING, Diagnostic, FleetError
+from .errors import WARNING, Diagnostic, FleetError, plural
 from .fleet_run import Running, run_parallel
 from .jenkins_client import (
     InstalledPlugin,
@@ -256,7 +256,7 @@ def push_one(target: Target, options: PushOptions, *, stop: threading.Event | No
                                    f"{' -> '.join(client.sessions)})")
         if result.warnings and result.outcome != "failed":
             n = len(result.warnings)
-            result.reason += f" ({n} warning{'s' * (n != 1)})"
+            result.reason += f" ({plural(n, 'warning')})"
     return result
 
 
@@ -305,13 +305,13 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
     if checked.errors:
         first = next(d for d in result.diagnostics if d.is_error)
         n = len(checked.errors)
-        result.reason = (f"check: Jenkins rejected the generated configuration ({n} error{'s' * (n != 1)}; "
+        result.reason = (f"check: Jenkins rejected the generated configuration ({plural(n, 'error')}; "
                          f"{os.path.basename(first.file)}" + (f":{first.line}" if first.line else "")
                          + f": {first.message})")
         return
 
     step("diff")
-    desired = yamlout.load(entry.jcasc) or {}
+    desired = yamlout.safe_load(entry.jcasc) or {}
     diff = managed_diff(desired, client.export())
     result.changes, result.not_compared = list(diff.changes), list(diff.not_compared)
     if not diff.changes:
@@ -319,7 +319,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
     if options.dry_run:
         n = len(diff.changes)
-        result.outcome, result.reason = "skipped", f"dry run: {n} change{'s' * (n != 1)} not applied"
+        result.outcome, result.reason = "skipped", f"dry run: {plural(n, 'change')} not applied"
         return
 
     step("apply")
@@ -343,7 +343,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
     result.outcome = "applied"
     n = len(diff.changes)
-    result.reason = f"{n} change{'s' * (n != 1)} via /{applied.endpoint}"
+    result.reason = f"{plural(n, 'change')} via /{applied.endpoint}"
 
 
 # --- the fleet --------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import yaml
 
 from . import fleet as fleet_mod
 from . import vcs, yamlout
+from .errors import plural
 from .names import select_names
 from .value_diff import FULL, Change, diff_values, format_change
 
@@ -73,7 +74,7 @@ def parse_file(rel: str, data: bytes):
     text = data.decode("utf-8", "replace")
     try:
         if rel.endswith((".yaml", ".yml")):
-            return yamlout.load(text)
+            return yamlout.safe_load(text)
         if rel.endswith(".json"):
             return json.loads(text)
     except (ValueError, yaml.YAMLError):
@@ -194,8 +195,7 @@ def revision_title(revision: dict | None) -> str:
 def summary_line(fd: FleetDiff) -> str:
     s = fd.summary()
     return (f"{s['added']} added, {s['changed']} changed, {s['removed']} removed, "
-            f"{s['unchanged']} unchanged instance{'s' * (s['unchanged'] != 1)}; "
-            f"{s['objects']} object{'s' * (s['objects'] != 1)} touched")
+            f"{plural(s['unchanged'], 'unchanged instance')}; {plural(s['objects'], 'object')} touched")
 
 
 def _object_lines(objects: list[ObjectDiff]) -> list[str]:

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import output, sources, yamlout
-from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
+from .errors import WARNING, Diagnostic, FleetError, fail_if_errors, plural
 from .jenkins_client import Credentials
 from .names import matches, pick_names
 
@@ -340,7 +340,7 @@ def load_credentials(path: str, env, protected_dirs: list[str]) -> CredentialSto
         if unknown:
             # Not named: in a credentials file a mistyped line may put a token where a key belongs.
             diags.append(Diagnostic(path, 0, 0, f"{kind}{':' + name if name else ''}",
-                                    f"{len(unknown)} unknown key{'s' * (len(unknown) != 1)} (not shown: "
+                                    f"{plural(len(unknown), 'unknown key')} (not shown: "
                                     "they may hold a token)", hint="expected user, token, reload-token"))
             continue
         if not values.get("user") or not values.get("token"):
@@ -389,7 +389,7 @@ def _ini_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
 
 def _yaml_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
     try:
-        data = yamlout.load(text)
+        data = yamlout.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0

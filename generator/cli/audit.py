@@ -85,7 +85,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
             report = audit_mod.build_report(snap)
             if live or live_clusters:
                 clusters = [c["name"] for c in snap.fleet.get("clusters", [])]
-                files = [audit_live.load(path, cluster)
+                files = [audit_live.load_live_file(path, cluster)
                          for cluster, path in (audit_live.parse_argument(v, clusters) for v in live)]
                 files += _read_clusters(snap.fleet, live_clusters, clusters)
                 report.live, found = audit_live.drift(snap, files)

@@ -10,9 +10,10 @@ from contextlib import contextmanager
 import click
 
 from .. import fleet, output
-from ..errors import Diagnostic, FleetError, OutputBusyError, OutputWriteError
+from ..errors import Diagnostic, FleetError, OutputBusyError, OutputWriteError, plural
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# 2 (usage) is click's own exit code for a bad command line.
+EXIT_OK, EXIT_INPUT, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 3, 4
 
 
 class Context:
@@ -40,10 +41,10 @@ def _summary(diags) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
     files = len({d.file for d in diags})
-    parts = [f"{errors} error{'s' * (errors != 1)}"]
+    parts = [plural(errors, "error")]
     if warnings:
-        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
-    return f"{', '.join(parts)} in {files} file{'s' * (files != 1)}"
+        parts.append(plural(warnings, "warning"))
+    return f"{', '.join(parts)} in {plural(files, 'file')}"
 
 
 @contextmanager

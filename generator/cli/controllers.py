@@ -9,6 +9,7 @@ import traceback
 import click
 
 from .. import output
+from ..errors import plural
 from .common import Context, print_diagnostics
 
 
@@ -57,7 +58,7 @@ def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentia
     extra = jenkins_client.extra_header_names(os.environ)
     if extra:
         click.echo(click.style("warning:", fg="yellow", bold=True) + f" {jenkins_client.EXTRA_HEADERS_ENV} adds "
-                   f"the header{'s' * (len(extra) != 1)} {', '.join(extra)} to every request (values not shown; "
+                   f"the {plural(len(extra), 'header', count=False)} {', '.join(extra)} to every request (values not shown; "
                    "never sent to another host)", err=True, color=ctx.color)
     if insecure:
         import urllib3
@@ -74,7 +75,7 @@ def report_bugs(ctx: Context, bugs) -> None:
             click.echo(f"{name}:", err=True)
             traceback.print_exception(exc, file=sys.stderr)
     names = ", ".join(name for name, _ in bugs)
-    click.echo(f"internal error: {len(bugs)} controller{'s' * (len(bugs) != 1)} hit a bug ({names}); the others "
+    click.echo(f"internal error: {plural(len(bugs), 'controller')} hit a bug ({names}); the others "
                "were handled and are reported above\n"
                + ("" if ctx.debug else "run again with --debug for the traceback, and ") + "please report it",
                err=True, color=ctx.color)

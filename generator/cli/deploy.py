@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from .. import output
-from ..errors import Diagnostic, FleetError
+from ..errors import Diagnostic, FleetError, plural
 from . import controllers
 from .common import (
     EXIT_INPUT,
@@ -140,9 +140,8 @@ def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_a
             _write_report(report_path, result.report())
         counts = result.counts()
         summary = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
-        ctx.info(f"{'dry run: ' if dry_run else ''}{len(result.instances)} instance"
-                 f"{'s' * (len(result.instances) != 1)}: {summary or 'none'}; {result.waves} wave"
-                 f"{'s' * (result.waves != 1)} ({result.duration:.1f}s)"
+        ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(result.instances), 'instance')}: "
+                 f"{summary or 'none'}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
                  + (" - interrupted" if result.interrupted else ""))
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)
@@ -234,7 +233,7 @@ def _diff(ctx: Context, instances, fleet, factory, jobs: int, report_path) -> No
                        color=ctx.color)
         elif d.objects:
             click.echo(click.style(f"~ {d.name} ({d.cluster}, namespace {d.namespace}): "
-                                   f"{len(d.objects)} object{'s' * (len(d.objects) != 1)} drifted", bold=True),
+                                   f"{plural(len(d.objects), 'object')} drifted", bold=True),
                        color=ctx.color)
             for line in deploy_lib.format_drift(d):
                 click.echo(line, color=ctx.color)
@@ -242,7 +241,7 @@ def _diff(ctx: Context, instances, fleet, factory, jobs: int, report_path) -> No
         _write_report(report_path, {"generator": "fleet deploy --diff", "clusters": clusters,
                                     "drifted": len(drifted), "failed": len(failed),
                                     "instances": [d.as_dict() for d in drifts]})
-    ctx.info(f"{len(drifts)} instance{'s' * (len(drifts) != 1)}: {len(drifted)} drifted, {len(failed)} could not be "
+    ctx.info(f"{plural(len(drifts), 'instance')}: {len(drifted)} drifted, {len(failed)} could not be "
              f"compared, {len(drifts) - len(drifted) - len(failed)} in sync ({time.monotonic() - started:.1f}s)")
     sys.exit(EXIT_REMOTE if failed else (EXIT_INPUT if drifted else EXIT_OK))
 

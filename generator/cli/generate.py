@@ -9,6 +9,7 @@ import time
 import click
 
 from .. import fleet, output, regenerate
+from ..errors import plural
 from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 
 
@@ -44,8 +45,8 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
                                   cache=None if no_cache else output.read_cache(cache_dir))
         print_diagnostics(ctx, warnings)
         count = len(fleet.fleetdir.select(ctx.paths.instances, tuple(names)))
-        ctx.info(f"{count} instance{'s' * (count != 1)} valid"
-                 + (f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "")
+        ctx.info(f"{plural(count, 'instance')} valid"
+                 + (f", {plural(len(warnings), 'warning')}" if warnings else "")
                  + f" ({time.monotonic() - started:.2f}s)")
 
 
@@ -101,7 +102,7 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
                                      announce=ctx.info, warn=warn)
         gen = done.generated
         rendered = len(gen.names) - len(gen.cached)
-        ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} into {out_dir}/ "
+        ctx.info(f"generated {plural(len(gen.names), 'instance')} into {out_dir}/ "
                  f"({rendered} rendered, {len(gen.cached)} unchanged; {len(done.changed)} files changed) "
                  f"in {time.monotonic() - started:.2f}s")
 
@@ -111,7 +112,7 @@ def _check_only(ctx: Context, compared: regenerate.Compared, out_dir: str) -> No
     for change in changes:
         click.echo(f"{change.status:8} {os.path.join(out_dir, change.path)}", color=ctx.color)
     if changes:
-        ctx.info(f"{len(changes)} generated file{'s' * (len(changes) != 1)} would change: {out_dir}/ is not up "
+        ctx.info(f"{plural(len(changes), 'generated file')} would change: {out_dir}/ is not up "
                  f"to date; run 'fleet generate' to update it ({out_dir}/ is never committed: it is generated "
                  "where it is used, e.g. before 'fleet push')")
         sys.exit(EXIT_INPUT)

@@ -123,7 +123,7 @@ def test_the_comment_fits_github_limits():
     rendered = diff_mod.FleetDiff([diff_mod.InstanceDiff("a.b", "changed", "c1", "b", None, [
         diff_mod.ObjectDiff("k8s/configmap.yaml", "ConfigMap/x", "changed", big)])], [], {"ref": "main", "commit": "0" * 40})
     report = SimpleNamespace(base={"instances": [], "clusters": []}, snapshot=SimpleNamespace(instances={}), findings=[])
-    result = prcheck.CheckResult(rendered=rendered, report=report, revision=rendered.revision)
+    result = prcheck.CheckReport(rendered=rendered, report=report, revision=rendered.revision)
     result.add("diff", prcheck.PASSED, "since main")
     md = prcheck.render_markdown(result)
     assert len(md) < 65536
