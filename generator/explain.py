@@ -153,12 +153,15 @@ class Layers:
         return None
 
     def fleet_level(self, path: tuple) -> Source | None:
-        key = self.view["fleetKeys"].get(_dotted(path))
-        section = self.view["fleetSections"].get(path[0])
-        mapped = tuple(key.split(".")) if key else tuple(section.split(".")) + path[1:] if section else None
-        if mapped is not None and self.fleet.has(mapped):
-            return self._fleet_src(mapped)
-        return None
+        key = self.view["fleetKeys"].get(_dotted(path))  # a setting of fleet.yaml's defaults
+        section = self.view["fleetSections"].get(path[0])  # a section with the same shape in fleet.yaml
+        if key:
+            mapped = tuple(key.split("."))
+        elif section:
+            mapped = tuple(section.split(".")) + path[1:]
+        else:
+            return None
+        return self._fleet_src(mapped) if self.fleet.has(mapped) else None
 
     def built_in(self, path: tuple) -> Source:
         return Source("built-in", note=self.view["builtIn"].get(_dotted(path), ""))
