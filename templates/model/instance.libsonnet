@@ -41,7 +41,10 @@ local fleetDefaults = [
   { section: 'jenkins', field: 'adminEmail', key: 'adminEmail' },
   { section: 'deployment', field: 'host', key: 'host' },
   { section: 'deployment', field: 'cluster', key: 'cluster' },
-  { section: 'storage', field: 'storageClassName', key: 'storageClassName', builtIn: '', meaning: "the cluster's default class" },
+  {
+    section: 'storage', field: 'storageClassName', key: 'storageClassName',
+    builtIn: '', meaning: "the cluster's default class",
+  },
   { section: 'storage', field: 'size', key: 'storageSize', builtIn: '50Gi' },
 ];
 local defaultVersion = 'latest';
@@ -178,7 +181,8 @@ local pluginId(p) = std.split(p, ':')[0];
           limit: if std.objectHas(cpu, 'limit') then u.schemaCpuMillis(cpu.limit) else res.agent.cpu.limit,
         },
         memory: {
-          request: if std.objectHas(memory, 'request') then u.schemaMemoryMiB(memory.request) else res.agent.memory.request,
+          request: if std.objectHas(memory, 'request') then u.schemaMemoryMiB(memory.request)
+          else res.agent.memory.request,
           limit: if std.objectHas(memory, 'limit') then u.schemaMemoryMiB(memory.limit) else res.agent.memory.limit,
         },
       };
