@@ -153,8 +153,8 @@ def test_sample_fleet_arithmetic_says_what_the_templates_compute(name):
 
 @given(st.lists(st.tuples(st.integers(1, 60), st.integers(1, 130), st.integers(0, 40),
                           st.sampled_from([1, 1.25, 1.5, 2, 3]), st.integers(50, 9000), st.integers(256, 20000)),
-                min_size=1, max_size=20))
-@settings(max_examples=40, deadline=None)
+                min_size=1, max_size=10))
+@settings(max_examples=15, deadline=None)
 def test_quota_steps_say_what_they_compute(cases):
     """Random packs, concurrency, static agents and constants (burst, pack CPU, pack memory): one
     Jsonnet evaluation of quota.libsonnet for the lot."""
