@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 STEPS = [
     ("fleetdir", "read_all"), ("fleet", "check_sources"), ("catalog", "load_all"), ("fleet", "resolve_plugins"),
-    ("fleet", "_keys"), ("fleet", "_cache_hits"),
+    ("fleet", "input_keys"), ("fleet", "_cache_hits"),
     ("fleet", "_run"), ("monitoring", "fleet_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
     ("output", "read_index"), ("output", "write_tree"), ("output", "write_cache"),
 ]

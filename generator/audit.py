@@ -11,22 +11,20 @@ The report is plain data; generator/audit_formats.py renders it, the CLI prints 
 
 from __future__ import annotations
 
-import fnmatch
 import json
-import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from fractions import Fraction
 
 import yaml
 
 from . import __version__, fleetdir, yamlout
 from . import fleet as fleet_mod
-from .errors import Diagnostic, FleetError
+from .errors import Diagnostic, FleetError, plural
 from .model import ModelEngine, ModelInput
+from .names import select_names
 from .output import INDEX
+from .quantity import cpu_millis, memory_mib, parse_quantity
 from .schema import Schemas, validate_document
 
 FORMAT_VERSION = 1
@@ -101,48 +99,6 @@ class Finding:
 
 def finding(rule: str, message: str, *, instance=None, cluster=None, severity: str | None = None) -> Finding:
     return Finding(rule, severity or RULES[rule].severity, message, instance, cluster)
-
-
-# --- quantities -------------------------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^(?P<num>[+-]?(\d+(\.\d*)?|\.\d+))(?P<suffix>[eE][+-]?\d+|Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE])?$")
-_SUFFIX = {
-    "n": Fraction(1, 10**9), "u": Fraction(1, 10**6), "m": Fraction(1, 1000), "": Fraction(1),
-    "k": Fraction(10**3), "M": Fraction(10**6), "G": Fraction(10**9), "T": Fraction(10**12),
-    "P": Fraction(10**15), "E": Fraction(10**18),
-    "Ki": Fraction(2**10), "Mi": Fraction(2**20), "Gi": Fraction(2**30), "Ti": Fraction(2**40),
-    "Pi": Fraction(2**50), "Ei": Fraction(2**60),
-}
-MIB = 2**20
-
-
-def parse_quantity(q) -> Fraction:
-    """A Kubernetes quantity ("2", "2000m", "1.5", "8Gi", "1e3", 11) as an exact number of base units."""
-    if isinstance(q, bool):
-        raise TypeError(f"not a quantity: {q!r}")
-    if isinstance(q, int):
-        return Fraction(q)
-    if isinstance(q, float):
-        return Fraction(str(q))
-    if not isinstance(q, str):
-        raise TypeError(f"not a quantity: {q!r}")
-    m = _QUANTITY.match(q.strip())
-    if not m:
-        raise ValueError(f"not a quantity: {q!r}")
-    number, suffix = Fraction(m["num"]), m["suffix"] or ""
-    if suffix[:1] in ("e", "E"):
-        return number * Fraction(10) ** int(suffix[1:])
-    return number * _SUFFIX[suffix]
-
-
-def cpu_millis(q) -> int:
-    """CPU in millicores, rounded up as the API server does for sub-millicore values."""
-    return math.ceil(parse_quantity(q) * 1000)
-
-
-def memory_mib(q) -> int:
-    """Memory in MiB, rounded up (a decimal "1G" is 953.7Mi and counts as 954)."""
-    return math.ceil(parse_quantity(q) / MIB)
 
 
 # --- facts read from the artifacts ---------------------------------------------------------------
@@ -279,7 +235,7 @@ def _load(art: Artifacts, rel: str, *, json_file: bool = False):
     if data is None:
         raise _Bad(rel, "file missing")
     try:
-        return json.loads(data) if json_file else yamlout.load(data)
+        return json.loads(data) if json_file else yamlout.safe_load(data)
     except (ValueError, yaml.YAMLError) as exc:
         raise _Bad(rel, f"cannot parse: {str(exc).splitlines()[0]}") from None
 
@@ -480,7 +436,8 @@ def snapshot(paths: fleet_mod.Paths, names: Iterable[str] = (), *, build_dir: st
     else:
         art = Artifacts(directory=build_dir)
         all_names = art.names()
-        selected = _select_built(build_dir, all_names, names)
+        selected = select_names(all_names, names, where=build_dir, missing="no instance named '{}' in this build",
+                                hint="run 'fleet generate' to build it, or audit without --build")
         source = {"kind": "build", "path": build_dir}
     fleet_doc = _fleet_document(paths)
     instances = {n: read_instance(art, n) for n in all_names}
@@ -493,21 +450,6 @@ def _fleet_document(paths: fleet_mod.Paths) -> dict:
     if any(d.is_error for d in diags):
         raise FleetError(diags)
     return doc.data
-
-
-def _select_built(build_dir: str, available: list[str], names: tuple[str, ...]) -> list[str]:
-    if not names:
-        return available
-    chosen, diags = [], []
-    for pattern in names:
-        hits = fnmatch.filter(available, pattern)
-        if not hits:
-            diags.append(Diagnostic(build_dir, 0, 0, "", f"no instance named '{pattern}' in this build",
-                                    hint="run 'fleet generate' to build it, or audit without --build"))
-        chosen.extend(h for h in hits if h not in chosen)
-    if diags:
-        raise FleetError(diags)
-    return sorted(chosen)
 
 
 # --- the report ---------------------------------------------------------------------------------
@@ -803,7 +745,7 @@ def rule_agent_minimum(facts: InstanceFacts, policy: dict):
     if problems:
         yield finding("agent-below-minimum",
                       f"maxConcurrency {facts.max_concurrency} (default {2 * facts.packs} for {facts.packs} "
-                      f"pack{'s' * (facts.packs != 1)}) "
+                      f"{plural(facts.packs, 'pack', count=False)}) "
                       f"shrinks each agent below the fleet minimum: {', '.join(problems)}; lower maxConcurrency "
                       "or add packs", instance=facts.name, cluster=facts.cluster)
 
@@ -857,7 +799,7 @@ def plugin_advisories(instances: Iterable[InstanceFacts], acknowledged: list[dic
             by_advisory.setdefault(key, []).append(facts.name)
     out = []
     for (kind, plugin, version, ident, message, url), names in sorted(by_advisory.items()):
-        where = f"{len(names)} instance{'s' * (len(names) != 1)}: {', '.join(sorted(names))}"
+        where = f"{plural(len(names), 'instance')}: {', '.join(sorted(names))}"
         if kind == "security":
             out.append(finding("plugin-security-warning", f"{plugin} {version}: {ident} {message} ({url}); "
                                                           f"installed on {where}{notes.get((plugin, ident), '')}"))

@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from .errors import plural
+
 FORMATS = ("table", "json", "csv", "markdown", "html")
 
 
@@ -136,8 +138,6 @@ def live_rows(live: dict) -> list[list[str]]:
 
 def summary_line(doc: dict) -> str:
     s = doc["summary"]
-    def plural(n, w):
-        return f"{n} {w}{'s' * (n != 1)}"
     return (f"{plural(s['instances'], 'instance')}, {plural(s['errors'], 'error')}, "
             f"{plural(s['warnings'], 'warning')}, {plural(s['infos'], 'info')} (exit {s['exitCode']})")
 

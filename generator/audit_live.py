@@ -11,8 +11,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
-from .audit import Finding, InstanceFacts, Snapshot, finding, parse_quantity
+from .audit import Finding, InstanceFacts, Snapshot, finding
 from .errors import Diagnostic, FleetError
+from .quantity import same_quantity
 
 HINT = "produce it with: kubectl get resourcequota,limitrange -A -o json > FILE"
 MANAGED_LABEL = ("app.kubernetes.io/managed-by", "jenkins-fleet")
@@ -34,7 +35,7 @@ def parse_argument(value: str, clusters: list[str]) -> tuple[str | None, str]:
     return None, value
 
 
-def load(path: str, cluster: str | None = None) -> LiveFile:
+def load_live_file(path: str, cluster: str | None = None) -> LiveFile:
     try:
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
@@ -88,12 +89,7 @@ def parse(text: str, path: str, cluster: str | None = None) -> LiveFile:
 
 
 def _same(expected, actual) -> bool:
-    if expected == actual:
-        return True
-    try:
-        return parse_quantity(expected) == parse_quantity(actual)
-    except (ValueError, TypeError):
-        return str(expected) == str(actual)
+    return expected == actual or same_quantity(expected, actual)
 
 
 def _shown(value) -> str | None:

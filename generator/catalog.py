@@ -238,7 +238,7 @@ def _no_constant(name):
     raise _Unusual(name)
 
 
-def load(path: str) -> Catalog:
+def load_catalog(path: str) -> Catalog:
     """Read a catalog file through the common loaders (size limit, UTF-8).
 
     A catalog is JSON, read at JSON speed; only a file with a problem is read again with
@@ -327,7 +327,7 @@ def load_all(instances_dir: str, fleet_doc: Document) -> tuple[dict[str, Catalog
         if reference not in by_file:
             by_file[reference] = None
             try:
-                by_file[reference] = load(catalog_path(instances_dir, reference))
+                by_file[reference] = load_catalog(catalog_path(instances_dir, reference))
                 by_file[reference].reference = reference
             except FleetError as exc:
                 diags.extend(_located(exc.diagnostics, fleet_doc, ("controllers", "versions", version, "catalog")))

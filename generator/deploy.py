@@ -18,16 +18,17 @@ generator/status.py and generator/push.py. Library code: returns results, never 
 
 from __future__ import annotations
 
-import fnmatch
 import os
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import __version__, diff, output, yamlout
-from .errors import Diagnostic, FleetError
+from . import __version__, output, yamlout
+from .errors import Diagnostic, FleetError, plural
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
+from .names import pick_names
+from .value_diff import FULL, Change, diff_values, format_change
 
 SOURCE_ANNOTATION = "jenkins-fleet.io/source-sha256"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "jenkins-fleet")
@@ -97,16 +98,11 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
     if index is None or not isinstance(index.get("instances"), dict):
         raise FleetError([Diagnostic(index_path, 0, 0, "", f"no generated fleet here (missing or unreadable "
                                      f"{output.INDEX})", hint="run 'fleet generate' first, or pass --build DIR")])
-    known = sorted(index["instances"])
-    selected, diags = [], []
-    for pattern in names or ("*",):
-        hits = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
-        if not hits:
-            diags.append(Diagnostic(index_path, 0, 0, "", f"no generated instance matches '{pattern}'",
-                                    hint="run 'fleet generate' for it, or check the name"))
-        selected.extend(h for h in hits if h not in selected)
+    selected, diags = pick_names(index["instances"], names or ("*",), where=index_path,
+                                 missing="no generated instance matches '{}'",
+                                 hint="run 'fleet generate' for it, or check the name")
     out = []
-    for name in sorted(selected):
+    for name in selected:
         entry = index["instances"][name]
         objects = []
         for rel, sha in sorted((entry.get("files") or {}).items()):
@@ -123,7 +119,7 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
                 diags.append(Diagnostic(path, 0, 0, "", f"changed since generation (sha256 differs from "
                                         f"{output.INDEX})", hint="do not edit build/; run 'fleet generate'"))
                 continue
-            doc = yamlout.load(data.decode("utf-8"))
+            doc = yamlout.safe_load(data.decode("utf-8"))
             if not isinstance(doc, dict) or doc.get("kind") not in ORDER:
                 diags.append(Diagnostic(path, 0, 0, "", f"not a kind fleet deploy knows ({doc.get('kind') if isinstance(doc, dict) else type(doc).__name__})"))
                 continue
@@ -159,24 +155,20 @@ def stale_diagnostics(paths, build_dir: str, names=()) -> tuple[list[Diagnostic]
 
 
 def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
-    from . import fleet as fleet_mod
+    from . import regenerate
 
-    state = output.read_cache(build_dir)
-    index = output.read_index(build_dir) or {}
-    built = index.get("instances", {})
-    current = {i.name for i in checked.inputs}
-    selected = set(diff.select(sorted(current | set(built)), names)) if names else current | set(built)
+    tree = regenerate.freshness(paths, build_dir, checked, names)
     hint = "run 'fleet generate', then deploy"
     out = []
-    for name in sorted(selected - set(built)):
+    for name in tree.missing:
         out.append(Diagnostic(os.path.join(paths.instances, name, "instance.yaml"), 0, 0, "",
                               f"instance '{name}' is not in {build_dir}/ yet", hint=hint))
-    for name in sorted((selected & set(built)) - current):
+    for name in tree.removed:
         out.append(Diagnostic(os.path.join(build_dir, name), 0, 0, "",
                               f"instance '{name}' was removed from {paths.instances}/ but is still in {build_dir}/",
                               hint=hint))
-    if state is None:
-        if not built:
+    if not tree.recorded:
+        if not tree.built:
             return out
         # What is applied to the clusters must be what generate wrote here from these sources: a
         # build/ copied in, committed or edited has no record (output.read_cache) and is not deployed.
@@ -184,16 +176,13 @@ def _stale(paths, build_dir: str, names, checked) -> list[Diagnostic]:
                                  f"{build_dir}/ has no record of being written by 'fleet generate' on this machine "
                                  "(copied, restored or changed by hand), so what it holds cannot be tied to the "
                                  "instance files", hint=hint)]
-    keys = fleet_mod.input_keys(paths, checked)
-    stale = [inp.name for inp in checked.inputs
-             if inp.name in selected and inp.name in built and state.keys.get(inp.name) != keys[inp.name]]
-    if stale and len(stale) == len(selected & current & set(built)) and len(stale) > 1:
+    if len(tree.stale) > 1 and not tree.unchanged:
         out.append(Diagnostic(os.path.join(paths.instances, "fleet.yaml"), 0, 0, "",
                               f"every instance changed since {build_dir}/ was generated (the fleet settings, "
                               "the templates or the tool itself)", hint=hint))
     else:
         out += [Diagnostic(os.path.join(paths.instances, n, "instance.yaml"), 0, 0, "",
-                           f"changed since {build_dir}/ was generated", hint=hint) for n in stale]
+                           f"changed since {build_dir}/ was generated", hint=hint) for n in tree.stale]
     return out
 
 
@@ -470,7 +459,7 @@ def _deploy(plan: Plan, kubectl: Kubectl, options: DeployOptions, result: Instan
                 f"; {'; '.join(problems)}" if problems else "")
             return
     result.result = "applied"
-    parts = [f"{len(labels)} object{'s' * (len(labels) != 1)} {'would change' if options.dry_run else 'applied'}"]
+    parts = [f"{plural(len(labels), 'object')} {'would change' if options.dry_run else 'applied'}"]
     if result.pruned:
         parts.append(f"{len(result.pruned)} {'would be ' if options.dry_run else ''}pruned")
     result.reason = ", ".join(parts)
@@ -657,7 +646,7 @@ def _delete_orphans(orphans: list[Orphan], kubectl_factory, fleet) -> None:
 class ObjectDrift:
     object: str  # Kind/name
     change: str  # missing | extra | changed | conflict
-    fields: list[diff.Change] = field(default_factory=list)
+    fields: list[Change] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"object": self.object, "change": self.change, "fields": [c.as_dict() for c in self.fields]}
@@ -713,7 +702,7 @@ def drift_one(inst: Instance, kubectl: Kubectl, state: ClusterState) -> Instance
         want = merged.get(key)
         if want is None:
             continue
-        changes = list(diff.diff_values(_clean(live[key]), _clean(want), diff.FULL).changes)
+        changes = list(diff_values(_clean(live[key]), _clean(want), FULL).changes)
         if changes:
             out.objects.append(ObjectDrift(label, "changed", changes))
     for o in state.objects:
@@ -758,7 +747,7 @@ def format_drift(d: InstanceDrift) -> list[str]:
                 "changed": "differs"}[o.change]
         lines.append(f"    {sign} {o.object}: {what}")
         for change in o.fields:
-            body = diff.format_change(change, text_blocks=True)
+            body = format_change(change, text_blocks=True)
             if len(body) > MAX_FIELD_LINES:  # a whole JCasC replaced: the first lines say enough
                 body = body[:MAX_FIELD_LINES] + [f"    ... {len(body) - MAX_FIELD_LINES} more lines"]
             lines.extend("        " + printable(line, 400) for line in body)

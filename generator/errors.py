@@ -11,7 +11,7 @@ import json
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 ERROR = "error"
 WARNING = "warning"
@@ -158,6 +158,12 @@ def printable_json(text: str) -> str:
     return "".join(c if c.isprintable() or c == "\n" else json.dumps(c)[1:-1] for c in text)
 
 
+def plural(n: int, word: str, *, count: bool = True) -> str:
+    """'1 file', '2 files', '0 files'; count=False: the word alone, as the number would have it."""
+    words = word if n == 1 else word + "s"
+    return f"{n} {words}" if count else words
+
+
 def display_path(path: str) -> str:
     """Paths relative to the working directory when below it: what a user can click."""
     if not path:
@@ -201,20 +207,3 @@ def fail_if_errors(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
     if any(d.is_error for d in diags):
         raise FleetError(diags)
     return sort_diagnostics(diags)
-
-
-@dataclass
-class Collector:
-    """Accumulates diagnostics so that one run reports every problem at once."""
-
-    items: list[Diagnostic] = field(default_factory=list)
-
-    def add(self, diag: Diagnostic) -> None:
-        self.items.append(diag)
-
-    def extend(self, diags: Iterable[Diagnostic]) -> None:
-        self.items.extend(diags)
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self.items)

@@ -14,7 +14,7 @@ from . import __version__, cache, checks, fleetdir, manifests, monitoring, outpu
 from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
-from .model import ModelEngine, ModelInput
+from .model import CHECKS, FULL, ModelEngine, ModelInput
 from .nofollow import links_below
 from .output import dump_json, sha256
 from .plugins import (
@@ -154,7 +154,7 @@ class Worker:
     def run(self, kube_version: str, fleet: dict, inputs: list[ModelInput], overrides: dict[str, object],
             render: bool = True):
         """Models and files; without render, models cut to what the cross-instance rules read."""
-        evaluated = self.engine.evaluate(fleet, inputs, objects=render, checks_only=not render)
+        evaluated = self.engine.evaluate(fleet, inputs, objects=render, view=FULL if render else CHECKS)
         models, files, diags = {}, {}, []
         for inp in inputs:
             result = evaluated[inp.name]
@@ -409,17 +409,6 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[s
             "files": by_instance.get(name, {}),
         }
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}
-
-
-def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:
-    instances = dict((old or {}).get("instances", {}))
-    keep = set(keep)
-    instances = {k: v for k, v in instances.items() if k in keep}
-    instances.update(new["instances"])
-    merged = {"generator": new["generator"], "instances": dict(sorted(instances.items()))}
-    if "fleet" in new:  # fleet-level files are rendered on every run: the new entry is complete
-        merged["fleet"] = new["fleet"]
-    return merged
 
 
 def index_bytes(index: dict) -> bytes:

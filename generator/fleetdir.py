@@ -8,7 +8,6 @@ names the link. Whatever else lies in the directory is reported with where it be
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +15,7 @@ from dataclasses import dataclass, field
 
 from . import nofollow
 from .errors import WARNING, Diagnostic, FleetError
+from .names import matches, select_names
 from .sources import Document, load
 
 FLEET_FILE = "fleet.yaml"
@@ -108,28 +108,14 @@ def instance_names(directory: str) -> list[str]:
         return _instance_dirs(_entries(fd))
 
 
-def _select(directory: str, available: list[str], names) -> list[str]:
-    if not names:
-        return available
-    chosen: list[str] = []
-    diags = []
-    for pattern in names:
-        hits = fnmatch.filter(available, pattern)
-        if not hits:
-            import difflib  # the error path only: not imported on every run
-            close = difflib.get_close_matches(pattern, available, n=3)
-            diags.append(Diagnostic(directory, 0, 0, "", f"no instance named '{pattern}'",
-                                    hint=(f"did you mean {', '.join(close)}?" if close
-                                          else "instance names are the directory names in the instances directory")))
-        chosen.extend(h for h in hits if h not in chosen)
-    if diags:
-        raise FleetError(diags)
-    return sorted(chosen)
-
-
 def select(directory: str, names: list[str] | tuple[str, ...]) -> list[str]:
     """Resolve NAME arguments (exact names or shell patterns such as 'ee4j.*')."""
     return _select(directory, instance_names(directory), names)
+
+
+def _select(directory: str, available: list[str], names) -> list[str]:
+    return select_names(available, names, where=directory,
+                        hint="instance names are the directory names in the instances directory")
 
 
 # --- reading --------------------------------------------------------------------------------
@@ -336,4 +322,4 @@ def _missing_instance_file(inst_dir: str, fd: int, entries: dict[str, str]) -> l
 
 def matching_profiles(fleet: dict, full_name: str) -> tuple[str, ...]:
     return tuple(p["name"] for p in fleet.get("profiles", [])
-                 if any(fnmatch.fnmatchcase(full_name, pat) for pat in p["match"]))
+                 if matches(full_name, p["match"]))

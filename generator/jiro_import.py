@@ -93,7 +93,7 @@ from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
 from .plugins import UNKNOWN as UNKNOWN_PLUGIN
 from .plugins import parse_spec
-from .quantity import cpu_millis, memory_mib
+from .quantity import same_quantity
 from .schema import FLEET_SCHEMA, INSTANCE_SCHEMA, Schemas, validate_document
 from .sources import format_path, load
 from .version_number import version_key
@@ -386,13 +386,6 @@ def _leaf_diff(wanted: dict, have: dict) -> dict:
     return out
 
 
-def _same_quantity(a: str, b: str, parse) -> bool:
-    try:
-        return parse(a) == parse(b)
-    except (ValueError, TypeError):
-        return a == b
-
-
 class _Fits:
     """Does a value fit one part of the instance schema? (Keeps the regexes in one place: the schema.)"""
 
@@ -451,7 +444,10 @@ class Mapper:
     """Turns one evaluated Jiro instance into our instance definition (a dict in the file's key order)."""
 
     def __init__(self, ev: Evaluated, defaults: dict, fits: _Fits):
-        self.ev, self.m, self.b, self.d = ev, ev.merged, ev.base, defaults
+        self.ev = ev
+        self.jiro = ev.merged  # the instance's Jiro config.jsonnet, merged over Jiro's defaults
+        self.jiro_base = ev.base  # Jiro's defaults alone: what the instance did not choose
+        self.ours = defaults  # the model our fleet gives the instance without an instance setting
         self.fits = fits
         self.report = ev.report
         self.skip = lambda path, reason: self.report.not_imported.append(NotImported(jiro_path(path), reason))
@@ -466,7 +462,7 @@ class Mapper:
 
     # project ---------------------------------------------------------------------------------
     def project(self) -> dict:
-        p = self.m["project"]
+        p = self.jiro["project"]
         out = {"fullName": p["fullName"], "displayName": p["displayName"]}
         if p.get("shortName") != p["fullName"].rsplit(".", 1)[-1]:
             out["shortName"] = p["shortName"]
@@ -478,7 +474,7 @@ class Mapper:
 
     # jenkins ---------------------------------------------------------------------------------
     def jenkins(self) -> dict:
-        j, dj = self.m.get("jenkins", {}), self.d["jenkins"]
+        j, dj = self.jiro.get("jenkins", {}), self.ours["jenkins"]
         out: dict = {}
         if self.ev.version != "latest":
             out["version"] = self.ev.version
@@ -549,19 +545,19 @@ class Mapper:
 
     # deployment --------------------------------------------------------------------------------
     def deployment(self) -> dict:
-        dep, dd = self.m.get("deployment", {}), self.d["deployment"]
+        dep, dd = self.jiro.get("deployment", {}), self.ours["deployment"]
         out: dict = {}
         wanted = {
             "host": dep.get("host", JIRO_HOST),
-            "prefix": _prefix(dep.get("prefix", "/" + self.m["project"]["shortName"])),
+            "prefix": _prefix(dep.get("prefix", "/" + self.jiro["project"]["shortName"])),
             "cluster": dep.get("cluster", JIRO_CLUSTER),
-            "namespace": _get(self.m, ("kubernetes", "master", "namespace"), self.m["project"]["shortName"]),
+            "namespace": _get(self.jiro, ("kubernetes", "master", "namespace"), self.jiro["project"]["shortName"]),
         }
-        if "seLinuxLevel" in self.m:
-            wanted["seLinuxLevel"] = self.m["seLinuxLevel"]
-        short = self.m["project"]["shortName"]
+        if "seLinuxLevel" in self.jiro:
+            wanted["seLinuxLevel"] = self.jiro["seLinuxLevel"]
+        short = self.jiro["project"]["shortName"]
         wanted["statefulSetName"] = self.state_name(
-            "statefulSetName", _get(self.m, ("kubernetes", "master", "stsName"), short))
+            "statefulSetName", _get(self.jiro, ("kubernetes", "master", "stsName"), short))
         wanted["routeName"] = self.state_name("routeName", short)
         for key, value in wanted.items():
             if value == dd.get(key):
@@ -589,7 +585,7 @@ class Mapper:
 
     # storage ------------------------------------------------------------------------------------
     def storage(self) -> dict:
-        st, ds = self.m.get("storage", {}), self.d["storage"]
+        st, ds = self.jiro.get("storage", {}), self.ours["storage"]
         if not isinstance(st, dict):
             self.skip(("storage",), "not a mapping")
             return {}
@@ -615,7 +611,7 @@ class Mapper:
                 self.skip(("storage",), f"the claim template {claim!r} does not fit the instance schema "
                                         f"({self.fits.hint(P_STORAGE + 'claimTemplateName')}){LOST_STATE}")
         size = st.get("quota", JIRO_STORAGE_SIZE)
-        if not _same_quantity(size, ds["size"], memory_mib):
+        if not same_quantity(size, ds["size"]):
             if self.fits(P_STORAGE + "size", size):
                 out["size"] = size
             else:
@@ -626,11 +622,11 @@ class Mapper:
     # agents ---------------------------------------------------------------------------------------
     def agents(self) -> dict:
         path = ("clouds", "kubernetes", "templates")
-        jiro = _get(self.m, path, {})
-        base = _get(self.b, path, {})
-        default_res = _get(self.m, ("kubernetes", "agents", "defaultResources"), {})
-        fleet_templates = {t["name"]: t for t in self.d["agents"]["podTemplates"]}
-        agent_res = self.d["resources"]["agent"]
+        jiro = _get(self.jiro, path, {})
+        base = _get(self.jiro_base, path, {})
+        default_res = _get(self.jiro, ("kubernetes", "agents", "defaultResources"), {})
+        fleet_templates = {t["name"]: t for t in self.ours["agents"]["podTemplates"]}
+        agent_res = self.ours["resources"]["agent"]
         out = []
         for name, t in sorted(jiro.items()):
             origin = base.get(name) or _origin(t, base)
@@ -670,13 +666,13 @@ class Mapper:
             ours["mode"] = t["mode"]
         resources: dict = {}
         res = _get(t, ("kubernetes", "resources"), {})
-        for kind, parse, pointer in (("cpu", cpu_millis, "cpu"), ("memory", memory_mib, "memory")):
+        for kind in ("cpu", "memory"):
             for side in ("request", "limit"):
                 value = _get(res, (kind, side))
                 default = _get(default_res, (kind, side))
-                if value is None or (default is not None and _same_quantity(str(value), str(default), parse)):
+                if value is None or (default is not None and same_quantity(value, default)):
                     continue
-                ptr = f"{P_TEMPLATE}resources/properties/{pointer}/properties/{side}"
+                ptr = f"{P_TEMPLATE}resources/properties/{kind}/properties/{side}"
                 if self.fits(ptr, value):
                     resources.setdefault(kind, {})[side] = value
                 else:
@@ -690,11 +686,11 @@ class Mapper:
     def build_tools(self) -> dict:
         out: dict = {}
         for tool, jiro_default in JIRO_TOOL_DEFAULTS.items():
-            enabled = _get(self.m, (tool, "generate"), jiro_default)
+            enabled = _get(self.jiro, (tool, "generate"), jiro_default)
             if not isinstance(enabled, bool):
                 self.skip((tool, "generate"), "not true or false")
                 continue
-            have = self.d["buildTools"].get(tool, {})
+            have = self.ours["buildTools"].get(tool, {})
             entry: dict = {}
             if enabled != have.get("enabled", False):
                 entry["enabled"] = enabled
@@ -711,8 +707,8 @@ class Mapper:
         jcasc = self.ev.jcasc
         if jcasc is None or jcasc.prometheus is None:
             return {}
-        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.d["monitoring"],
-                                                      _get(self.m, ("deployment", "url"), self.d["deployment"]["url"]))
+        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.ours["monitoring"],
+                                                      _get(self.jiro, ("deployment", "url"), self.ours["deployment"]["url"]))
         self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
         return out
 
@@ -721,13 +717,13 @@ class Mapper:
         jcasc = self.ev.jcasc
         if jcasc is None or jcasc.security is None:
             return
-        skipped, notes = jiro_jcasc.security_differences(jcasc.security, self.d.get("security", {}))
+        skipped, notes = jiro_jcasc.security_differences(jcasc.security, self.ours.get("security", {}))
         self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
         self.report.notes += notes
 
     # resource constants --------------------------------------------------------------------------------
     def resource_model(self) -> dict:
-        diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.d["resourceModel"])
+        diff = _leaf_diff(JIRO_RESOURCE_MODEL, self.ours["resourceModel"])
         if diff:
             self.report.notes.append("the fleet's resource constants differ from Jiro's; Jiro's are kept for this "
                                      "instance (resourceModel)")
@@ -735,7 +731,7 @@ class Mapper:
 
     # everything else ------------------------------------------------------------------------------------
     def leftovers(self) -> None:
-        for path in differences(self.m, self.b):
+        for path in differences(self.jiro, self.jiro_base):
             if not _under(path, CONSUMED):
                 self.skip(path, _reason(path))
 
@@ -1067,7 +1063,7 @@ def _override_plugins(ev: Evaluated, doc: dict, fleet: dict, facts: JiroFacts, r
     if version not in jcasc.core_versions():
         return False
     try:
-        data = yamlout.load(raw.decode("utf-8"))
+        data = yamlout.safe_load(raw.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError):
         return False  # the override is validated (and reported) with the rest
     if not isinstance(data, dict):

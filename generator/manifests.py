@@ -68,7 +68,7 @@ def supported_versions() -> list[str]:
 @lru_cache(maxsize=4)
 def _route_validator(schemas_dir: str):
     with open(os.path.join(schemas_dir, ROUTE_CRD), encoding="utf-8") as fh:
-        crd = yamlout.load(fh)
+        crd = yamlout.safe_load(fh)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return jsonschema_rs.Draft202012Validator(_structural(version["schema"]["openAPIV3Schema"]))
 
@@ -76,7 +76,7 @@ def _route_validator(schemas_dir: str):
 @lru_cache(maxsize=4)
 def _service_monitor_validator(schemas_dir: str):
     with open(os.path.join(schemas_dir, SERVICE_MONITOR_CRD), encoding="utf-8") as fh:
-        crd = yamlout.load(fh)
+        crd = yamlout.safe_load(fh)
     version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1")
     return jsonschema_rs.Draft202012Validator(_closed(_structural(version["schema"]["openAPIV3Schema"])))
 

@@ -12,6 +12,7 @@ from .errors import Diagnostic, FleetError
 from .plugins import provenance_text
 
 ENTRY = "fleet.jsonnet"
+FULL, CHECKS, EXPLAIN = "full", "checks", "explain"  # the views of templates/fleet.jsonnet
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,10 @@ class ModelEngine:
         self.entry = os.path.join(templates_dir, ENTRY)
 
     def evaluate(self, fleet: dict, inputs: list[ModelInput], objects: bool = True,
-                 checks_only: bool = False) -> dict[str, dict[str, Any]]:
-        """{name: {model, objects}}; checks_only: a model with only what checks.check_models reads."""
+                 view: str = FULL) -> dict[str, dict[str, Any]]:
+        """{name: {model, objects}}. view CHECKS: a model with only what checks.check_models reads, no
+        objects; EXPLAIN: also {explain}, the model's defaults and formulas for generator/explain.py."""
+        checks_only = view == CHECKS
         payload = [{"name": i.name, "data": i.data, "profiles": list(i.profiles)} for i in inputs]
         try:
             out = _jsonnet.evaluate_file(
@@ -40,7 +43,7 @@ class ModelEngine:
                 jpathdir=[self.templates_dir],
                 tla_codes={"fleet": json.dumps(fleet), "instances": json.dumps(payload),
                            "objects": "true" if objects and not checks_only else "false",
-                           "view": json.dumps("checks" if checks_only else "full")},
+                           "view": json.dumps(view)},
                 max_trace=8,
             )
         except RuntimeError as exc:

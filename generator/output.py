@@ -37,6 +37,7 @@ from .errors import (
     OutputBusyError,
     OutputWriteError,
     display_path,
+    plural,
 )
 
 INDEX = "fleet.json"
@@ -369,29 +370,29 @@ def walk_files(root: str) -> Iterator[str]:
 
 
 @dataclass(frozen=True)
-class Change:
+class FileChange:
     status: str  # added | changed | removed
     path: str
 
 
-def compare(out_dir: str, files: dict[str, bytes], scope: set[str] | None = None) -> list[Change]:
+def compare(out_dir: str, files: dict[str, bytes], scope: set[str] | None = None) -> list[FileChange]:
     """What writing `files` would change; `scope` limits removals to those instance directories."""
     changes = []
     existing = set(walk_files(out_dir)) if os.path.isdir(out_dir) else set()
     for rel, data in sorted(files.items()):
         if rel not in existing:
-            changes.append(Change("added", rel))
+            changes.append(FileChange("added", rel))
             continue
         try:
             same = nofollow.read_file(os.path.join(out_dir, rel)) == data
         except OSError:  # a link or anything but a file: not what generate writes
             same = False
         if not same:
-            changes.append(Change("changed", rel))
+            changes.append(FileChange("changed", rel))
     for rel in sorted(existing - set(files)):
         top = rel.split(os.sep, 1)[0]
         if scope is None or top in scope:
-            changes.append(Change("removed", rel))
+            changes.append(FileChange("removed", rel))
     return changes
 
 
@@ -492,7 +493,7 @@ def _unlike_its_index(tree_dir: str, tree: _Tree) -> str | None:
         return f"it holds a symbolic link, {links[0]}"
     extra = [rel for rel in files if rel not in listed and rel != INDEX]
     if extra:
-        return (f"it holds {len(extra)} file{'s' * (len(extra) != 1)} that its {INDEX} does not list: "
+        return (f"it holds {plural(len(extra), 'file')} that its {INDEX} does not list: "
                 f"{', '.join(extra[:3])}{', ...' if len(extra) > 3 else ''}")
     return None
 

@@ -11,7 +11,7 @@ from . import fleet as fleet_mod
 from . import fleetdir
 from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
 from .output import write_file
-from .plugins import INSTANCE, provenance_text, requests_for
+from .plugins import provenance_text, requests_for
 from .schema import Schemas, validate_document
 from .sources import Document
 from .version_number import compare
@@ -93,7 +93,7 @@ def refresh(paths: fleet_mod.Paths, update_center_file: str, version: str | None
     previous = None
     if os.path.exists(target):
         try:
-            previous = cat.load(target)
+            previous = cat.load_catalog(target)
         except FleetError:
             previous = None  # replaced by a good one
 
@@ -167,10 +167,6 @@ class Use:
     @property
     def how(self) -> str:
         return provenance_text({"requestedBy": self.requested_by, "dependencyOf": self.dependency_of})
-
-    @property
-    def direct(self) -> bool:
-        return INSTANCE in self.requested_by
 
     def to_json(self) -> dict:
         return {"plugin": self.plugin, "version": self.version, "instance": self.instance,

@@ -8,7 +8,7 @@ The steps, in order; a failed step skips those that need its output:
               rendering and the offline manifest validation (Kubernetes schemas, Route CRD,
               JCasC schema)
   audit       the rules of generator/audit.py on the generated files; an error finding fails
-  diff        with a base revision only: the rendered diff (generator/diff.py) and the quota
+  diff        with a base revision only: the rendered diff (generator/rendered_diff.py) and the quota
               delta per cluster (generator.audit.compare_base), both from the same renderings
 
 A base that cannot be resolved (unknown ref, no main branch) fails the check; a base whose
@@ -22,10 +22,10 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 
-from . import audit, audit_formats, fleetdir, output, vcs
-from . import diff as diff_mod
+from . import audit, audit_formats, fleetdir, regenerate, vcs
 from . import fleet as fleet_mod
-from .errors import Diagnostic, FleetError
+from . import rendered_diff as diff_mod
+from .errors import Diagnostic, FleetError, plural
 
 PASSED, FAILED, WARNED, SKIPPED = "passed", "failed", "warning", "skipped"
 STEPS = ("validation", "generation", "audit", "diff")
@@ -38,15 +38,15 @@ _FINDING_ICON = {"error": "❌", "warning": "⚠️", "info": "ℹ️"}
 
 
 @dataclass
-class Step:
+class CheckStep:
     name: str
     status: str  # passed | failed | warning | skipped
     detail: str
 
 
 @dataclass
-class CheckResult:
-    steps: list[Step] = field(default_factory=list)
+class CheckReport:
+    steps: list[CheckStep] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)  # working tree: errors of a failed step, warnings
     report: audit.Report | None = None  # with .base set when a base was compared
     rendered: diff_mod.FleetDiff | None = None
@@ -54,7 +54,7 @@ class CheckResult:
     revision: dict | None = None  # ref, commit, templates, schemas of the base
 
     def add(self, name: str, status: str, detail: str) -> None:
-        self.steps.append(Step(name, status, detail))
+        self.steps.append(CheckStep(name, status, detail))
 
     def skip(self, *names: str, because: str) -> None:
         for name in names:
@@ -69,36 +69,28 @@ class CheckResult:
         return 1 if self.failed else 0
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
 def _count(diags: list[Diagnostic]) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
     files = len({d.file for d in diags if d.is_error})
-    text = f"{_plural(errors, 'error')} in {_plural(files, 'file')}" if errors else ""
+    text = f"{plural(errors, 'error')} in {plural(files, 'file')}" if errors else ""
     if warnings:
-        text += (", " if text else "") + _plural(warnings, "warning")
+        text += (", " if text else "") + plural(warnings, "warning")
     return text
 
 
 def _render(paths: fleet_mod.Paths, out_dir: str, jobs: int):
     """Generate the whole fleet into out_dir and read it back as the audit does."""
-    gen = fleet_mod.generate(paths, (), jobs=jobs)
-    files = dict(gen.files)
-    files[output.INDEX] = fleet_mod.index_bytes(gen.index)
-    with output.OutputLock(out_dir):
-        output.write_tree(out_dir, files)
+    gen = regenerate.regenerate(paths, out_dir, jobs=jobs, use_cache=False).generated
     return gen, audit.snapshot(paths, build_dir=out_dir)
 
 
-def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> CheckResult:
+def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> CheckReport:
     """Every step; `base` None: no comparison, "": the merge base with main, else a git revision.
 
     Raises vcs.GitUnavailable (an environment problem); user mistakes end up in the result.
     """
-    result = CheckResult()
+    result = CheckReport()
     later = ("generation", "audit") + (("diff",) if base is not None else ())
     try:
         warnings = fleet_mod.validate(paths, jobs=jobs, introduced=_introduced(paths, base))
@@ -109,8 +101,8 @@ def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> Check
         return result
     result.diagnostics = list(warnings)
     count = len(fleetdir.instance_names(paths.instances))
-    result.add("validation", PASSED, f"{_plural(count, 'instance')} valid"
-               + (f", {_plural(len(warnings), 'warning')}" if warnings else ""))
+    result.add("validation", PASSED, f"{plural(count, 'instance')} valid"
+               + (f", {plural(len(warnings), 'warning')}" if warnings else ""))
     with tempfile.TemporaryDirectory(prefix="fleet-check-") as tmp:
         try:
             gen, snap = _render(paths, os.path.join(tmp, "current"), jobs)
@@ -120,13 +112,13 @@ def run(paths: fleet_mod.Paths, base: str | None = None, jobs: int = 1) -> Check
             result.skip(*later[1:], because="generation failed")
             return result
         kube = fleet_mod.kubernetes_version(snap.fleet)
-        result.add("generation", PASSED, f"{_plural(len(gen.files), 'file')} for {_plural(len(gen.names), 'instance')}; "
+        result.add("generation", PASSED, f"{plural(len(gen.files), 'file')} for {plural(len(gen.names), 'instance')}; "
                                          f"manifests valid (Kubernetes {kube}, Route CRD, JCasC schema)")
         report = audit.build_report(snap)
         result.report = report
         s = report.summary()
         result.add("audit", FAILED if report.has_errors else PASSED,
-                   f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}, {_plural(s['infos'], 'info')}")
+                   f"{plural(s['errors'], 'error')}, {plural(s['warnings'], 'warning')}, {plural(s['infos'], 'info')}")
         if base is not None:
             _compare(result, paths, base, gen, snap, tmp, jobs)
     return result
@@ -143,7 +135,7 @@ def _introduced(paths: fleet_mod.Paths, base: str | None) -> set[str] | None:
         return None  # the diff step reports a base that does not resolve, or git missing
 
 
-def _compare(result: CheckResult, paths, base: str, gen, snap, tmp: str, jobs: int) -> None:
+def _compare(result: CheckReport, paths, base: str, gen, snap, tmp: str, jobs: int) -> None:
     try:
         revision = vcs.resolve_base(vcs.repo_root(paths.instances), base or None)
     except FleetError as exc:
@@ -167,13 +159,13 @@ def _compare(result: CheckResult, paths, base: str, gen, snap, tmp: str, jobs: i
 
 # --- what the result says -----------------------------------------------------------------------
 
-def headline(result: CheckResult) -> str:
+def headline(result: CheckReport) -> str:
     if result.failed:
         return f"failed ({', '.join(result.failed)})"
     return "passed" + (" with warnings" if any(s.status == WARNED for s in result.steps) else "")
 
 
-def instance_rows(result: CheckResult) -> list[list[str]]:
+def instance_rows(result: CheckReport) -> list[list[str]]:
     """One row per instance the change touches: placement, packs, quota delta, objects."""
     if result.rendered is None or result.report is None or result.report.base is None:
         return []
@@ -201,11 +193,11 @@ INSTANCE_HEADERS = (audit_formats.BASE_HEADERS[:3] + ["namespace"] + audit_forma
 def touched(entry: diff_mod.InstanceDiff) -> str:
     if entry.change in ("added", "removed"):
         labels = ", ".join(f"`{o.object}`" for o in entry.objects)
-        return f"{_plural(len(entry.objects), 'object')} {entry.change}: {labels}"
+        return f"{plural(len(entry.objects), 'object')} {entry.change}: {labels}"
     parts = []
     for o in entry.objects:
         sign = {"added": "+", "removed": "-", "changed": "~"}[o.change]
-        fields = f" ({_plural(len(o.fields), 'field')})" if o.change == "changed" else ""
+        fields = f" ({plural(len(o.fields), 'field')})" if o.change == "changed" else ""
         parts.append(f"{sign} `{o.object}`{fields}")
     return ", ".join(parts)
 
@@ -230,7 +222,7 @@ def _diagnostic_text(diags: list[Diagnostic]) -> str:
     return "\n".join(shown)
 
 
-def render_markdown(result: CheckResult) -> str:
+def render_markdown(result: CheckReport) -> str:
     """The pull-request comment: steps, instances, objects, quota delta per cluster, findings, diagnostics."""
     md = audit_formats._md_table  # the audit's table renderer (escaping, alignment)
     esc = audit_formats._md_escape
@@ -247,7 +239,7 @@ def render_markdown(result: CheckResult) -> str:
         lines += [f"### Changes since {esc(diff_mod.revision_title(result.revision))}", ""]
         if result.rendered.instances or result.rendered.fleet_files:
             lines += md(INSTANCE_HEADERS, instance_rows(result), right_from=4)
-            lines += ["", (f"{_plural(len(result.rendered.unchanged), 'instance')} unchanged. "
+            lines += ["", (f"{plural(len(result.rendered.unchanged), 'instance')} unchanged. "
                           "CPU in cores, memory in GiB."), ""]
             lines += ["### Objects touched", ""]
             lines += [f"- `{esc(e.name)}` ({e.change}): {esc(touched(e))}" for e in result.rendered.instances]
@@ -286,7 +278,7 @@ def render_markdown(result: CheckResult) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_text(result: CheckResult) -> str:
+def render_text(result: CheckReport) -> str:
     """The terminal report (diagnostics go to standard error separately)."""
     width = max(len(s) for s in STEPS)
     lines = [f"{s.name:<{width}}  {s.status:<8} {s.detail}" for s in result.steps]

@@ -29,7 +29,14 @@ IMAGE_HASH_LENGTH = 12  # hex digits of sha256: a collision needs ~16 million im
 
 
 def deep_merge(base, override):
-    """Maps merge key by key; lists and scalars from the override replace."""
+    """Maps merge key by key; lists and scalars from the override replace.
+
+    The rule of the model's layers too (templates/model/util.libsonnet `merge`), written twice on
+    purpose: this one merges a hand-written JCasC into the rendered one, after Jinja, and must keep
+    the order of keys (Jsonnet sorts them), integers beyond 2^53 and YAML's types (Jsonnet has only
+    doubles and JSON); the model's merge runs inside the Jsonnet evaluation, which cannot call
+    Python with a map (gojsonnet's native callbacks take scalars only). A property test holds the
+    two to the same results (tests/properties/test_merge_properties.py)."""
     if isinstance(base, dict) and isinstance(override, dict):
         merged = dict(base)
         for key, value in override.items():
@@ -101,7 +108,7 @@ class Producer:
         out_file = f"{name}/jenkins/jenkins.yaml"
         text = self.renderer.render("jcasc/jenkins.yaml.j2", m=model)
         try:
-            data = yamlout.load(text)
+            data = yamlout.safe_load(text)
         except yaml.YAMLError as exc:  # a template bug: say where, in the rendered text
             return "", [Diagnostic(out_file, 0, 0, "", f"rendered JCasC is not valid YAML: {exc}",
                                    hint="this is a template bug; please report it")]

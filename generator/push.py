@@ -6,7 +6,7 @@ controller's push; nothing is applied after a failed check; one controller's
 failure never stops the others.  Library code: returns results, never prints.
 
 Where controllers are and how to log in: generator/targets.py; the semantic
-diff of JCasC: generator/jcasc_diff.py.
+diff of JCasC: generator/value_diff.py (managed_diff).
 """
 
 from __future__ import annotations
@@ -19,42 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import __version__, sources, version_number, yamlout
-from .errors import WARNING, Diagnostic, FleetError
+from .errors import WARNING, Diagnostic, FleetError, plural
 from .fleet_run import Running, run_parallel
 from .jenkins_client import (
-    CheckIssue,
     InstalledPlugin,
     Interrupted,
     JenkinsClient,
     JenkinsError,
     RetryPolicy,
 )
+from .targets import Target
+from .value_diff import Change, managed_diff
+from .version_number import version_key
 
 OUTCOMES = ("unchanged", "applied", "failed", "skipped")
-# Re-exported: callers (the CLI, fleet status) use these names from here.
-from .jcasc_diff import REDACTED, Change, Diff, format_change, managed_diff, redact  # noqa: F401
-from .targets import (  # noqa: F401
-    ENV_RELOAD_TOKEN,
-    ENV_TOKEN,
-    ENV_USER,
-    JCASC,
-    MODEL,
-    BuildEntry,
-    CredentialStore,
-    Secret,
-    Target,
-    Targets,
-    credentials_from_env,
-    expand_url,
-    load_credentials,
-    load_targets,
-    read_build,
-    resolve_targets,
-    safe_url,
-    stale_warnings,
-    url_problem,
-)
-from .version_number import version_key
 
 # --- plugins ----------------------------------------------------------------------------------
 
@@ -278,7 +256,7 @@ def push_one(target: Target, options: PushOptions, *, stop: threading.Event | No
                                    f"{' -> '.join(client.sessions)})")
         if result.warnings and result.outcome != "failed":
             n = len(result.warnings)
-            result.reason += f" ({n} warning{'s' * (n != 1)})"
+            result.reason += f" ({plural(n, 'warning')})"
     return result
 
 
@@ -327,13 +305,13 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
     if checked.errors:
         first = next(d for d in result.diagnostics if d.is_error)
         n = len(checked.errors)
-        result.reason = (f"check: Jenkins rejected the generated configuration ({n} error{'s' * (n != 1)}; "
+        result.reason = (f"check: Jenkins rejected the generated configuration ({plural(n, 'error')}; "
                          f"{os.path.basename(first.file)}" + (f":{first.line}" if first.line else "")
                          + f": {first.message})")
         return
 
     step("diff")
-    desired = yamlout.load(entry.jcasc) or {}
+    desired = yamlout.safe_load(entry.jcasc) or {}
     diff = managed_diff(desired, client.export())
     result.changes, result.not_compared = list(diff.changes), list(diff.not_compared)
     if not diff.changes:
@@ -341,7 +319,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
     if options.dry_run:
         n = len(diff.changes)
-        result.outcome, result.reason = "skipped", f"dry run: {n} change{'s' * (n != 1)} not applied"
+        result.outcome, result.reason = "skipped", f"dry run: {plural(n, 'change')} not applied"
         return
 
     step("apply")
@@ -365,7 +343,7 @@ def _run(target: Target, options: PushOptions, client: JenkinsClient, result: Re
         return
     result.outcome = "applied"
     n = len(diff.changes)
-    result.reason = f"{n} change{'s' * (n != 1)} via /{applied.endpoint}"
+    result.reason = f"{plural(n, 'change')} via /{applied.endpoint}"
 
 
 # --- the fleet --------------------------------------------------------------------------------
@@ -421,10 +399,3 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
         results.append(result)
     return FleetResult(sorted(results, key=lambda r: r.name), time.monotonic() - started,
                        run.interrupted or running.stop.is_set(), options.dry_run, bugs)
-
-
-__all__ = ["BuildEntry", "Change", "CheckIssue", "CredentialStore", "Diff", "FleetResult", "PluginReport",
-           "PushOptions", "Result", "Secret", "Target", "Targets", "check_diagnostics", "compare_pinned",
-           "compare_plugins", "credentials_from_env", "expand_url", "format_change", "load_credentials",
-           "load_targets", "managed_diff", "model_plugins", "push_fleet", "push_one", "read_build",
-           "resolve_targets", "stale_warnings", "url_problem"]

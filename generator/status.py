@@ -31,7 +31,8 @@ from .jenkins_client import (
     TLSError,
     Unreachable,
 )
-from .push import PluginReport, Target, model_plugins
+from .push import PluginReport, model_plugins
+from .targets import Target
 
 STATES = ("ok", "partial", "failed", "unreachable")
 

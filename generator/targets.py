@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import configparser
 import dataclasses
-import fnmatch
 import ipaddress
 import json
 import os
@@ -18,8 +17,9 @@ from urllib.parse import urlsplit
 import yaml
 
 from . import output, sources, yamlout
-from .errors import WARNING, Diagnostic, FleetError, fail_if_errors
+from .errors import WARNING, Diagnostic, FleetError, fail_if_errors, plural
 from .jenkins_client import Credentials
+from .names import matches, pick_names
 
 ENV_USER, ENV_TOKEN, ENV_RELOAD_TOKEN = "FLEET_JENKINS_USER", "FLEET_JENKINS_TOKEN", "FLEET_JENKINS_RELOAD_TOKEN"
 JCASC = os.path.join("jenkins", "jenkins.yaml")
@@ -44,16 +44,11 @@ def read_build(build_dir: str, names=()) -> list[BuildEntry]:
     if index is None or not isinstance(index.get("instances"), dict):
         raise FleetError([Diagnostic(index_path, 0, 0, "", "no generated fleet here (missing or unreadable "
                                      f"{output.INDEX})", hint="run 'fleet generate' first, or pass --build DIR")])
-    known = sorted(index["instances"])
-    selected, diags = [], []
-    for pattern in names or ("*",):
-        hits = [n for n in known if fnmatch.fnmatchcase(n, pattern)]
-        if not hits:
-            diags.append(Diagnostic(index_path, 0, 0, "", f"no generated instance matches '{pattern}'",
-                                    hint="run 'fleet generate' for it, or check the name"))
-        selected.extend(h for h in hits if h not in selected)
+    selected, diags = pick_names(index["instances"], names or ("*",), where=index_path,
+                                 missing="no generated instance matches '{}'",
+                                 hint="run 'fleet generate' for it, or check the name")
     entries = []
-    for name in sorted(selected):
+    for name in selected:
         info = index["instances"][name]
         texts = {}
         for rel in (JCASC, MODEL):
@@ -114,7 +109,7 @@ def _unbuilt(entries: list[BuildEntry], build_dir: str, instances_dir: str, name
     for child in children:
         if child.name.startswith(".") or child.name in built or not child.is_dir(follow_symlinks=False):
             continue
-        if names and not any(fnmatch.fnmatchcase(child.name, p) for p in names):
+        if names and not matches(child.name, names):
             continue
         path = os.path.join(instances_dir, child.name, "instance.yaml")
         if os.path.isfile(path) and not os.path.islink(path):
@@ -345,7 +340,7 @@ def load_credentials(path: str, env, protected_dirs: list[str]) -> CredentialSto
         if unknown:
             # Not named: in a credentials file a mistyped line may put a token where a key belongs.
             diags.append(Diagnostic(path, 0, 0, f"{kind}{':' + name if name else ''}",
-                                    f"{len(unknown)} unknown key{'s' * (len(unknown) != 1)} (not shown: "
+                                    f"{plural(len(unknown), 'unknown key')} (not shown: "
                                     "they may hold a token)", hint="expected user, token, reload-token"))
             continue
         if not values.get("user") or not values.get("token"):
@@ -394,7 +389,7 @@ def _ini_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
 
 def _yaml_sections(text: str, path: str) -> dict[tuple[str, str], dict]:
     try:
-        data = yamlout.load(text)
+        data = yamlout.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else 0

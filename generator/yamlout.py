@@ -25,7 +25,7 @@ except AttributeError:  # pragma: no cover - libyaml missing
     SafeLoader = yaml.SafeLoader
 
 
-def load(text):
+def safe_load(text):
     """yaml.safe_load with libyaml's parser: the Route CRD takes 2.5 ms instead of 30."""
     return yaml.load(text, Loader=SafeLoader)
 

@@ -1,8 +1,9 @@
 // Entry point: evaluates many instances in one Jsonnet run.
 // TLAs: fleet (fleet settings), instances ([{name, data, profiles}]), objects (false: models only),
 // view ('checks': only the model fields the cross-instance rules of generator/checks.py read,
-// which `fleet validate` needs; Jsonnet is lazy, so the rest is never computed).
-// Output: { <fullName>: { model, objects: { <file name>: object } } }.
+// which `fleet validate` needs; Jsonnet is lazy, so the rest is never computed. 'explain': the
+// model and, beside it, what `fleet explain` shows of its defaults and formulas).
+// Output: { <fullName>: { model, objects: { <file name>: object }, explain } }.
 // The ConfigMap holding the JCasC is added after Jinja rendering; servicemonitor.yaml exists
 // only for instances scraped through a ServiceMonitor.
 local model = import 'model/instance.libsonnet';
@@ -23,6 +24,7 @@ function(fleet, instances, objects=true, view='full')
       resources: { limitRange: m.resources.limitRange },
       agents: { podTemplates: m.agents.podTemplates, missingSecrets: m.agents.missingSecrets },
     } else m,
+    [if view == 'explain' then 'explain']: m.explain,
     [if objects then 'objects']: {
       'namespace.yaml': ns(m),
       'resourcequota.yaml': quota.resourceQuota(m),

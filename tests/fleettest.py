@@ -184,10 +184,16 @@ def copy_sample_fleet(dest: str | os.PathLike, advisories: bool = True) -> str:
     target = os.path.join(os.fspath(dest), "instances")
     shutil.copytree(SAMPLE_INSTANCES, target)
     if not advisories:
-        path = os.path.join(target, "fleet.yaml")
-        with open(path, encoding="utf-8") as fh:
+        # fleet.yaml's acknowledgements name the advisories dropped below: they would warn instead
+        fleet_yaml = os.path.join(target, "fleet.yaml")
+        with open(fleet_yaml, encoding="utf-8") as fh:
             text = fh.read()
-        write(path, text.split("\n# Advisories of plugins the fleet runs")[0].rstrip("\n") + "\n")
+        head, found, tail = text.partition("\nacknowledgedAdvisories:\n")
+        if found:
+            rest = tail.splitlines(keepends=True)
+            while rest and rest[0].startswith((" ", "-")):
+                rest.pop(0)
+            write(fleet_yaml, head + "\n" + "".join(rest))
         for name in os.listdir(os.path.join(target, "catalogs")):
             path = os.path.join(target, "catalogs", name)
             if name.endswith(".json"):

@@ -24,7 +24,7 @@ COMMANDS = {
     "push": "push:push",
     "status": "status:status",
     "audit": "audit:audit",
-    "explain": "audit:explain",
+    "explain": "explain:explain",
     "new": "new:new",
     "diff": "diff:diff",
     "check": "check:check",

@@ -1,4 +1,4 @@
-"""`fleet audit` and `fleet explain`."""
+"""`fleet audit`."""
 
 from __future__ import annotations
 
@@ -9,34 +9,17 @@ import time
 import click
 
 from .. import audit as audit_mod
-from .. import audit_formats, audit_live, output, vcs
-from .. import explain as explain_mod
-from ..errors import Diagnostic, FleetError, printable_json, printable_text
+from .. import audit_formats, audit_live, vcs
+from ..errors import Diagnostic, FleetError
 from .common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
     Context,
+    emit,
     guard,
     print_diagnostics,
     stdout_console,
 )
-
-
-def write_atomic(path: str, text: str) -> None:
-    """--output FILE, written atomically; a missing directory or a write error is a user-facing error."""
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise FleetError([Diagnostic(path, 0, 0, "", "the directory for --output does not exist")])
-    try:
-        output.write_file(path, text.encode("utf-8"))
-    except OSError as exc:
-        raise FleetError([Diagnostic(path, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
-
-
-def _emit(ctx: Context, text: str, output: str | None) -> None:
-    if output:
-        write_atomic(output, text)
-    else:
-        click.echo(text, nl=False)
 
 
 @click.command()
@@ -107,7 +90,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
             report = audit_mod.build_report(snap)
             if live or live_clusters:
                 clusters = [c["name"] for c in snap.fleet.get("clusters", [])]
-                files = [audit_live.load(path, cluster)
+                files = [audit_live.load_live_file(path, cluster)
                          for cluster, path in (audit_live.parse_argument(v, clusters) for v in live)]
                 files += _read_clusters(snap.fleet, live_clusters, clusters)
                 report.live, found = audit_live.drift(snap, files)
@@ -126,7 +109,7 @@ def audit(ctx: Context, names, fmt, output, build_dir, live, live_clusters, base
             console, width = _table_console(ctx)
             audit_formats.print_table(doc, console, width)
         else:
-            _emit(ctx, audit_formats.render(doc, fmt), output)
+            emit(audit_formats.render(doc, fmt), output)
         if output:
             ctx.info(f"wrote {output} ({fmt}): {audit_formats.summary_line(doc)}")
         ctx.info(f"audited {len(snap.selected)} of {len(snap.instances)} instances in "
@@ -155,40 +138,3 @@ def _read_clusters(fleet: dict, names, known: list[str]) -> list:
                                      hint=f"clusters: {', '.join(known)}") for n in unknown])
     binary = kubectl.binary_for(os.environ, fleet)
     return [audit_live.from_cluster(kubectl.Kubectl(binary, kubectl.context_for(fleet, n)), n) for n in names]
-
-
-@click.command()
-@click.argument("name")
-@click.option("-f", "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-              help="text for people; json for tools (formatVersion 1, see docs/audit.md).")
-@click.option("-o", "--output", metavar="FILE", type=click.Path(dir_okay=False),
-              help="Write to FILE (atomically) instead of standard output.")
-@click.pass_obj
-def explain(ctx: Context, name, fmt, output):
-    """Show one instance's resolved model, where each value came from, and its quota arithmetic.
-
-    \b
-    Each value is traced to the layer that set it: built-in default, fleet.yaml
-    (defaults, resourceModel, controllers), a matching profile (fleet.yaml:LINE)
-    or the instance file (instance.yaml:LINE); derived values say what they are
-    derived from. Every quota figure is shown with the instance's own constants:
-      requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m
-
-    \b
-    Examples:
-      fleet explain technology.cbi
-      fleet explain technology.cbi --format json | jq '.quota.steps'
-
-    Exit codes: 0 ok, 1 bad input, 2 usage, 4 the templates' figures no longer
-    match the formulas explain documents (please report it).
-    """
-    with guard(ctx):
-        exp = explain_mod.explain(ctx.paths, name)
-        # instance values are shown: no raw control character reaches a terminal or the file
-        text = printable_json(explain_mod.render_json(exp)) if fmt == "json" else \
-            printable_text(explain_mod.render_text(exp))
-        _emit(ctx, text, output)
-        if exp.mismatches:
-            click.echo(f"error: {len(exp.mismatches)} quota figure(s) of {exp.name} do not match the formulas "
-                       "fleet explain documents; the templates changed. Please report it.", err=True)
-            sys.exit(EXIT_INTERNAL)

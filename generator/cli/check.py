@@ -9,8 +9,14 @@ import click
 
 from .. import prcheck, vcs
 from ..errors import Diagnostic, FleetError, printable_text
-from .audit import write_atomic
-from .common import EXIT_INPUT, EXIT_INTERNAL, Context, guard, print_diagnostics
+from .common import (
+    EXIT_INPUT,
+    EXIT_INTERNAL,
+    Context,
+    guard,
+    print_diagnostics,
+    write_atomic,
+)
 
 
 def _write_summary(path: str, text: str) -> None:

@@ -9,10 +9,11 @@ from contextlib import contextmanager
 
 import click
 
-from .. import fleet
-from ..errors import FleetError, OutputBusyError, OutputWriteError
+from .. import fleet, output
+from ..errors import Diagnostic, FleetError, OutputBusyError, OutputWriteError, plural
 
-EXIT_OK, EXIT_INPUT, EXIT_USAGE, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 2, 3, 4
+# 2 (usage) is click's own exit code for a bad command line.
+EXIT_OK, EXIT_INPUT, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 3, 4
 
 
 class Context:
@@ -40,10 +41,10 @@ def _summary(diags) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
     files = len({d.file for d in diags})
-    parts = [f"{errors} error{'s' * (errors != 1)}"]
+    parts = [plural(errors, "error")]
     if warnings:
-        parts.append(f"{warnings} warning{'s' * (warnings != 1)}")
-    return f"{', '.join(parts)} in {files} file{'s' * (files != 1)}"
+        parts.append(plural(warnings, "warning"))
+    return f"{', '.join(parts)} in {plural(files, 'file')}"
 
 
 @contextmanager
@@ -78,6 +79,24 @@ def guard(ctx: Context):
         sys.exit(EXIT_INTERNAL)
 
 
+def write_atomic(path: str, text: str) -> None:
+    """--output FILE, written atomically; a missing directory or a write error is a user-facing error."""
+    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise FleetError([Diagnostic(path, 0, 0, "", "the directory for --output does not exist")])
+    try:
+        output.write_file(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise FleetError([Diagnostic(path, 0, 0, "", f"cannot write: {exc.strerror or exc}")]) from None
+
+
+def emit(text: str, path: str | None) -> None:
+    """A report to standard output, or with --output FILE to FILE (atomically)."""
+    if path:
+        write_atomic(path, text)
+    else:
+        click.echo(text, nl=False)
+
+
 class Progress:
     """A progress bar on a terminal, nothing otherwise (CI logs stay clean)."""
 
@@ -103,6 +122,8 @@ class Progress:
     def advance(self, n: int) -> None:
         if self.bar:
             self.bar.advance(self.task, n)
+
+    __call__ = advance  # what generator/regenerate.py calls with each number of instances done
 
     def __exit__(self, *exc):
         if self.bar:

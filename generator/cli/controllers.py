@@ -9,6 +9,7 @@ import traceback
 import click
 
 from .. import output
+from ..errors import plural
 from .common import Context, print_diagnostics
 
 
@@ -37,27 +38,27 @@ def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentia
     """Targets (URL, credentials, mode) for the selected instances of the build; warns about --insecure."""
     from .. import jenkins_client
     from .. import (
-        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
+        targets as targets_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
     )
-    entries = push_lib.read_build(build_dir, names)
+    entries = targets_lib.read_build(build_dir, names)
     if url is not None and len(entries) != 1:
         raise click.UsageError(f"--url needs exactly one instance; the selection has {len(entries)}")
-    print_diagnostics(ctx, push_lib.stale_warnings(entries, build_dir, ctx.paths.instances, names))
+    print_diagnostics(ctx, targets_lib.stale_warnings(entries, build_dir, ctx.paths.instances, names))
     targets = None
     if targets_path:
         index = output.read_index(build_dir) or {}
-        targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+        targets = targets_lib.load_targets(targets_path, set(index.get("instances", {})))
         print_diagnostics(ctx, targets.warnings)
     if credentials_path:
-        store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        store = targets_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
     else:
-        store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
-    resolved = push_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
+        store = targets_lib.CredentialStore(default=targets_lib.credentials_from_env(os.environ))
+    resolved = targets_lib.resolve_targets(entries, targets=targets, store=store, url=url, reload=reload,
                                         insecure=insecure)
     extra = jenkins_client.extra_header_names(os.environ)
     if extra:
         click.echo(click.style("warning:", fg="yellow", bold=True) + f" {jenkins_client.EXTRA_HEADERS_ENV} adds "
-                   f"the header{'s' * (len(extra) != 1)} {', '.join(extra)} to every request (values not shown; "
+                   f"the {plural(len(extra), 'header', count=False)} {', '.join(extra)} to every request (values not shown; "
                    "never sent to another host)", err=True, color=ctx.color)
     if insecure:
         import urllib3
@@ -74,7 +75,7 @@ def report_bugs(ctx: Context, bugs) -> None:
             click.echo(f"{name}:", err=True)
             traceback.print_exception(exc, file=sys.stderr)
     names = ", ".join(name for name, _ in bugs)
-    click.echo(f"internal error: {len(bugs)} controller{'s' * (len(bugs) != 1)} hit a bug ({names}); the others "
+    click.echo(f"internal error: {plural(len(bugs), 'controller')} hit a bug ({names}); the others "
                "were handled and are reported above\n"
                + ("" if ctx.debug else "run again with --debug for the traceback, and ") + "please report it",
                err=True, color=ctx.color)

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from .. import output
-from ..errors import Diagnostic, FleetError
+from ..errors import Diagnostic, FleetError, plural
 from . import controllers
 from .common import (
     EXIT_INPUT,
@@ -140,9 +140,8 @@ def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_a
             _write_report(report_path, result.report())
         counts = result.counts()
         summary = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
-        ctx.info(f"{'dry run: ' if dry_run else ''}{len(result.instances)} instance"
-                 f"{'s' * (len(result.instances) != 1)}: {summary or 'none'}; {result.waves} wave"
-                 f"{'s' * (result.waves != 1)} ({result.duration:.1f}s)"
+        ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(result.instances), 'instance')}: "
+                 f"{summary or 'none'}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
                  + (" - interrupted" if result.interrupted else ""))
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)
@@ -161,30 +160,31 @@ def _controller_hooks(ctx, build_dir, jobs, request_timeout, url, targets_path, 
     """The health probe between waves and the chained reload push, when Jenkins credentials exist."""
     from .. import push as push_lib
     from .. import status as status_lib
+    from .. import targets as targets_lib
 
     if credentials_path:
-        store = push_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
+        store = targets_lib.load_credentials(credentials_path, os.environ, [ctx.paths.instances, os.getcwd()])
     else:
-        store = push_lib.CredentialStore(default=push_lib.credentials_from_env(os.environ))
+        store = targets_lib.CredentialStore(default=targets_lib.credentials_from_env(os.environ))
     has_credentials = bool(store.default or store.clusters or store.instances)
     if push_reload and not has_credentials:
         raise FleetError([Diagnostic("", 0, 0, "--push", "no Jenkins credentials for the reload push",
-                                     hint=f"set {push_lib.ENV_USER} and {push_lib.ENV_TOKEN}, or use --credentials "
+                                     hint=f"set {targets_lib.ENV_USER} and {targets_lib.ENV_TOKEN}, or use --credentials "
                                           "FILE; or deploy without --push and run the printed command")])
     if not has_credentials:
         return None, None, "skipped: no Jenkins credentials"
     targets = None
     if targets_path:
         index = output.read_index(build_dir) or {}
-        targets = push_lib.load_targets(targets_path, set(index.get("instances", {})))
+        targets = targets_lib.load_targets(targets_path, set(index.get("instances", {})))
         print_diagnostics(ctx, targets.warnings)
     if insecure:
         import urllib3
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
 
     def resolve(names, reload=False):
-        entries = push_lib.read_build(build_dir, names)
-        return push_lib.resolve_targets(entries, targets=targets, store=store, url=url if len(names) == 1 else None,
+        entries = targets_lib.read_build(build_dir, names)
+        return targets_lib.resolve_targets(entries, targets=targets, store=store, url=url if len(names) == 1 else None,
                                         reload=reload, insecure=insecure)
 
     def health(names, seconds):
@@ -233,7 +233,7 @@ def _diff(ctx: Context, instances, fleet, factory, jobs: int, report_path) -> No
                        color=ctx.color)
         elif d.objects:
             click.echo(click.style(f"~ {d.name} ({d.cluster}, namespace {d.namespace}): "
-                                   f"{len(d.objects)} object{'s' * (len(d.objects) != 1)} drifted", bold=True),
+                                   f"{plural(len(d.objects), 'object')} drifted", bold=True),
                        color=ctx.color)
             for line in deploy_lib.format_drift(d):
                 click.echo(line, color=ctx.color)
@@ -241,7 +241,7 @@ def _diff(ctx: Context, instances, fleet, factory, jobs: int, report_path) -> No
         _write_report(report_path, {"generator": "fleet deploy --diff", "clusters": clusters,
                                     "drifted": len(drifted), "failed": len(failed),
                                     "instances": [d.as_dict() for d in drifts]})
-    ctx.info(f"{len(drifts)} instance{'s' * (len(drifts) != 1)}: {len(drifted)} drifted, {len(failed)} could not be "
+    ctx.info(f"{plural(len(drifts), 'instance')}: {len(drifted)} drifted, {len(failed)} could not be "
              f"compared, {len(drifts) - len(drifted) - len(failed)} in sync ({time.monotonic() - started:.1f}s)")
     sys.exit(EXIT_REMOTE if failed else (EXIT_INPUT if drifted else EXIT_OK))
 

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from .. import diff as diff_mod
+from .. import rendered_diff as diff_mod
 from .. import vcs
 from ..errors import printable_json, printable_text
 from .common import EXIT_INTERNAL, Context, guard

@@ -8,7 +8,8 @@ import time
 
 import click
 
-from .. import fleet, monitoring, output
+from .. import fleet, output, regenerate
+from ..errors import plural
 from .common import EXIT_INPUT, Context, Progress, guard, print_diagnostics
 
 
@@ -47,8 +48,8 @@ def validate(ctx: Context, names, cache_dir, no_cache, jobs):
                                   cache=None if no_cache else output.read_cache(cache_dir))
         print_diagnostics(ctx, warnings)
         count = len(fleet.fleetdir.select(ctx.paths.instances, tuple(names)))
-        ctx.info(f"{count} instance{'s' * (count != 1)} valid"
-                 + (f", {len(warnings)} warning{'s' * (len(warnings) != 1)}" if warnings else "")
+        ctx.info(f"{plural(count, 'instance')} valid"
+                 + (f", {plural(len(warnings), 'warning')}" if warnings else "")
                  + f" ({time.monotonic() - started:.2f}s)")
 
 
@@ -93,83 +94,33 @@ def generate(ctx: Context, names, out_dir, jobs, check, no_cache):
     """
     with guard(ctx):
         started = time.monotonic()
-        names = tuple(names)
-        total = len(fleet.fleetdir.select(ctx.paths.instances, names))
+
+        def bar(total: int) -> Progress:
+            return Progress(ctx, total, "generating")
+
+        def warn(diags) -> None:
+            print_diagnostics(ctx, diags)
+
         if check:
-            old_index = output.read_index(out_dir)
-            with Progress(ctx, total, "generating") as bar:
-                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance, previous=old_index)
-            print_diagnostics(ctx, gen.warnings)
-            _check_only(ctx, gen, out_dir, names, old_index)
+            _check_only(ctx, regenerate.compare(ctx.paths, out_dir, names, jobs=jobs, progress=bar, warn=warn),
+                        out_dir)
             return
-        # The lock first: the cache and the files carried over must be those of the tree we replace.
-        with output.OutputLock(out_dir):
-            output.recover(out_dir)  # finish or undo what a killed run left behind
-            previous = output.read_cache(out_dir)  # read once: the cache, the kept keys, the old index
-            if previous is None:
-                output.refuse_foreign(out_dir)  # before the work, not after it
-                if names and output.read_index(out_dir) is not None:
-                    # Nothing is carried over from a tree this tool did not write here (a clone's, an
-                    # older version's): the other instances are generated too.
-                    ctx.info(f"{out_dir}/ has no record of being written by fleet generate here: "
-                             "generating every instance")
-                    names = ()
-                    total = len(fleet.fleetdir.select(ctx.paths.instances, names))
-            old_index = previous.index if previous else output.read_index(out_dir)
-            with Progress(ctx, total, "generating") as bar:
-                gen = fleet.generate(ctx.paths, names, jobs=jobs, progress=bar.advance,
-                                     cache=None if no_cache else previous,
-                                     previous=old_index if previous else None)
-            print_diagnostics(ctx, gen.warnings)
-            keep, carry = _carry_over(old_index, gen, names, ctx.paths.instances)
-            keys = {**_kept_keys(previous, keep), **gen.keys}
-            index = fleet.merged_index(gen.index, old_index, keep + gen.cached)
-            files = dict(gen.files)
-            changed = _changed_files(old_index, index)
-            if changed or not os.path.isdir(out_dir) or old_index != index or gen.keys.keys() - set(gen.cached):
-                files[output.INDEX] = fleet.index_bytes(index)
-                output.write_tree(out_dir, files, carry, keys)
-            else:
-                output.write_cache(out_dir, keys)
-        elapsed = time.monotonic() - started
+        done = regenerate.regenerate(ctx.paths, out_dir, names, jobs=jobs, use_cache=not no_cache, progress=bar,
+                                     announce=ctx.info, warn=warn)
+        gen = done.generated
         rendered = len(gen.names) - len(gen.cached)
-        ctx.info(f"generated {len(gen.names)} instance{'s' * (len(gen.names) != 1)} into {out_dir}/ "
-                 f"({rendered} rendered, {len(gen.cached)} unchanged; {len(changed)} files changed) "
-                 f"in {elapsed:.2f}s")
+        ctx.info(f"generated {plural(len(gen.names), 'instance')} into {out_dir}/ "
+                 f"({rendered} rendered, {len(gen.cached)} unchanged; {len(done.changed)} files changed) "
+                 f"in {time.monotonic() - started:.2f}s")
 
 
-def _kept_keys(previous: output.CacheState | None, keep: list[str]) -> dict[str, str]:
-    """Inputs keys of instances carried over unselected: still valid for their unchanged files."""
-    return {n: previous.keys[n] for n in keep if previous and n in previous.keys}
-
-
-def _changed_files(old_index, new_index) -> list[str]:
-    """Files whose hash differs between two indexes (added, changed or removed)."""
-    old, new = output.indexed_files(old_index), output.indexed_files(new_index)
-    return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
-
-
-def _carry_over(old_index, gen, names, instances_dir) -> tuple[list[str], dict[str, str]]:
-    """Instances kept from the current output (not selected, or unchanged) and their files' sha256."""
-    if not old_index:
-        return [], {}
-    entries = old_index.get("instances", {})
-    keep = list(fleet.kept_entries(old_index, names, gen.names, instances_dir))
-    carry = {f"{n}/{rel}": digest for n in keep + gen.cached for rel, digest in entries[n]["files"].items()}
-    return keep, carry
-
-
-def _check_only(ctx: Context, gen, out_dir: str, names, old_index) -> None:
-    keep, _ = _carry_over(old_index, gen, names, ctx.paths.instances)
-    files = dict(gen.files)
-    files[output.INDEX] = fleet.index_bytes(fleet.merged_index(gen.index, old_index, keep))
-    scope = (set(gen.names) | {output.INDEX} | set(monitoring.FLEET_DIRS)) if names else None
-    changes = output.compare(out_dir, files, scope=scope)
+def _check_only(ctx: Context, compared: regenerate.Compared, out_dir: str) -> None:
+    changes = compared.changes
     for change in changes:
         click.echo(f"{change.status:8} {os.path.join(out_dir, change.path)}", color=ctx.color)
     if changes:
-        ctx.info(f"{len(changes)} generated file{'s' * (len(changes) != 1)} would change: {out_dir}/ is not up "
+        ctx.info(f"{plural(len(changes), 'generated file')} would change: {out_dir}/ is not up "
                  f"to date; run 'fleet generate' to update it ({out_dir}/ is never committed: it is generated "
                  "where it is used, e.g. before 'fleet push')")
         sys.exit(EXIT_INPUT)
-    ctx.info(f"{out_dir}/ is up to date ({len(gen.names)} instances)")
+    ctx.info(f"{out_dir}/ is up to date ({len(compared.generated.names)} instances)")

@@ -7,7 +7,7 @@ import os
 import click
 
 from .. import scaffold
-from ..errors import display_path
+from ..errors import display_path, plural
 from .common import Context, guard, print_diagnostics
 
 
@@ -55,7 +55,7 @@ def new(ctx: Context, full_name, display_name, packs, cluster, packs_approval, j
         echo = click.echo
         echo(f"created {path}")
         echo(f"  {created.url} on cluster {created.cluster}, namespace {created.namespace}; "
-             f"{created.packs} pack{'s' * (created.packs != 1)}: quota {q['pods']} pods, "
+             f"{plural(created.packs, 'pack')}: quota {q['pods']} pods, "
              f"{q['requestsCpuMillis'] / 1000:g} CPU and {q['requestsMemoryMiB'] / 1024:g} GiB requested")
         echo("")
         echo("next steps:")

@@ -7,7 +7,7 @@ import os
 
 import click
 
-from ..errors import sort_diagnostics
+from ..errors import plural, sort_diagnostics
 from .common import Context, guard, print_diagnostics, stdout_console
 
 
@@ -91,7 +91,7 @@ def usage(ctx: Context, plugin_ids, fmt):
         _table(ctx, ("plugin", "version", "instance", "how"),
                [(u.plugin, u.version, u.instance, u.how) for u in uses])
         plugins_seen = len({u.plugin for u in uses})
-        ctx.info(f"{plugins_seen} plugin{'s' * (plugins_seen != 1)} on {len({u.instance for u in uses})} instances")
+        ctx.info(f"{plural(plugins_seen, 'plugin')} on {len({u.instance for u in uses})} instances")
         if unpinned:
             ctx.info(f"not pinned (no catalog for their Jenkins version): {', '.join(unpinned)}")
 
@@ -122,7 +122,7 @@ def outdated(ctx: Context, source, version, fmt):
         _table(ctx, ("plugin", "catalog", "available", "instances"),
                [(r.plugin, r.pinned, r.available + ("" if r.fits else f" (needs Jenkins {r.required_core})"),
                  str(len(r.instances))) for r in rows])
-        ctx.info(f"{len(rows)} plugin{'s' * (len(rows) != 1)} of the Jenkins {version} catalog have a newer release"
+        ctx.info(f"{plural(len(rows), 'plugin')} of the Jenkins {version} catalog have a newer release"
                  + ("; `fleet plugins refresh` takes them" if rows else ""))
         if no_catalog:
             ctx.info(f"no catalog (plugins not pinned): Jenkins {', '.join(no_catalog)}")

@@ -7,7 +7,7 @@ import sys
 import click
 
 from .. import output
-from ..errors import printable
+from ..errors import plural, printable
 from . import controllers
 from .common import (
     EXIT_INTERNAL,
@@ -75,8 +75,8 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
             _write_report(report_path, fleet)
         counts = fleet.counts()
         summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
-        ctx.info(f"{'dry run: ' if dry_run else ''}{len(fleet.results)} controller"
-                 f"{'s' * (len(fleet.results) != 1)}: {summary or 'none'} ({fleet.duration:.1f}s)"
+        ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(fleet.results), 'controller')}: "
+                 f"{summary or 'none'} ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
         if fleet.interrupted:
             sys.exit(EXIT_INTERRUPTED)
@@ -87,9 +87,7 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
 
 
 def _print_details(ctx: Context, fleet) -> None:
-    from .. import (
-        push as push_lib,  # here, not at startup: python-jenkins and requests take ~70 ms to import
-    )
+    from ..value_diff import format_change
     for r in fleet.results:
         print_diagnostics(ctx, r.diagnostics)
         # what a controller said (warnings, reasons, live values) goes through printable(): no raw control
@@ -102,14 +100,14 @@ def _print_details(ctx: Context, fleet) -> None:
                        err=True, color=ctx.color)
         if r.changes and not ctx.quiet:
             verb = "would change" if fleet.dry_run else ("changed" if r.outcome == "applied" else "differ")
-            click.echo(click.style(f"{r.name} ({r.url}): {len(r.changes)} key{'s' * (len(r.changes) != 1)} "
+            click.echo(click.style(f"{r.name} ({r.url}): {plural(len(r.changes), 'key')} "
                                    f"{verb}", bold=True), color=ctx.color)
             for change in r.changes:
-                for line in push_lib.format_change(change):
+                for line in format_change(change):
                     colour = {"+": "green", "-": "red", "~": "yellow"}[line[0]]
                     click.echo("  " + click.style(printable(line), fg=colour), color=ctx.color)
             if r.not_compared:
-                click.echo(f"  ({len(r.not_compared)} value{'s' * (len(r.not_compared) != 1)} from ${{VARIABLES}} "
+                click.echo(f"  ({plural(len(r.not_compared), 'value')} from ${{VARIABLES}} "
                            "not compared: Jenkins shows them resolved or encrypted)", color=ctx.color)
         if ctx.debug:
             for rec in r.request_log:

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from ..errors import printable, printable_json
+from ..errors import plural, printable, printable_json
 from . import controllers
 from .common import (
     EXIT_INTERNAL,
@@ -77,7 +77,7 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
         counts = fleet.counts()
         summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         saturated = sum(1 for s in fleet.statuses if s.saturated)
-        ctx.info(f"{len(fleet.statuses)} controller{'s' * (len(fleet.statuses) != 1)}: {summary or 'none'}"
+        ctx.info(f"{plural(len(fleet.statuses), 'controller')}: {summary or 'none'}"
                  + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
         if fleet.interrupted:

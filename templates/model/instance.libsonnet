@@ -31,22 +31,42 @@ local securityPlugins = {
   gitHostKeys: 'git-client',
 };
 
+// The settings fleet.yaml's `defaults` gives every instance: the model's section and field, the key
+// under `defaults`, and the value without it (`unit` or `meaning`: how `fleet explain` words it).
+// host and cluster are required in fleet.yaml; adminEmail is derived from the host without it.
+local fleetDefaults = [
+  { section: 'jenkins', field: 'timezone', key: 'timezone', builtIn: 'UTC' },
+  { section: 'jenkins', field: 'theme', key: 'theme', builtIn: 'dark' },
+  { section: 'jenkins', field: 'agentConnectionTimeout', key: 'agentConnectionTimeout', builtIn: 180, unit: 'seconds' },
+  { section: 'jenkins', field: 'adminEmail', key: 'adminEmail' },
+  { section: 'deployment', field: 'host', key: 'host' },
+  { section: 'deployment', field: 'cluster', key: 'cluster' },
+  {
+    section: 'storage', field: 'storageClassName', key: 'storageClassName',
+    builtIn: '', meaning: "the cluster's default class",
+  },
+  { section: 'storage', field: 'size', key: 'storageSize', builtIn: '50Gi' },
+];
+local defaultVersion = 'latest';
+local defaultPacks = 1;
+local buildsPerPack = 2;  // maxConcurrency without a setting: two parallel builds per pack
+local adminEmail(host) = 'jenkins@' + host;
+local welcome(displayName) = 'Welcome to the ' + displayName + ' Jenkins instance.';
+local shown(x) = std.toString(x);
+
 // Computed once per fleet and shared by every instance of the evaluation.
 local defaultLayer(fleet, resourceModel) = {
   local d = fleet.defaults,
-  jenkins: {
-    version: 'latest',
-    timezone: std.get(d, 'timezone', 'UTC'),
-    theme: std.get(d, 'theme', 'dark'),
-    agentConnectionTimeout: std.get(d, 'agentConnectionTimeout', 180),
-    adminEmail: std.get(d, 'adminEmail', 'jenkins@' + d.host),
-  },
-  deployment: { host: d.host, cluster: d.cluster },
-  storage: {
-    storageClassName: std.get(d, 'storageClassName', ''),
-    size: std.get(d, 'storageSize', '50Gi'),
-    claimTemplateName: 'jenkins-home',
-  },
+  [section]: {
+    [e.field]: if std.objectHas(d, e.key) then d[e.key] else e.builtIn
+    for e in fleetDefaults
+    if e.section == section && (std.objectHas(d, e.key) || std.objectHas(e, 'builtIn'))
+  }
+  for section in ['jenkins', 'deployment', 'storage']
+} + {
+  local d = fleet.defaults,
+  jenkins+: { version: defaultVersion, adminEmail: std.get(d, 'adminEmail', adminEmail(d.host)) },
+  storage+: { claimTemplateName: 'jenkins-home' },
   // No default Secret: a build tool names the Secret it mounts (checks.py refuses one that does
   // not), because agent pods never start while a mounted Secret is missing (docs/agents.md).
   buildTools: {
@@ -109,10 +129,10 @@ local pluginId(p) = std.split(p, ':')[0];
 
     local fullName = p.fullName;
     local shortName = std.get(p, 'shortName', u.lastSegment(fullName));
-    local P = std.get(p, 'resourcePacks', 1);
+    local P = std.get(p, 'resourcePacks', defaultPacks);
     local staticAgents = u.uniqueBy(accumulated(layers, ['agents', 'static']), function(a) a.name);
     local S = u.get(m, ['jenkins', 'staticAgentCount'], std.length(staticAgents));
-    local C = u.get(m, ['jenkins', 'maxConcurrency'], 2 * P);
+    local C = u.get(m, ['jenkins', 'maxConcurrency'], buildsPerPack * P);
     local res = quota.compute(m.resourceModel, P, C, S);
 
     local requested = m.jenkins.version;
@@ -157,12 +177,13 @@ local pluginId(p) = std.split(p, ':')[0];
       local memory = std.get(r, 'memory', {});
       {
         cpu: {
-          request: if std.objectHas(cpu, 'request') then u.cpuMillis(cpu.request) else res.agent.cpu.request,
-          limit: if std.objectHas(cpu, 'limit') then u.cpuMillis(cpu.limit) else res.agent.cpu.limit,
+          request: if std.objectHas(cpu, 'request') then u.schemaCpuMillis(cpu.request) else res.agent.cpu.request,
+          limit: if std.objectHas(cpu, 'limit') then u.schemaCpuMillis(cpu.limit) else res.agent.cpu.limit,
         },
         memory: {
-          request: if std.objectHas(memory, 'request') then u.memoryMiB(memory.request) else res.agent.memory.request,
-          limit: if std.objectHas(memory, 'limit') then u.memoryMiB(memory.limit) else res.agent.memory.limit,
+          request: if std.objectHas(memory, 'request') then u.schemaMemoryMiB(memory.request)
+          else res.agent.memory.request,
+          limit: if std.objectHas(memory, 'limit') then u.schemaMemoryMiB(memory.limit) else res.agent.memory.limit,
         },
       };
     local basic = { name: 'basic', labels: ['basic'], image: d.agentImage, mode: 'NORMAL' };
@@ -192,7 +213,7 @@ local pluginId(p) = std.split(p, ':')[0];
         agentConnectionTimeout: m.jenkins.agentConnectionTimeout,
         timezone: m.jenkins.timezone,
         theme: m.jenkins.theme,
-        systemMessage: std.get(m.jenkins, 'systemMessage', 'Welcome to the ' + p.displayName + ' Jenkins instance.'),
+        systemMessage: std.get(m.jenkins, 'systemMessage', welcome(p.displayName)),
         adminEmail: m.jenkins.adminEmail,
         // The requests as written; the pinned closure (installedPlugins, pluginProvenance, ...)
         // is added to the model by generator/model.py, from generator/plugins.py.
@@ -299,6 +320,57 @@ local pluginId(p) = std.split(p, ':')[0];
       selector: {
         'app.kubernetes.io/name': 'jenkins',
         'app.kubernetes.io/instance': shortName,
+      },
+      // What `fleet explain` shows beside each value that no profile or instance file sets (hidden:
+      // only the explain view of templates/fleet.jsonnet reads it). Paths are the model's, dotted;
+      // `from` is the fleet.yaml key a derived value comes from, for its line.
+      explain:: {
+        // The fleet.yaml key that sets a value for every instance; whole sections keep their shape.
+        fleetKeys: { [e.section + '.' + e.field]: 'defaults.' + e.key for e in fleetDefaults },
+        fleetSections: { resourceModel: 'resourceModel', monitoring: 'monitoring', ldap: 'defaults.ldap' },
+        builtIn: {
+          [e.section + '.' + e.field]: if std.objectHas(e, 'meaning') then e.meaning
+          else shown(e.builtIn) + (if std.objectHas(e, 'unit') then ' ' + e.unit else '')
+          for e in fleetDefaults
+          if std.objectHas(e, 'builtIn')
+        } + {
+          'jenkins.requestedVersion': defaultVersion,
+          'project.resourcePacks': shown(defaultPacks) + ' pack',
+        },
+        local imageRepository = if std.objectHas(d, 'imageRepository') then ['defaults', 'imageRepository'],
+        derived: {
+          'project.shortName': { note: 'the last segment of fullName' },
+          'project.unixGroupName': { note: 'fullName' },
+          'jenkins.maxConcurrency': { note: '%s x resourcePacks = %s x %s' % [buildsPerPack, buildsPerPack, P] },
+          'jenkins.staticAgentCount': { note: 'the number of agents.static (%s)' % std.length(staticAgents) },
+          'jenkins.version': if requested == defaultVersion
+          then { note: "'%s' is controllers.latest" % defaultVersion, from: ['controllers', 'latest'] }
+          else { note: 'the requested version' },
+          'jenkins.baseImage': {
+            note: "the image of controllers.versions['%s']" % version,
+            from: ['controllers', 'versions', version, 'image'],
+          },
+          'jenkins.image': if imageRepository != null then {
+            note: 'defaults.imageRepository/<fullName>:<version>-<hash of image/Dockerfile and image/plugins.txt>',
+            from: imageRepository,
+          } else { note: 'the base image' },
+          'jenkins.imageName': if imageRepository != null
+          then { note: 'defaults.imageRepository/<fullName>', from: imageRepository }
+          else { note: 'no defaults.imageRepository: the base image runs as it is' },
+          'jenkins.systemMessage': { note: "'%s'" % welcome('<displayName>') },
+          [if !std.objectHas(d, 'adminEmail') then 'jenkins.adminEmail']: { note: adminEmail('<defaults.host>') },
+          'deployment.prefix': {
+            note: "defaults.pathPrefix is '%s'" % prefixRule,
+            [if std.objectHas(d, 'pathPrefix') then 'from']: ['defaults', 'pathPrefix'],
+          },
+          'deployment.namespace': { note: 'project.shortName' },
+          'deployment.url': { note: 'host, prefix and namespace' },
+          'deployment.serviceHost': self['deployment.url'],
+          'deployment.tunnel': self['deployment.url'],
+          labels: { note: 'from fullName, shortName and the fleet name' },
+          selector: self.labels,
+        },
+        quota: res.steps,
       },
     },
 }

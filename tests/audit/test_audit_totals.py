@@ -11,8 +11,6 @@ import yaml
 from audittest import FLEETS, audit_doc, fleet
 from fleettest import ROOT, fleet_in_process
 
-from generator.audit import cpu_millis, memory_mib, parse_quantity
-
 KEYS = {"pods": "pods", "requests.cpu": "requestsCpuMillis", "requests.memory": "requestsMemoryMiB",
         "limits.cpu": "limitsCpuMillis", "limits.memory": "limitsMemoryMiB"}
 
@@ -94,24 +92,3 @@ def test_unknown_name_is_an_input_error():
     assert "no instance named 'technology.cbx'" in run.stderr and "technology.cbi" in run.stderr
 
 
-@pytest.mark.parametrize("text,value", [
-    ("2", 2), ("2000m", 2), ("0.5", 0.5), ("500m", 0.5), ("1e3", 1000), ("1.5e-3", 0.0015), ("100u", 0.0001),
-    ("8Gi", 8 * 2**30), ("8192Mi", 8 * 2**30), ("1Ti", 2**40), ("1G", 10**9), ("128974848", 128974848),
-    (11, 11), ("+1", 1),
-])
-def test_quantities(text, value):
-    from fractions import Fraction
-    expected = Fraction(str(value)) if isinstance(value, float) else Fraction(value)
-    assert parse_quantity(text) == expected
-
-
-def test_quantity_units():
-    assert cpu_millis("2") == cpu_millis("2000m") == 2000
-    assert cpu_millis("100u") == 1  # rounded up, as the API server does
-    assert memory_mib("8Gi") == memory_mib("8192Mi") == 8192
-    assert memory_mib("1G") == 954
-    for bad in ("", "2 cores", "8GB", "m", "1.2.3", "-"):
-        with pytest.raises(ValueError):
-            parse_quantity(bad)
-    with pytest.raises(TypeError):
-        parse_quantity(True)

@@ -36,7 +36,7 @@ from fleettest import ROOT, copy_sample_fleet
 from jenkins_double import DoubleServer, JenkinsDouble, plugins_for
 from push_helpers import jcasc, model, write_build
 
-from generator import push as push_lib
+from generator import targets as targets_lib
 from generator.jenkins_client import Credentials, JenkinsClient
 
 
@@ -229,10 +229,10 @@ def test_a_url_with_credentials_is_refused_without_showing_them(tmp_path):
 
 
 def test_objects_holding_secrets_do_not_show_them():
-    secret = push_lib.Secret("admin", FILE_TOKEN, RELOAD_TOKEN, "file")
-    store = push_lib.CredentialStore(secret, {"c": secret}, {"i": secret})
-    entry = push_lib.BuildEntry("technology.x", "okd-c1", "https://x", "/b/jenkins.yaml", "jenkins: {}\n", {})
-    target = push_lib.Target(entry, "https://x", Credentials("admin", FILE_TOKEN), "reload", RELOAD_TOKEN)
+    secret = targets_lib.Secret("admin", FILE_TOKEN, RELOAD_TOKEN, "file")
+    store = targets_lib.CredentialStore(secret, {"c": secret}, {"i": secret})
+    entry = targets_lib.BuildEntry("technology.x", "okd-c1", "https://x", "/b/jenkins.yaml", "jenkins: {}\n", {})
+    target = targets_lib.Target(entry, "https://x", Credentials("admin", FILE_TOKEN), "reload", RELOAD_TOKEN)
     client = JenkinsClient("https://x", Credentials("admin", FILE_TOKEN))
     try:
         for obj in (secret, store, target, client, target.credentials):

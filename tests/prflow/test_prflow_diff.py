@@ -7,7 +7,8 @@ import json
 import pytest
 from prflowtest import fleet, git, set_key
 
-from generator import diff as diff_mod
+from generator import rendered_diff as diff_mod
+from generator import value_diff
 
 
 def rendered(repo, *args):
@@ -115,7 +116,7 @@ def test_default_base_and_errors(fleet_repo):
 # --- the structural diff itself -------------------------------------------------------------------
 
 def lines(old, new) -> list[str]:
-    return [line for c in diff_mod.diff_values(old, new).changes for line in diff_mod.format_change(c)]
+    return [line for c in value_diff.diff_values(old, new).changes for line in value_diff.format_change(c)]
 
 
 def test_full_mode_is_symmetric_and_strict():
@@ -153,9 +154,9 @@ def test_unnamed_lists_pair_leftovers_by_position():
 
 
 def test_secrets_are_never_shown_and_text_is_diffed_by_line():
-    changes = diff_mod.diff_values({"ldap": {"managerPassword": "old-secret"}, "msg": "a\nb\n"},
+    changes = value_diff.diff_values({"ldap": {"managerPassword": "old-secret"}, "msg": "a\nb\n"},
                                    {"ldap": {"managerPassword": "new-secret"}, "msg": "a\nc\n"}).changes
-    out = [line for c in changes for line in diff_mod.format_change(c, text_blocks=True)]
+    out = [line for c in changes for line in value_diff.format_change(c, text_blocks=True)]
     assert out == ['~ ldap.managerPassword: "<secret>" -> "<secret>"', "~ msg: text", "    -b", "    +c"]
     assert "secret" not in str([c.old for c in changes if c.path == "ldap.managerPassword"]).replace("<secret>", "")
 
@@ -163,7 +164,7 @@ def test_secrets_are_never_shown_and_text_is_diffed_by_line():
 @pytest.mark.parametrize("key, path", [("plain", "a.plain"), ("requests.cpu", 'a["requests.cpu"]'),
                                        ("app.kubernetes.io/name", 'a["app.kubernetes.io/name"]')])
 def test_paths_quote_keys_that_are_not_identifiers(key, path):
-    [change] = diff_mod.diff_values({"a": {key: 1}}, {"a": {key: 2}}).changes
+    [change] = value_diff.diff_values({"a": {key: 1}}, {"a": {key: 2}}).changes
     assert change.path == path
 
 
@@ -189,7 +190,7 @@ def test_fleet_diff_of_renderings_in_memory():
 def test_render_text_caps_its_length():
     fd = diff_mod.FleetDiff([diff_mod.InstanceDiff("a.b", "changed", "c", "b", None, [diff_mod.ObjectDiff(
         "model.json", "resolved model", "changed",
-        [diff_mod.Change("changed", f"k{i}", i, i + 1) for i in range(50)])])], [])
+        [value_diff.Change("changed", f"k{i}", i, i + 1) for i in range(50)])])], [])
     lines = diff_mod.render_text(fd, max_lines=20).splitlines()
     assert len(lines) == 20  # 56 lines: header, blank, instance, object, 50 fields, blank, summary
     assert lines[-2] == "... 37 more lines: run 'fleet diff' to see them all"

@@ -8,17 +8,19 @@ import pytest
 import yaml
 from push_helpers import MARKER, jcasc, model, write_build
 
-from generator import push
+from generator import push, value_diff
+from generator import targets as targets_lib
 from generator.errors import FleetError
 from generator.jenkins_client import CheckIssue, InstalledPlugin
+from generator.version_number import version_key
 
 
 def diff(desired: str, live: str):
-    return push.managed_diff(yaml.safe_load(desired), yaml.safe_load(live))
+    return value_diff.managed_diff(yaml.safe_load(desired), yaml.safe_load(live))
 
 
 def lines(d) -> list[str]:
-    return [line for c in d.changes for line in push.format_change(c)]
+    return [line for c in d.changes for line in value_diff.format_change(c)]
 
 
 # --- the semantic diff --------------------------------------------------------------------------
@@ -107,7 +109,7 @@ def test_an_escaped_dollar_brace_is_compared_and_only_genuine_variables_are_skip
 
 def test_big_added_values_are_shown_as_yaml_blocks():
     big = {"name": "basic", "containers": [{"name": "jnlp", "image": "x" * 80}]}
-    out = push.format_change(push.Change("added", "t[basic]", None, big))
+    out = value_diff.format_change(value_diff.Change("added", "t[basic]", None, big))
     assert out[0] == "+ t[basic]:" and out[1] == "+     name: basic" and out[-1].endswith("x" * 80)
 
 
@@ -131,7 +133,7 @@ def test_plugin_drift():
 @pytest.mark.parametrize("older, newer", [("1.9", "1.10"), ("3355.v388858a_47b_33", "3356.v1"), ("2.0-beta", "2.0.1"),
                                           ("1947.v1", "2065.vd2e")])
 def test_version_order(older, newer):
-    assert push.version_key(older) < push.version_key(newer)
+    assert version_key(older) < version_key(newer)
 
 
 # --- check issues positioned in the generated file ----------------------------------------------------
@@ -160,26 +162,26 @@ def test_check_issues_are_located_in_the_generated_file():
     ("https://u:p@x/", "must not carry credentials"), ("https://x/?a=b", "query"), ("https:///nohost", "with a host"),
     ("https://x:99999/", "not a valid URL")])
 def test_url_problems(url, problem):
-    found = push.url_problem(url, insecure=False)
+    found = targets_lib.url_problem(url, insecure=False)
     assert (problem in found) if problem else found == ""
-    assert push.safe_url("https://u:" + MARKER + "@h:8443/p?t=" + MARKER) == "https://h:8443/p"
+    assert targets_lib.safe_url("https://u:" + MARKER + "@h:8443/p?t=" + MARKER) == "https://h:8443/p"
 
 
 def test_targets_file(tmp_path):
     path = tmp_path / "targets.yaml"
     path.write_text("clusters:\n  okd-c1: {url: 'http://127.0.0.1:8080{prefix}', mode: reload}\n"
                     "instances:\n  technology.a: {url: 'https://a.example.org/'}\n  gone.x: {mode: apply}\n")
-    targets = push.load_targets(str(path), {"technology.a", "technology.b"})
+    targets = targets_lib.load_targets(str(path), {"technology.a", "technology.b"})
     assert [(d.line, d.message) for d in targets.warnings] == [(5, "no generated instance 'gone.x'")]
     build = write_build(str(tmp_path / "build"), {n: (jcasc(n), model(n)) for n in ("technology.a", "technology.b")})
-    entries = push.read_build(build)
-    store = push.CredentialStore(default=push.Secret("admin", MARKER))
-    resolved = push.resolve_targets(entries, targets=targets, store=store)
+    entries = targets_lib.read_build(build)
+    store = targets_lib.CredentialStore(default=targets_lib.Secret("admin", MARKER))
+    resolved = targets_lib.resolve_targets(entries, targets=targets, store=store)
     assert [(t.name, t.url, t.mode) for t in resolved] == [("technology.a", "https://a.example.org/", "reload"),
                                                            ("technology.b", "http://127.0.0.1:8080/b", "reload")]
     path.write_text("clusters: []\nnodes: {}\n")
     with pytest.raises(FleetError) as info:
-        push.load_targets(str(path))
+        targets_lib.load_targets(str(path))
     assert [(d.line, d.message) for d in info.value.diagnostics] == [
         (1, "expected a mapping of names to settings"), (2, "unknown key 'nodes'")]
 
@@ -192,7 +194,7 @@ def _creds(tmp_path, name, text, mode=0o600):
 
 
 def test_credentials_ini_and_yaml_sections_and_precedence(tmp_path):
-    entries = {n: push.BuildEntry(n, c, "", "", "", {}) for n, c in
+    entries = {n: targets_lib.BuildEntry(n, c, "", "", "", {}) for n, c in
                (("technology.a", "okd-c1"), ("technology.b", "okd-c1"), ("ee4j.c", "okd-c2"), ("x.y", "okd-c3"))}
     ini = _creds(tmp_path, "c.ini", "# comment\n[default]\nuser = d\ntoken = %dtok\n[cluster:okd-c2]\nuser = c2\n"
                                     "token = c2tok\n[instance:technology.a]\nuser = a\ntoken = atok\n"
@@ -201,40 +203,40 @@ def test_credentials_ini_and_yaml_sections_and_precedence(tmp_path):
                                      "clusters:\n  okd-c2: {user: c2, token: c2tok}\n")
     env = {"FLEET_JENKINS_USER": "envuser", "FLEET_JENKINS_TOKEN": "envtok"}
     for path, default in ((ini, ("d", "%dtok")), (yml, ("envuser", "envtok"))):
-        store = push.load_credentials(path, env, [])
+        store = targets_lib.load_credentials(path, env, [])
         got = {n: (s.user, s.token) for n, s in ((n, store.for_entry(e)) for n, e in entries.items())}
         assert got == {"technology.a": ("a", "atok"), "technology.b": default, "ee4j.c": ("c2", "c2tok"),
                        "x.y": default}
         assert store.for_entry(entries["technology.a"]).reload_token == "r"
         assert "atok" not in repr(store)
-    assert push.load_credentials(yml, {}, []).for_entry(entries["x.y"]) is None
+    assert targets_lib.load_credentials(yml, {}, []).for_entry(entries["x.y"]) is None
 
 
 def test_credentials_file_refusals(tmp_path):
     with pytest.raises(FleetError, match="mode 0640"):
-        push.load_credentials(_creds(tmp_path, "open.ini", "[default]\nuser=a\ntoken=b\n", 0o640), {}, [])
+        targets_lib.load_credentials(_creds(tmp_path, "open.ini", "[default]\nuser=a\ntoken=b\n", 0o640), {}, [])
     repo = tmp_path / "repo"
     (repo / ".git").mkdir(parents=True)
     (repo / "instances").mkdir()
     inside = _creds(repo, "creds.ini", "[default]\nuser=a\ntoken=" + MARKER + "\n")
     with pytest.raises(FleetError, match="inside the repository") as info:
-        push.load_credentials(inside, {}, [str(repo / "instances")])
+        targets_lib.load_credentials(inside, {}, [str(repo / "instances")])
     for text, message in (("[default]\nuser=a\n", "needs both 'user' and 'token'"),
                           ("[team:x]\nuser=a\ntoken=b\n", "a section is not [default], [cluster:NAME] or [instance:NAME]"),
                           ("[default]\nuser=a\ntoken=" + MARKER + "\npassword=p\n", "1 unknown key (not shown"),
                           ("[default]\nuser = a\n  token" + MARKER + "\n[", "not a valid INI file")):
         with pytest.raises(FleetError) as info:
-            push.load_credentials(_creds(tmp_path, "bad.ini", text), {}, [])
+            targets_lib.load_credentials(_creds(tmp_path, "bad.ini", text), {}, [])
         assert message in str(info.value) and MARKER not in str(info.value)
 
 
 def test_read_build_selects_by_pattern(tmp_path):
     build = write_build(str(tmp_path / "b"), {n: (jcasc(n), model(n)) for n in ("ee4j.a", "ee4j.b", "rt.c")})
-    assert [e.name for e in push.read_build(build, ["ee4j.*"])] == ["ee4j.a", "ee4j.b"]
-    assert [e.name for e in push.read_build(build)] == ["ee4j.a", "ee4j.b", "rt.c"]
+    assert [e.name for e in targets_lib.read_build(build, ["ee4j.*"])] == ["ee4j.a", "ee4j.b"]
+    assert [e.name for e in targets_lib.read_build(build)] == ["ee4j.a", "ee4j.b", "rt.c"]
     os.remove(os.path.join(build, "rt.c", "model.json"))
     with pytest.raises(FleetError, match="generated file is missing"):
-        push.read_build(build, ["rt.c"])
+        targets_lib.read_build(build, ["rt.c"])
 
 
 # --- a bug in one controller's push ----------------------------------------------------------------
@@ -246,9 +248,9 @@ def test_a_bug_in_one_controllers_job_is_reported_for_it_and_the_others_still_ru
     from generator.jenkins_client import JenkinsClient, RetryPolicy
 
     build = write_build(str(tmp_path / "b"), {n: (jcasc(n), model(n)) for n in ("technology.a", "technology.b")})
-    store = push.CredentialStore(default=push.Secret("admin", MARKER))
-    targets = push.resolve_targets(push.read_build(build), targets=None, store=store, url=None)
-    targets = [push.Target(t.entry, closed_port_url(), t.credentials) for t in targets]
+    store = targets_lib.CredentialStore(default=targets_lib.Secret("admin", MARKER))
+    targets = targets_lib.resolve_targets(targets_lib.read_build(build), targets=None, store=store, url=None)
+    targets = [targets_lib.Target(t.entry, closed_port_url(), t.credentials) for t in targets]
 
     def factory(url, credentials, **kw):
         if url == targets[0].url:

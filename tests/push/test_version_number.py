@@ -10,8 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from generator.push import version_key
-from generator.version_number import VersionNumber
+from generator.version_number import VersionNumber, version_key
 
 # (older, newer) from VersionNumberTest (isNewerThan, alpha, earlyAccess, snapshots, timestamps,
 # libraryWrapper, backportJep229, majorVersion, testOrEqualTo)

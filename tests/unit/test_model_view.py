@@ -10,7 +10,7 @@ import pytest
 from fleettest import ROOT, SAMPLE_INSTANCES
 
 from generator import checks, fleet
-from generator.model import ModelEngine
+from generator.model import CHECKS, ModelEngine
 
 ERRORS = os.path.join(ROOT, "tests", "errors")
 
@@ -33,7 +33,7 @@ def both_views(instances: str):
     engine = ModelEngine(paths.templates)
     data = checked.sources.fleet.data
     full = {n: r["model"] for n, r in engine.evaluate(data, checked.inputs, objects=False).items()}
-    view = {n: r["model"] for n, r in engine.evaluate(data, checked.inputs, checks_only=True).items()}
+    view = {n: r["model"] for n, r in engine.evaluate(data, checked.inputs, view=CHECKS).items()}
     return checked, full, view
 
 

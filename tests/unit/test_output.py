@@ -11,7 +11,7 @@ from fleettest import age_tree, index_listing, read_tree, write
 
 from generator import output
 from generator.errors import FleetError, OutputBusyError
-from generator.output import INDEX, Change, OutputLock, compare, recover, write_tree
+from generator.output import INDEX, FileChange, OutputLock, compare, recover, write_tree
 
 OLD = {INDEX: b'{"instances": {}}\n', "a/k8s/ns.yaml": b"old a\n", "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
 NEW = {INDEX: b'{"instances": {"a": {}}}\n', "a/k8s/ns.yaml": b"new a\n", "c/model.json": b"{}\n"}
@@ -204,14 +204,14 @@ def test_locks_on_different_outputs_do_not_conflict(tmp_path):
 def test_compare_lists_added_changed_and_removed(tmp_path):
     make(tmp_path / "build")
     changes = compare(str(tmp_path / "build"), NEW)
-    assert set(changes) == {Change("changed", INDEX), Change("changed", "a/k8s/ns.yaml"), Change("added", "c/model.json"),
-                            Change("removed", "b/image/Dockerfile"), Change("removed", "b/model.json")}
+    assert set(changes) == {FileChange("changed", INDEX), FileChange("changed", "a/k8s/ns.yaml"), FileChange("added", "c/model.json"),
+                            FileChange("removed", "b/image/Dockerfile"), FileChange("removed", "b/model.json")}
     assert len(changes) == 5
     # scoped to instance 'a' (and the index): b's files are not someone else's business
     scoped = compare(str(tmp_path / "build"), NEW, scope={"a", INDEX})
     assert [c for c in scoped if c.status == "removed"] == []
     assert compare(str(tmp_path / "build"), OLD) == []
-    assert compare(str(tmp_path / "nothing"), {"x": b""}) == [Change("added", "x")]
+    assert compare(str(tmp_path / "nothing"), {"x": b""}) == [FileChange("added", "x")]
 
 
 # --- the spare: the previous tree, brought up to date in place ---------------------------------

@@ -1,0 +1,92 @@
+"""The output directory's one owner (generator/regenerate.py): write, compare, freshness.
+
+The guarantees of the write itself are tests/unit/test_output.py's and the hardening tests'; the
+command line around it is tests/e2e/test_cli_generate.py's. These pin what the owner decides."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+
+from fleettest import age_tree, copy_sample_fleet, read_tree, write
+
+from generator import fleet, regenerate
+from generator.output import FileChange
+
+
+def sample(tmp_path) -> fleet.Paths:
+    return fleet.Paths(instances=copy_sample_fleet(tmp_path))
+
+
+def test_a_second_run_renders_and_writes_nothing(tmp_path):
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    first = regenerate.regenerate(paths, out)
+    assert first.written and not first.widened and first.generated.cached == []
+    assert len(first.changed) == len(read_tree(out)) - 1  # every file, the index aside
+    tree = read_tree(out)
+    second = regenerate.regenerate(paths, out)
+    assert (second.written, second.changed) == (False, [])
+    assert second.generated.cached == second.generated.names == sorted(fleet.fleetdir.instance_names(paths.instances))
+    assert read_tree(out) == tree
+
+
+def test_progress_and_warnings_go_to_the_callers_callbacks(tmp_path):
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    seen, warned = [], []
+
+    @contextmanager
+    def bar(total):
+        seen.append(("total", total))
+        yield lambda n: seen.append(n)
+    done = regenerate.regenerate(paths, out, ("technology.*",), progress=bar, warn=warned.append)
+    assert seen[0] == ("total", 2) and sum(n for n in seen[1:]) == 2
+    assert warned == [done.generated.warnings]
+
+
+def test_a_tree_it_did_not_record_is_regenerated_whole(tmp_path):
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out)
+    copy = str(tmp_path / "copy")
+    shutil.copytree(out, copy)  # same files, but not a tree fleet generate wrote there
+    said = []
+    done = regenerate.regenerate(paths, copy, ("technology.cbi",), announce=said.append)
+    assert done.widened and len(done.generated.names) == 13 and done.generated.cached == []
+    assert said == [f"{copy}/ has no record of being written by fleet generate here: generating every instance"]
+    assert read_tree(copy) == read_tree(out)
+
+
+def test_compare_names_what_writing_would_change_and_writes_nothing(tmp_path):
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out)
+    assert regenerate.compare(paths, out).changes == []
+    age_tree(out)
+    write(os.path.join(out, "technology.cbi", "model.json"), "{}\n")
+    os.unlink(os.path.join(out, "iot.4diac", "image", "IMAGE"))
+    tree = read_tree(out)
+    assert regenerate.compare(paths, out).changes == [FileChange("added", "iot.4diac/image/IMAGE"),
+                                                      FileChange("changed", "technology.cbi/model.json")]
+    # with NAMEs, only those instances (and the fleet-wide files) are compared
+    assert regenerate.compare(paths, out, ("technology.cbi",)).changes == [
+        FileChange("changed", "technology.cbi/model.json")]
+    assert read_tree(out) == tree
+    done = regenerate.regenerate(paths, out)  # the damaged instances are rendered again, the rest kept
+    assert sorted(set(done.generated.names) - set(done.generated.cached)) == ["iot.4diac", "technology.cbi"]
+    assert regenerate.compare(paths, out).changes == []
+
+
+def test_freshness_against_the_current_sources(tmp_path):
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out, ("technology.*", "tools.cdt"))
+    inst = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
+    with open(inst) as fh:
+        text = fh.read()
+    write(inst, text.replace("displayName: ", "displayName: Renamed ", 1))
+    shutil.rmtree(os.path.join(paths.instances, "tools.cdt"))
+    checked = fleet.check_sources(paths)
+    tree = regenerate.freshness(paths, out, checked)
+    assert tree.recorded and tree.stale == ["technology.cbi"] and tree.unchanged == ["technology.jgit"]
+    assert tree.removed == ["tools.cdt"] and "modeling.emf" in tree.missing
+    copy = str(tmp_path / "copy")
+    shutil.copytree(out, copy)
+    assert not regenerate.freshness(paths, copy, checked, ("technology.*",)).recorded
