@@ -242,7 +242,7 @@ def _load(art: Artifacts, rel: str, *, json_file: bool = False):
 
 def _get(data, *path, default=None):
     for key in path:
-        if isinstance(data, dict) and key in data or isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data):
+        if (isinstance(data, dict) and key in data) or (isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)):
             data = data[key]
         else:
             return default

@@ -78,7 +78,7 @@ def run_parallel(items: Sequence, job: Callable, *, jobs: int, running: Running,
             slots[i].started = True
             try:
                 done.put((i, job(items[i]), None))
-            except Exception as exc:  # noqa: BLE001 - a bug in one job: reported for that item, the run goes on
+            except Exception as exc:
                 done.put((i, None, exc))
 
     threads = [threading.Thread(target=worker, name=f"fleet-{n}", daemon=True)

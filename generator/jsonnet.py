@@ -11,7 +11,7 @@ os.environ.setdefault("GOGC", "400")
 
 # go-jsonnet: 4-5x faster than the C++ binding on our templates (benchmarks/run.py), and the only
 # binding installed, so that tests, benchmarks and production evaluate the same way.
-import _gojsonnet as binding  # noqa: E402 - after GOGC is set
+import _gojsonnet as binding
 
 evaluate_file = binding.evaluate_file
 evaluate_snippet = binding.evaluate_snippet

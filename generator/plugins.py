@@ -143,7 +143,7 @@ def acknowledgement_problems(fleet_doc: Document, catalogs: dict, today: str) ->
                                             hint="move to a fixed release, or extend the date with a reason",
                                             severity=WARNING))
             continue
-        known = any(ack["id"] == "deprecated" and ack["plugin"] in c.deprecations
+        known = any((ack["id"] == "deprecated" and ack["plugin"] in c.deprecations)
                     or any(w.id == ack["id"] for w in c.warnings.get(ack["plugin"], ()))
                     for c in catalogs.values())
         if catalogs and not known:

@@ -70,7 +70,7 @@ def guard(ctx: Context):
         sys.exit(141)
     except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
         raise
-    except Exception as exc:  # noqa: BLE001 - a bug, not a user mistake: say so, keep the traceback for --debug
+    except Exception as exc:
         if ctx.debug:
             traceback.print_exc()
         else:

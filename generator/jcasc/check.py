@@ -138,7 +138,7 @@ class Checker:
         if isinstance(value, (dict, list)):
             self._error(path, f"expects a single {_scalar_name(conf)} value, not {_kind(value)}")
             return
-        if value is None or isinstance(value, str) and _PLACEHOLDER.search(value):
+        if value is None or (isinstance(value, str) and _PLACEHOLDER.search(value)):
             return  # resolved by JCasC on the controller
         text = str(value).lower() if isinstance(value, bool) else str(value)
         if conf.scalar == "int" and not _INT.fullmatch(text.strip()):

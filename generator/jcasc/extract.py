@@ -280,7 +280,7 @@ class SourceReader:
             body = member.child_by_field_name("body")
             raw.global_page = "null" if body is not None and re.fullmatch(
                 r"\{\s*return\s+null\s*;\s*\}", _text(body)) else "other"
-        if name in _CONFIGURATOR_METHODS and not params or name == "canConfigure" and len(params) == 1:
+        if (name in _CONFIGURATOR_METHODS and not params) or (name == "canConfigure" and len(params) == 1):
             self._configurator_member(raw, name, member)
         if not public:
             return
@@ -296,7 +296,7 @@ class SourceReader:
             flags.add("databound")
         if len(params) == 1 and _SETTER.match(name):
             raw.setters.append((name[3:], params[0][1], flags))
-        elif not params and (name.startswith("get") and len(name) > 3 or name.startswith("is") and len(name) > 2):
+        elif not params and ((name.startswith("get") and len(name) > 3) or (name.startswith("is") and len(name) > 2)):
             ret = member.child_by_field_name("type")
             rtype = _type(ret) if ret is not None else None
             dims = member.child_by_field_name("dimensions")

@@ -189,7 +189,7 @@ def unknown_key(draw, kind, rel, raw):
         s = schema_at(kind, p) if isinstance(v, dict) else None
         if s is None or key in v:
             continue
-        if s.get("additionalProperties") is False and key not in (s.get("properties") or {}) or "propertyNames" in s:
+        if (s.get("additionalProperties") is False and key not in (s.get("properties") or {})) or "propertyNames" in s:
             candidates.append(p)
     assume(candidates)
     path = draw(st.sampled_from(candidates))

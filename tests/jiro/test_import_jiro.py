@@ -17,9 +17,8 @@ import fleettest
 import pytest
 import yaml
 
-from generator import fleet
+from generator import fleet, jsonnet
 from generator.errors import FleetError
-from generator import jsonnet
 from generator.jiro_import import JIRO_RESOURCE_MODEL, import_jiro
 from generator.quantity import cpu_millis, memory_mib
 
