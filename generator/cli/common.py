@@ -14,6 +14,7 @@ from ..errors import Diagnostic, FleetError, OutputBusyError, OutputWriteError, 
 
 # 2 (usage) is click's own exit code for a bad command line.
 EXIT_OK, EXIT_INPUT, EXIT_REMOTE, EXIT_INTERNAL = 0, 1, 3, 4
+EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 
 
 class Context:

@@ -15,6 +15,7 @@ from . import controllers
 from .common import (
     EXIT_INPUT,
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REMOTE,
     Context,
@@ -23,8 +24,6 @@ from .common import (
     print_diagnostics,
     stdout_console,
 )
-
-EXIT_INTERRUPTED = 130
 
 
 @click.command()

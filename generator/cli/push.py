@@ -11,6 +11,7 @@ from ..errors import plural, printable
 from . import controllers
 from .common import (
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REMOTE,
     Context,
@@ -19,8 +20,6 @@ from .common import (
     print_diagnostics,
     stdout_console,
 )
-
-EXIT_INTERRUPTED = 130
 
 
 @click.command()

@@ -11,6 +11,7 @@ from ..errors import plural, printable, printable_json
 from . import controllers
 from .common import (
     EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REMOTE,
     Context,
@@ -18,8 +19,6 @@ from .common import (
     guard,
     stdout_console,
 )
-
-EXIT_INTERRUPTED = 130
 
 
 @click.command()
