@@ -63,7 +63,8 @@ def main() -> None:
     else:
         code = 0
     lines.append(f"{'total (after the interpreter)':32} {(time.perf_counter() - started) * 1000:7.0f} ms")
-    shown = [f"{line:32} {totals[line][0] * 1000:7.0f} ms" + (f" ({totals[line][1]} calls)" if totals[line][1] > 1 else "")
+    shown = [f"{line:32} {totals[line][0] * 1000:7.0f} ms"
+             + (f" ({totals[line][1]} calls)" if totals[line][1] > 1 else "")
              if line in totals else line for line in lines]
     print("\n".join(shown), file=sys.stderr)
     sys.exit(code)

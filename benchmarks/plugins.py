@@ -26,10 +26,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import synthetic
-from run import run
+import synthetic  # noqa: E402 - a script: after the sys.path set-up above
+from run import run  # noqa: E402 - a script: after the sys.path set-up above
 
-from generator import fleet
+from generator import fleet  # noqa: E402 - a script: after the sys.path set-up above
 
 
 def check_seconds(instances: str) -> float:

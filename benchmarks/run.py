@@ -31,7 +31,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 sys.path.insert(0, HERE)
 
-import synthetic
+import synthetic  # noqa: E402 - a script: after the sys.path set-up above
 
 FLEET = [sys.executable, "-m", "generator"]
 
@@ -67,7 +67,8 @@ start = time.perf_counter()
 for inp in inputs:
     out = json.loads(_jsonnet.evaluate_file(paths.templates + "/fleet.jsonnet", jpathdir=[paths.templates],
         tla_codes={{"fleet": json.dumps(checked.sources.fleet.data),
-                    "instances": json.dumps([{{"name": inp.name, "data": inp.data, "profiles": list(inp.profiles)}}])}}))
+                    "instances": json.dumps([{{"name": inp.name, "data": inp.data,
+                                               "profiles": list(inp.profiles)}}])}}))
     producer = Producer(Renderer(paths.templates), "1.30", paths.schemas)
     producer.files(inp.name, with_plugins(out[inp.name]["model"], inp.plugins), out[inp.name]["objects"], None)
 print((time.perf_counter() - start) / len(inputs))

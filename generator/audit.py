@@ -202,7 +202,8 @@ class Artifacts:
             with open(index_path, encoding="utf-8") as fh:
                 return sorted(json.load(fh)["instances"])
         except FileNotFoundError:
-            raise FleetError([Diagnostic(self.directory, 0, 0, "", f"no {INDEX}: this is not a generated build directory",
+            raise FleetError([Diagnostic(self.directory, 0, 0, "",
+                                         f"no {INDEX}: this is not a generated build directory",
                                          hint="run 'fleet generate' first, or audit without --build "
                                               "to generate in memory")]) from None
         except (ValueError, KeyError, TypeError, OSError) as exc:
@@ -240,12 +241,17 @@ def _load(art: Artifacts, rel: str, *, json_file: bool = False):
         raise _Bad(rel, f"cannot parse: {str(exc).splitlines()[0]}") from None
 
 
+def _has(data, key) -> bool:
+    if isinstance(data, dict):
+        return key in data
+    return isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)
+
+
 def _get(data, *path, default=None):
     for key in path:
-        if (isinstance(data, dict) and key in data) or (isinstance(data, list) and isinstance(key, int) and 0 <= key < len(data)):
-            data = data[key]
-        else:
+        if not _has(data, key):
             return default
+        data = data[key]
     return data
 
 
@@ -310,70 +316,12 @@ def _read_instance(art: Artifacts, name: str) -> InstanceFacts:
     lr = _limit_range_table(lr_obj)
     lr_container = lr.get("Container", {})
 
-    hard = _get(quota_obj, "spec", "hard", default={}) or {}
-    quota: dict[str, int | None] = {}
-    for key, hard_key in QUOTA_KEYS.items():
-        value = hard.get(hard_key, hard.get(hard_key.removeprefix("requests.")) if key.startswith("requests") else None)
-        try:
-            quota[key] = None if value is None else _QUOTA_PARSE[key](value)
-        except (ValueError, TypeError) as exc:
-            raise _Bad(quota_rel, f"spec.hard.{hard_key}: {exc}") from None
-
-    controller = Resources()
-    try:
-        replicas = int(_get(sts, "spec", "replicas", default=1))
-        for c in _get(sts, "spec", "template", "spec", "containers", default=[]) or []:
-            res = c.get("resources", {}) or {}
-            one = _container_resources(res.get("requests", {}) or {}, res.get("limits", {}) or {}, lr_container)
-            for _ in range(replicas):
-                controller = controller + one
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise _Bad(f"{name}/k8s/statefulset.yaml", f"container resources: {exc}") from None
-
-    for kind_of, bounds in lr.items():
-        for bound, values in bounds.items():
-            for kind, value in values.items():
-                try:
-                    (cpu_millis if kind == "cpu" else memory_mib)(value)
-                except (ValueError, TypeError) as exc:
-                    raise _Bad(lr_rel, f"{kind_of} {bound}.{kind}: {exc}") from None
-
-    def model_res(r: dict) -> Resources:
-        return Resources(r["cpu"]["request"], r["cpu"]["limit"], r["memory"]["request"], r["memory"]["limit"])
-
-    try:
-        res = model["resources"]
-        jnlp, agent = model_res(res["jnlp"]), model_res(res["agent"])
-        project, jenkins, deployment = model["project"], model["jenkins"], model["deployment"]
-        own = (deployment["cluster"], deployment["namespace"], project["resourcePacks"], project.get("packsApproval"),
-               jenkins["maxConcurrency"], jenkins["staticAgentCount"])
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise _Bad(f"{name}/model.json", f"not a resolved model (missing {exc})") from None
-    clouds = [c["kubernetes"] for c in _get(jcasc, "jenkins", "clouds", default=[]) or []
-              if isinstance(c, dict) and isinstance(c.get("kubernetes"), dict)]
-    cap_raw, cap = None, None
-    templates: list[PodTemplate] = []
-    try:
-        caps = [_cap(c.get("containerCapStr")) for c in clouds]
-        cap_raw = ", ".join(str(c.get("containerCapStr", "")) for c in clouds) if clouds else None
-        cap = sum(caps) if clouds and all(x is not None for x in caps) else None
-        for cloud in clouds:
-            for t in cloud.get("templates", []) or []:
-                containers = []
-                for c in t.get("containers", []) or []:
-                    containers.append((str(c.get("name", "")), _container_resources(
-                        {"cpu": c.get("resourceRequestCpu"), "memory": c.get("resourceRequestMemory")},
-                        {"cpu": c.get("resourceLimitCpu"), "memory": c.get("resourceLimitMemory")}, lr_container)))
-                names = [n for n, _ in containers]
-                # The quota model reserves a jnlp sidecar beside every build container; a template
-                # that lists jnlp next to another container has made it explicit.
-                explicit = "jnlp" in names and len(names) > 1
-                templates.append(PodTemplate(str(t.get("name", "?")), _cap(t.get("instanceCap")), containers,
-                                             None if explicit else jnlp))
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise _Bad(jcasc_rel, f"Kubernetes cloud: {exc}") from None
-
+    quota = _quota_hard(quota_obj, quota_rel)
+    controller = _controller_resources(sts, f"{name}/k8s/statefulset.yaml", lr_container)
+    _check_limit_range(lr, lr_rel)
+    jnlp, agent, own, jenkins = _model_facts(model, f"{name}/model.json")
     cluster, namespace, packs, approval, concurrency, static = own
+    clouds, cap, cap_raw, templates = _cloud_facts(jcasc, jcasc_rel, lr_container, jnlp)
     return InstanceFacts(
         name=name,
         cluster=cluster,
@@ -395,6 +343,92 @@ def _read_instance(art: Artifacts, name: str) -> InstanceFacts:
         templates=templates,
         plugin_advisories=list(jenkins.get("pluginAdvisories") or []),
     )
+
+
+def _quota_hard(quota_obj, quota_rel: str) -> dict[str, int | None]:
+    """The ResourceQuota's spec.hard, parsed (requests.cpu may be written cpu)."""
+    hard = _get(quota_obj, "spec", "hard", default={}) or {}
+    quota: dict[str, int | None] = {}
+    for key, hard_key in QUOTA_KEYS.items():
+        value = hard.get(hard_key, hard.get(hard_key.removeprefix("requests.")) if key.startswith("requests") else None)
+        try:
+            quota[key] = None if value is None else _QUOTA_PARSE[key](value)
+        except (ValueError, TypeError) as exc:
+            raise _Bad(quota_rel, f"spec.hard.{hard_key}: {exc}") from None
+    return quota
+
+
+def _controller_resources(sts, sts_rel: str, lr_container: dict) -> Resources:
+    """What the StatefulSet's pods take, all replicas together."""
+    controller = Resources()
+    try:
+        replicas = int(_get(sts, "spec", "replicas", default=1))
+        for c in _get(sts, "spec", "template", "spec", "containers", default=[]) or []:
+            res = c.get("resources", {}) or {}
+            one = _container_resources(res.get("requests", {}) or {}, res.get("limits", {}) or {}, lr_container)
+            for _ in range(replicas):
+                controller = controller + one
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _Bad(sts_rel, f"container resources: {exc}") from None
+    return controller
+
+
+def _check_limit_range(lr: dict, lr_rel: str) -> None:
+    """Every quantity of the LimitRange parses."""
+    for kind_of, bounds in lr.items():
+        for bound, values in bounds.items():
+            for kind, value in values.items():
+                try:
+                    (cpu_millis if kind == "cpu" else memory_mib)(value)
+                except (ValueError, TypeError) as exc:
+                    raise _Bad(lr_rel, f"{kind_of} {bound}.{kind}: {exc}") from None
+
+
+def _model_facts(model, model_rel: str) -> tuple[Resources, Resources, tuple, dict]:
+    """jnlp and agent resources, (cluster, namespace, packs, packsApproval, maxConcurrency,
+    staticAgentCount) and the jenkins section of the resolved model."""
+    def model_res(r: dict) -> Resources:
+        return Resources(r["cpu"]["request"], r["cpu"]["limit"], r["memory"]["request"], r["memory"]["limit"])
+
+    try:
+        res = model["resources"]
+        jnlp, agent = model_res(res["jnlp"]), model_res(res["agent"])
+        project, jenkins, deployment = model["project"], model["jenkins"], model["deployment"]
+        own = (deployment["cluster"], deployment["namespace"], project["resourcePacks"], project.get("packsApproval"),
+               jenkins["maxConcurrency"], jenkins["staticAgentCount"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise _Bad(model_rel, f"not a resolved model (missing {exc})") from None
+    return jnlp, agent, own, jenkins
+
+
+def _cloud_facts(jcasc, jcasc_rel: str, lr_container: dict,
+                 jnlp: Resources) -> tuple[list[dict], int | None, str | None, list[PodTemplate]]:
+    """The JCasC's Kubernetes clouds, their summed container cap (None: unlimited), the caps as
+    written, and their pod templates."""
+    clouds = [c["kubernetes"] for c in _get(jcasc, "jenkins", "clouds", default=[]) or []
+              if isinstance(c, dict) and isinstance(c.get("kubernetes"), dict)]
+    try:
+        caps = [_cap(c.get("containerCapStr")) for c in clouds]
+        cap_raw = ", ".join(str(c.get("containerCapStr", "")) for c in clouds) if clouds else None
+        cap = sum(caps) if clouds and all(x is not None for x in caps) else None
+        templates = [_pod_template(t, lr_container, jnlp)
+                     for cloud in clouds for t in cloud.get("templates", []) or []]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise _Bad(jcasc_rel, f"Kubernetes cloud: {exc}") from None
+    return clouds, cap, cap_raw, templates
+
+
+def _pod_template(t: dict, lr_container: dict, jnlp: Resources) -> PodTemplate:
+    containers = []
+    for c in t.get("containers", []) or []:
+        containers.append((str(c.get("name", "")), _container_resources(
+            {"cpu": c.get("resourceRequestCpu"), "memory": c.get("resourceRequestMemory")},
+            {"cpu": c.get("resourceLimitCpu"), "memory": c.get("resourceLimitMemory")}, lr_container)))
+    names = [n for n, _ in containers]
+    # The quota model reserves a jnlp sidecar beside every build container; a template
+    # that lists jnlp next to another container has made it explicit.
+    explicit = "jnlp" in names and len(names) > 1
+    return PodTemplate(str(t.get("name", "?")), _cap(t.get("instanceCap")), containers, None if explicit else jnlp)
 
 
 # --- the snapshot: the whole fleet's facts -------------------------------------------------------
@@ -658,7 +692,8 @@ def rule_limit_range(facts: InstanceFacts, policy: dict):
             problems.extend(check("Container", f"container '{cname}'", res))
         problems.extend(check("Pod", "the pod" + (" (with its jnlp sidecar)" if t.sidecar else ""), t.pod))
         for p in problems:
-            yield finding("template-outside-limitrange", f"pod template '{t.name}': {p}; Kubernetes will refuse its pods",
+            yield finding("template-outside-limitrange",
+                          f"pod template '{t.name}': {p}; Kubernetes will refuse its pods",
                           instance=facts.name, cluster=facts.cluster)
 
 
@@ -723,7 +758,7 @@ def rule_quota_fit(facts: InstanceFacts, policy: dict):
                                    f"at most {best} builds run at once ({binding} binds)",
                       instance=facts.name, cluster=facts.cluster)
         return
-    for name, (n, binding) in fits.items():
+    for name, (n, _) in fits.items():
         t = by_name[name]
         want = min(cap, t.instance_cap) if t.instance_cap is not None else cap
         if 1 <= n < want:
@@ -756,7 +791,8 @@ INSTANCE_RULES = [rule_packs, rule_container_cap, rule_limit_range, rule_quota_f
 def cluster_findings(row: ClusterRow) -> list[Finding]:
     if not row.known:
         return [finding("unknown-cluster", f"{row.instances} instance(s) are deployed to cluster '{row.name}', "
-                                           "which fleet.yaml does not define; its capacity is unknown", cluster=row.name)]
+                                           "which fleet.yaml does not define; its capacity is unknown",
+                        cluster=row.name)]
     out = []
     cap, tot = row.capacity, row.totals
     over, near = [], []
@@ -790,8 +826,11 @@ def cluster_findings(row: ClusterRow) -> list[Finding]:
 def plugin_advisories(instances: Iterable[InstanceFacts], acknowledged: list[dict] = ()) -> list[Finding]:
     """One finding per plugin release and advisory, with every instance that installs it (and
     fleet.yaml's acknowledgement, if any: the audit shows every advisory, accepted or not)."""
-    notes = {(a["plugin"], a["id"]): f"; acknowledged in fleet.yaml{' until ' + str(a['expires']) if a.get('expires') else ''}: "
-             f"{a['reason']}" for a in acknowledged}
+    def note(a: dict) -> str:
+        until = f" until {a['expires']}" if a.get("expires") else ""
+        return f"; acknowledged in fleet.yaml{until}: {a['reason']}"
+
+    notes = {(a["plugin"], a["id"]): note(a) for a in acknowledged}
     by_advisory: dict[tuple, list[str]] = {}
     for facts in instances:
         for a in facts.plugin_advisories:

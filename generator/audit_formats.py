@@ -174,7 +174,8 @@ def render_csv(doc: dict) -> str:
     """One row per instance; with --base the delta columns, with --live the drift status."""
     base = {e["name"]: e for e in doc["base"]["instances"]} if "base" in doc else None
     live = {e["name"]: e["status"] for e in doc["live"]["instances"]} if "live" in doc else None
-    columns = CSV_COLUMNS + (BASE_CSV_COLUMNS if base is not None else []) + (["live_status"] if live is not None else [])
+    columns = (CSV_COLUMNS + (BASE_CSV_COLUMNS if base is not None else [])
+               + (["live_status"] if live is not None else []))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -419,7 +420,7 @@ def split_columns(spec: TableSpec, width: int | None) -> list[list[int]] | None:
     for count in range(2, MAX_PARTS + 1):
         best = None
         for cuts in itertools.combinations(range(1, len(chunks)), count - 1):
-            bounds = list(zip((0, *cuts), (*cuts, len(chunks))))
+            bounds = list(itertools.pairwise((0, *cuts, len(chunks))))
             widths = [spec.width(part(i, j)) for i, j in bounds]
             if max(widths) <= width and (best is None or max(widths) < best[0]):
                 best = (max(widths), bounds)

@@ -3,10 +3,10 @@
 An instance's key covers everything that can change its output: the generator
 (its version and its own source files: an editable install or a checkout changes
 code without changing the version), the library versions, every template and
-schema file, the fleet settings
-(without the profiles), the profiles that match it (in order), its own
-instance file and JCasC override, and the plugin catalog of its Jenkins version. Never a path: the same inputs checked out
-elsewhere give the same key.
+schema file, the fleet settings (without the profiles), the profiles that match
+it (in order), its own instance file and JCasC override, and the plugin catalog
+of its Jenkins version. Never a path: the same inputs checked out elsewhere give
+the same key.
 """
 
 from __future__ import annotations

@@ -267,11 +267,20 @@ def read(doc: Document, digest: str = "") -> Catalog:
         release = reader.release(entry, ("plugins", pid), pid)
         if release is not None:
             plugins[pid] = release
+    older = _plugin_versions(reader, data.get("pluginVersions", {}))
+    warnings = _warnings(reader, data.get("warnings", []))
+    deprecations = _deprecations(reader, data.get("deprecations", {}))
+    if reader.diags:
+        raise FleetError(reader.diags)
+    return Catalog(doc.path, plugins, older, warnings, deprecations, doc, digest=digest)
+
+
+def _plugin_versions(reader: _Reader, pinned) -> dict[str, dict[str, Release]]:
+    """pluginVersions: plugin id -> version -> release."""
     older: dict[str, dict[str, Release]] = {}
-    pinned = data.get("pluginVersions", {})
     if not isinstance(pinned, dict):
         reader.error(("pluginVersions",), "'pluginVersions' must be an object: plugin id -> version -> entry")
-        pinned = {}
+        return older
     for pid, by_version in pinned.items():
         if not isinstance(by_version, dict):
             reader.error(("pluginVersions", pid), "must be an object: version -> entry")
@@ -280,20 +289,28 @@ def read(doc: Document, digest: str = "") -> Catalog:
             release = reader.release(entry, ("pluginVersions", pid, version), pid, version)
             if release is not None:
                 older.setdefault(pid, {})[version] = release
+    return older
+
+
+def _warnings(reader: _Reader, raw_warnings) -> dict[str, list[Warning]]:
+    """The security warnings, by plugin id."""
     warnings: dict[str, list[Warning]] = {}
-    raw_warnings = data.get("warnings", [])
     if not isinstance(raw_warnings, list):
         reader.error(("warnings",), "'warnings' must be a list")
-        raw_warnings = []
+        return warnings
     for i, item in enumerate(raw_warnings):
         warning = reader.warning(item, ("warnings", i))
         if warning is not None:
             warnings.setdefault(warning.name, []).append(warning)
+    return warnings
+
+
+def _deprecations(reader: _Reader, raw_deprecations) -> dict[str, str]:
+    """The deprecated plugins: plugin id -> the URL of the deprecation notice."""
     deprecations = {}
-    raw_deprecations = data.get("deprecations", {})
     if not isinstance(raw_deprecations, dict):
         reader.error(("deprecations",), "'deprecations' must be an object: plugin id -> {url}")
-        raw_deprecations = {}
+        return deprecations
     for pid, entry in raw_deprecations.items():
         if not isinstance(entry, dict):
             reader.error(("deprecations", pid), "a deprecation must be an object with a 'url'",
@@ -302,9 +319,7 @@ def read(doc: Document, digest: str = "") -> Catalog:
         url = reader.string(entry, "url", ("deprecations", pid))
         if url:
             deprecations[pid] = url
-    if reader.diags:
-        raise FleetError(reader.diags)
-    return Catalog(doc.path, plugins, older, warnings, deprecations, doc, digest=digest)
+    return deprecations
 
 
 def catalog_path(instances_dir: str, reference: str) -> str:

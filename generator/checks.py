@@ -241,7 +241,10 @@ def check_override_jcasc(src, fleet: dict, version: str, installed: dict[str, st
         return []  # its shape is reported by _rule_override
     if version not in jcasc.core_versions():
         return []  # fleet.yaml's version without a model is reported once, there
-    plugins = dict(installed) if installed is not None else {p: None for p in requested_plugins(src.name, src.doc.data, fleet, version)}
+    if installed is not None:
+        plugins = dict(installed)
+    else:
+        plugins = {p: None for p in requested_plugins(src.name, src.doc.data, fleet, version)}
     selection = jcasc.select(version, plugins, closure_known=installed is not None)
     findings = jcasc.check(doc.data, selection, partial=True)
     return jcasc.diagnostics(findings, "", None, doc, jcasc.context(src.name, version))
@@ -331,7 +334,8 @@ def check_models(models: dict[str, dict], sources: FleetSources,
         if len(names) > 1:
             diags += _clash(sources, names, introduced, f"URL {url}",
                             (("deployment", "prefix"), ("deployment", "host"), ("project", "shortName")),
-                            "set deployment.prefix or deployment.host of {name} so that each controller has its own URL")
+                            "set deployment.prefix or deployment.host of {name} "
+                            "so that each controller has its own URL")
     for name, model in sorted(models.items()):
         diags.extend(_limit_range_fit(name, model, sources.instances[name]))
         diags.extend(_unnamed_secrets(name, model, sources.instances[name]))

@@ -121,7 +121,8 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
                 continue
             doc = yamlout.safe_load(data.decode("utf-8"))
             if not isinstance(doc, dict) or doc.get("kind") not in ORDER:
-                diags.append(Diagnostic(path, 0, 0, "", f"not a kind fleet deploy knows ({doc.get('kind') if isinstance(doc, dict) else type(doc).__name__})"))
+                kind = doc.get("kind") if isinstance(doc, dict) else type(doc).__name__
+                diags.append(Diagnostic(path, 0, 0, "", f"not a kind fleet deploy knows ({kind})"))
                 continue
             objects.append(BuiltObject(rel, sha, doc))
         objects.sort(key=lambda o: (ORDER.index(o.kind), o.name))
@@ -503,23 +504,8 @@ def deploy(instances: list[Instance], index: dict, fleet: dict, kubectl_factory:
     out = DeployResult([results[i.name] for i in instances], dry_run=options.dry_run)
     try:
         states = _read_clusters(instances, fleet, kubectl_factory, options, fleet_name)
-        for name, state in states.items():
-            out.clusters[name] = "ok" if state.error is None else f"{state.error.kind}: {state.error}"
-            if state.missing_kinds:
-                out.notes.append(f"cluster {name} has no {' or '.join(state.missing_kinds)} kind (CRD not installed)")
-        plans = []
-        for inst in instances:
-            state = states[inst.cluster]
-            r = results[inst.name]
-            if state.error is not None:
-                r.result = "failed"
-                r.reason = f"cluster {inst.cluster} (context {state.context}): {state.error.kind}: {state.error}"
-                continue
-            plan = plan_instance(inst, state, options.all)
-            if plan.needed:
-                plans.append(plan)
-            else:
-                r.result, r.reason = "unchanged", "every object matches build/"
+        _note_clusters(states, out)
+        plans = _plan_fleet(instances, states, options, results)
         if consider_orphans:
             out.orphans = find_orphans({k: v for k, v in states.items() if v.error is None}, index)
         if any(r.result == "failed" for r in results.values()):
@@ -528,59 +514,108 @@ def deploy(instances: list[Instance], index: dict, fleet: dict, kubectl_factory:
                 results[p.instance.name].reason = "not attempted: a cluster could not be read"
             out.stopped_after = 0
             return out
-        waves, note = waves_of(plans, options.canary, options.wave_size)
-        if note:
-            out.notes.append(note)
-        out.waves = len(waves)
-        out.health_probe = "not needed" if len(waves) < 2 else ("between waves" if health else
-                                                               "skipped: no Jenkins credentials")
-        for number, wave in enumerate(waves, 1):
-            for p in wave:
-                results[p.instance.name].wave = number
+        waves = _schedule(plans, options, health is not None, out, results)
         for number, wave in enumerate(waves, 1):
             label = "canary" if number == 1 else f"wave {number}"
             announce(f"{label}: {', '.join(p.instance.name for p in wave)}")
             _run_wave(wave, kubectl_factory, options, results, progress, processes)
-            failed = [p.instance.name for p in wave if not results[p.instance.name].ok]
+            names = [p.instance.name for p in wave]
+            failed = [name for name in names if not results[name].ok]
             if not failed and push_reload and not options.dry_run:
-                todo = [p.instance.name for p in wave if results[p.instance.name].jcasc == "reload-needed"]
-                if todo:
-                    for name, problem in push_reload(todo).items():
-                        r = results[name]
-                        r.jcasc = "reload-failed" if problem else "reload-pushed"
-                        if problem:
-                            r.result, r.reason = "failed", f"push --reload: {problem}"
-                            failed.append(name)
+                failed = _push_reload(names, push_reload, results)
+            if not failed and health and number < len(waves) and not options.dry_run:
+                failed = _probe_health(names, health, options.timeout, results)
             if failed:
                 out.stopped_after = number
+                _not_attempted(results, f"wave {number} failed")
                 break
-            if health and number < len(waves) and not options.dry_run:
-                changed = [p.instance.name for p in wave]
-                for name, problem in health(changed, options.timeout).items():
-                    results[name].health = problem or "ok"
-                    if problem:
-                        results[name].result, results[name].reason = "failed", f"health: {problem}"
-                        failed.append(name)
-                if failed:
-                    out.stopped_after = number
-                    break
-        if out.stopped_after:
-            for r in results.values():
-                if r.result == "not attempted" and r.wave:
-                    r.reason = f"wave {out.stopped_after} failed"
         if options.prune_removed and not options.dry_run and out.orphans and out.stopped_after is None:
             _delete_orphans(out.orphans, kubectl_factory, fleet)
     except KeyboardInterrupt:
         processes.stop_all()
         out.interrupted = True
         for r in results.values():
-            if r.result == "not attempted" and r.reason == "":
-                r.reason = "interrupted before it started"
-            elif r.result == "not attempted":
-                r.reason = "interrupted: " + r.reason
+            if r.result == "not attempted":
+                r.reason = ("interrupted: " + r.reason) if r.reason else "interrupted before it started"
     finally:
         out.duration = time.monotonic() - started
     return out
+
+
+def _note_clusters(states: dict[str, ClusterState], out: DeployResult) -> None:
+    for name, state in states.items():
+        out.clusters[name] = "ok" if state.error is None else f"{state.error.kind}: {state.error}"
+        if state.missing_kinds:
+            out.notes.append(f"cluster {name} has no {' or '.join(state.missing_kinds)} kind (CRD not installed)")
+
+
+def _plan_fleet(instances: list[Instance], states: dict[str, ClusterState], options: DeployOptions,
+                results: dict[str, InstanceResult]) -> list[Plan]:
+    """The plans of the instances with something to apply; the others' results say why not
+    (unchanged, or their cluster could not be read)."""
+    plans = []
+    for inst in instances:
+        state = states[inst.cluster]
+        r = results[inst.name]
+        if state.error is not None:
+            r.result = "failed"
+            r.reason = f"cluster {inst.cluster} (context {state.context}): {state.error.kind}: {state.error}"
+            continue
+        plan = plan_instance(inst, state, options.all)
+        if plan.needed:
+            plans.append(plan)
+        else:
+            r.result, r.reason = "unchanged", "every object matches build/"
+    return plans
+
+
+def _schedule(plans: list[Plan], options: DeployOptions, health: bool, out: DeployResult,
+              results: dict[str, InstanceResult]) -> list[list[Plan]]:
+    """The waves, canary first; each instance's result knows its wave."""
+    waves, note = waves_of(plans, options.canary, options.wave_size)
+    if note:
+        out.notes.append(note)
+    out.waves = len(waves)
+    out.health_probe = "not needed" if len(waves) < 2 else ("between waves" if health else
+                                                           "skipped: no Jenkins credentials")
+    for number, wave in enumerate(waves, 1):
+        for p in wave:
+            results[p.instance.name].wave = number
+    return waves
+
+
+def _push_reload(names: list[str], push_reload: ReloadPush, results: dict[str, InstanceResult]) -> list[str]:
+    """The JCasC reload push for the instances of a wave that need one; the names it failed for."""
+    todo = [name for name in names if results[name].jcasc == "reload-needed"]
+    if not todo:
+        return []
+    failed = []
+    for name, problem in push_reload(todo).items():
+        r = results[name]
+        r.jcasc = "reload-failed" if problem else "reload-pushed"
+        if problem:
+            r.result, r.reason = "failed", f"push --reload: {problem}"
+            failed.append(name)
+    return failed
+
+
+def _probe_health(names: list[str], health: HealthCheck, seconds: float,
+                  results: dict[str, InstanceResult]) -> list[str]:
+    """The health probe after a wave; the names found unhealthy."""
+    failed = []
+    for name, problem in health(names, seconds).items():
+        results[name].health = problem or "ok"
+        if problem:
+            results[name].result, results[name].reason = "failed", f"health: {problem}"
+            failed.append(name)
+    return failed
+
+
+def _not_attempted(results: dict[str, InstanceResult], reason: str) -> None:
+    """The reason of every instance of a later wave, which was not attempted."""
+    for r in results.values():
+        if r.result == "not attempted" and r.wave:
+            r.reason = reason
 
 
 def _read_clusters(instances, fleet, kubectl_factory, options, fleet_name) -> dict[str, ClusterState]:
@@ -619,7 +654,7 @@ def _run_wave(wave: list[Plan], kubectl_factory, options: DeployOptions, results
             for f in pending:
                 f.cancel()
             wait(pending, timeout=10)
-            for f, p in futures.items():
+            for p in futures.values():
                 r = results[p.instance.name]
                 if r.result == "not attempted":
                     r.result, r.reason = "failed", "interrupted"

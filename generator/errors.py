@@ -78,8 +78,9 @@ _NOT_SECRET = re.compile(r"(?i)true|false|yes|no|on|off|null|~|[-+]?[0-9][0-9._]
 _KEY_VALUE = re.compile(r"""(?P<key>[A-Za-z0-9_.-]+)["']?[ \t]*:[ \t]+"""
                         r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^']|'')*'|[^\s{\[,}\]#'"][^,}\]#]*?)"""
                         r"""(?=[ \t]*(?:[,}\]]|\s#|$))""")
-_TOKEN = re.compile(r"\b(?:11[0-9a-f]{32}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}"
-                    r"|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+_TOKEN = re.compile(r"\b(?:11[0-9a-f]{32}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{20,}"
+                    r"|glpat-[A-Za-z0-9_-]{20,}|xox[abprs]-[A-Za-z0-9-]{10,}|AKIA[0-9A-Z]{16})\b"
+                    r"|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 
 
 def secret_spans(line: str) -> list[tuple[int, int]]:

@@ -337,7 +337,8 @@ def _values(layers: Layers, model: dict) -> list[Value]:
 # --- the quota arithmetic ---------------------------------------------------------------------------
 
 def _inputs(layers: Layers, model: dict) -> list[Value]:
-    P, C, S = model["project"]["resourcePacks"], model["jenkins"]["maxConcurrency"], model["jenkins"]["staticAgentCount"]
+    P = model["project"]["resourcePacks"]
+    C, S = model["jenkins"]["maxConcurrency"], model["jenkins"]["staticAgentCount"]
     return [
         Value("P (resource packs)", P, _source_for(layers, model, ("project", "resourcePacks"))),
         Value("C (max concurrency)", C, _source_for(layers, model, ("jenkins", "maxConcurrency"))),

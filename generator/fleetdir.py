@@ -130,10 +130,10 @@ def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
     path = os.path.join(directory, FLEET_FILE)
     if FLEET_FILE not in entries:
         near = _variants(FLEET_FILE, entries)
-        raise FleetError([Diagnostic(path, 0, 0, "", "file not found",
-                                     hint=f"{_both(directory, near)} beside it: rename it to {FLEET_FILE}"
-                                     if near else "is this the fleet's instances directory? it needs the fleet settings "
-                                     "(README.md, 'Fleet settings')")])
+        hint = (f"{_both(directory, near)} beside it: rename it to {FLEET_FILE}" if near
+                else "is this the fleet's instances directory? "
+                     "it needs the fleet settings (README.md, 'Fleet settings')")
+        raise FleetError([Diagnostic(path, 0, 0, "", "file not found", hint=hint)])
     return load(path, dir_fd=fd, strict_scalars=True)
 
 

@@ -271,10 +271,9 @@ class _Call:
             sock = getattr(self._conn, "sock", None)
             if sock is None:
                 return False
-            try:  # the socket level: an SSLSocket's own shutdown() would drop its SSL state under the reader
+            # the socket level: an SSLSocket's own shutdown() would drop its SSL state under the reader
+            with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-            except OSError:
-                pass
             return True
 
     def finish(self) -> None:
@@ -650,7 +649,8 @@ class JenkinsClient:
         """GET /api/json?tree=quietingDown,quietDownReason; the version is the answer's X-Jenkins."""
         data, resp = self._json_response("GET", "api/json?tree=quietingDown,quietDownReason", crumb=False,
                                          needs=READ)
-        return self._parsed("GET /api/json", answers.controller, data, answers.clip(resp.headers.get("X-Jenkins", ""), 100),
+        version = answers.clip(resp.headers.get("X-Jenkins", ""), 100)
+        return self._parsed("GET /api/json", answers.controller, data, version,
                             wrong="did not describe a Jenkins controller")
 
     def queue(self) -> QueueState:

@@ -122,7 +122,8 @@ local permissionsExtra = import 'jiro-import:permissions_extra.libsonnet';
       { group: { name: jiro.readGroup, permissions: jiro.readPermissions } },
       { group: { name: jiro.adminGroup, permissions: ['Overall/Administer'] } },
       { group: { name: $.project.unixGroupName, permissions: jiro.committerPermissions
-        + (if std.member($.jenkins.plugins, 'gerrit-trigger') then ['Gerrit/ManualTrigger', 'Gerrit/Retrigger'] else []) } },
+        + (if std.member($.jenkins.plugins, 'gerrit-trigger')
+           then ['Gerrit/ManualTrigger', 'Gerrit/Retrigger'] else []) } },
     ] + permissionsExtra.additionalPermissions($.project.fullName),
   },
   deployment: {
@@ -146,8 +147,9 @@ local permissionsExtra = import 'jiro-import:permissions_extra.libsonnet';
         local share(x) = std.floor(x * $.project.resourcePacks / $.jenkins.maxConcurrency),
         cpu: {
           request: '%dm' % std.min(k.agent.maxCpuMillis, share(k.packCpuMillis)),
-          limit: '%dm' % std.min(k.agent.maxCpuMillis, std.max(share(k.packCpuMillis) + std.floor(k.jnlp.cpuMillis * k.jnlp.cpuBurst),
-                                                               k.agent.minCpuLimitMillis)),
+          limit: '%dm' % std.min(k.agent.maxCpuMillis,
+                                 std.max(share(k.packCpuMillis) + std.floor(k.jnlp.cpuMillis * k.jnlp.cpuBurst),
+                                         k.agent.minCpuLimitMillis)),
         },
         memory: {
           limit: '%dMi' % std.min(k.agent.maxMemoryMiB, share(k.packMemoryMiB)),
@@ -166,7 +168,8 @@ local permissionsExtra = import 'jiro-import:permissions_extra.libsonnet';
       JENKINS_REMOTING_JAVA_OPTS: ['-showversion', '-XshowSettings:vm', '-Xmx256m',
                                    '-Dorg.jenkinsci.remoting.engine.JnlpProtocol3.disabled=true',
                                    '-Dorg.jenkinsci.plugins.gitclient.CliGitAPIImpl.useSETSID=true'],
-      OPENJ9_JAVA_OPTIONS: ['-XX:+IgnoreUnrecognizedVMOptions', '-XX:+IdleTuningCompactOnIdle', '-XX:+IdleTuningGcOnIdle'],
+      OPENJ9_JAVA_OPTIONS: ['-XX:+IgnoreUnrecognizedVMOptions', '-XX:+IdleTuningCompactOnIdle',
+                            '-XX:+IdleTuningGcOnIdle'],
       _JAVA_OPTIONS: [],
     },
     home: '/home/jenkins',
@@ -206,8 +209,9 @@ local permissionsExtra = import 'jiro-import:permissions_extra.libsonnet';
                      password: { pass: bots + '/central.sonatype.org/token-password' } },
           'central.staging': self.central,
           'gpg.passphrase': { passphrase: { pass: bots + '/gpg/passphrase' } },
-          'repo.eclipse.org': { username: { sm: { path: $.project.fullName + '/repo.eclipse.org', key: 'token-username' } },
-                                password: { sm: { path: $.project.fullName + '/repo.eclipse.org', key: 'token-password' } } },
+          local repo = $.project.fullName + '/repo.eclipse.org',
+          'repo.eclipse.org': { username: { sm: { path: repo, key: 'token-username' } },
+                                password: { sm: { path: repo, key: 'token-password' } } },
         },
       },
       'settings-security.xml': { master: { pass: bots + '/apache-maven-security-settings' } },
@@ -240,7 +244,8 @@ local pick(o, keys) = if std.isObject(o) then { [k]: o[k] for k in keys if std.o
 {
   merged: merged,
   base: defaults + {
-    project: pick(get(merged, ['project'], {}), ['fullName', 'displayName', 'shortName', 'unixGroupName', 'resourcePacks']),
+    project: pick(get(merged, ['project'], {}),
+                  ['fullName', 'displayName', 'shortName', 'unixGroupName', 'resourcePacks']),
     jenkins+: pick(get(merged, ['jenkins'], {}), ['plugins', 'maxConcurrency', 'staticAgentCount']),
     deployment+: pick(get(merged, ['deployment'], {}), ['host', 'prefix', 'cluster']),
     kubernetes+: { master+: pick(get(merged, ['kubernetes', 'master'], {}), ['namespace']) },

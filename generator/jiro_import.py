@@ -707,8 +707,8 @@ class Mapper:
         jcasc = self.ev.jcasc
         if jcasc is None or jcasc.prometheus is None:
             return {}
-        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.ours["monitoring"],
-                                                      _get(self.jiro, ("deployment", "url"), self.ours["deployment"]["url"]))
+        url = _get(self.jiro, ("deployment", "url"), self.ours["deployment"]["url"])
+        out, skipped = jiro_jcasc.monitoring_settings(jcasc.prometheus, self.ours["monitoring"], url)
         self.report.not_imported += [NotImported(s.path, s.reason) for s in skipped]
         return out
 
@@ -741,7 +741,8 @@ def _principal(entry) -> tuple[str, str, list] | None:
         return None
     for kind in ("group", "user"):
         inner = entry.get(kind)
-        if isinstance(inner, dict) and isinstance(inner.get("name"), str) and isinstance(inner.get("permissions"), list):
+        if (isinstance(inner, dict) and isinstance(inner.get("name"), str)
+                and isinstance(inner.get("permissions"), list)):
             return kind, inner["name"], inner["permissions"]
     # Jiro's older form names no kind: e-mail addresses and matrix-auth's 'anonymous' are users.
     if isinstance(entry.get("principal"), str) and isinstance(entry.get("grantedPermissions"), list):
@@ -823,7 +824,8 @@ def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_
 
 def fleet_text(data: dict, facts: JiroFacts, modeline: str) -> str:
     notes = [
-        "# Fleet settings written by `fleet import-jiro`: Jiro's defaults (eclipse-cbi/jiro templates/config.libsonnet).",
+        "# Fleet settings written by `fleet import-jiro`: Jiro's defaults "
+        "(eclipse-cbi/jiro templates/config.libsonnet).",
         "# Review before use:",
         "#  - clusters[].capacity is a placeholder (Jiro does not know it): set the real figures.",
         "#  - no defaults.storageClassName: Jiro used the cluster's default storage class.",

@@ -149,7 +149,8 @@ def _map_security(block: dict, skipped: list[Skipped], fits) -> dict:
                 _skip(skipped, SECURITY_PATHS["legacyApiTokens"], "the two legacy-token switches differ or one is "
                       "missing; security.legacyApiTokens in fleet.yaml sets both")
             if "usageStatisticsEnabled" in value:
-                take("apiTokenUsageStatistics", value["usageStatisticsEnabled"], SECURITY_PATHS["apiTokenUsageStatistics"])
+                take("apiTokenUsageStatistics", value["usageStatisticsEnabled"],
+                     SECURITY_PATHS["apiTokenUsageStatistics"])
             for key in sorted(set(value) - {*LEGACY_TOKEN_KEYS, "usageStatisticsEnabled"}):
                 _skip(skipped, f"security.apiToken.{key}", "no equivalent in fleet.yaml security")
         elif name == "queueItemAuthenticator":

@@ -12,6 +12,7 @@ conflict, not-found, timeout, missing-kind, failed. Library code: returns result
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import subprocess
@@ -290,10 +291,8 @@ def _communicate(proc: subprocess.Popen, stdin: bytes | None, seconds: float) ->
         except (BrokenPipeError, OSError):
             pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 proc.stdin.close()
-            except OSError:
-                pass
     try:
         proc.wait(timeout=seconds)
     except subprocess.TimeoutExpired:

@@ -218,7 +218,8 @@ class Outdated:
                 "requiredCore": self.required_core, "fitsJenkins": self.fits, "instances": list(self.instances)}
 
 
-def outdated(paths: fleet_mod.Paths, update_center_file: str, version: str | None = None) -> tuple[str, list[Outdated], list[str]]:
+def outdated(paths: fleet_mod.Paths, update_center_file: str,
+             version: str | None = None) -> tuple[str, list[Outdated], list[str]]:
     """Plugins whose catalog release (for `version`, default controllers.latest) is older than the file's.
 
     Returns the version, one row per plugin, and the controller versions that have no catalog.

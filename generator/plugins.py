@@ -161,70 +161,101 @@ def acknowledged_advisories(fleet: dict, today: str) -> frozenset:
 
 def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Resolution, list[tuple]]:
     """resolve() on (plugin, version, origin) triples; problems are (request index, message, hint, severity)."""
-    problems: list[tuple] = []
+    return _Solver(catalog, specs, jenkins, label).solve()
 
-    def problem(index: int, message: str, hint: str, severity: str = "error", advisory: tuple = ()) -> None:
-        problems.append((index, message, hint, severity, advisory))
 
-    effective: dict[str, int] = {}  # plugin -> index of the request that decides its version
-    origins: dict[str, list[str]] = {}
-    for index, (plugin, version, origin) in enumerate(specs):
-        known = catalog.versions(plugin)
-        if not known:
-            close = catalog.close_matches(plugin)
-            problem(index, f"{UNKNOWN} '{plugin}'",
-                    f"did you mean {' or '.join(repr(c) for c in close)}? ({catalog.reference or catalog.path} "
-                    f"lists the plugins of Jenkins {jenkins})" if close else
-                    f"{label} has no such plugin; if the update site has it, add it with "
-                    f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
-            continue
-        if catalog.release(plugin, version) is None:
-            where = f"no release {version}" if version is not None else "only older releases that must be pinned"
-            problem(index, f"plugin '{plugin}' has {where} in {label}",
-                    f"known: {', '.join(known)}; pin one of them, or add the release with `fleet plugins refresh "
-                    f"--from update-center.actual.json --versions plugin-versions.json`")
-            continue
-        effective[plugin] = index
-        origins.setdefault(plugin, [])
-        if origin not in origins[plugin]:
-            origins[plugin].append(origin)
-    result = Resolution(jenkins, catalog.reference or catalog.path)
+class _Solver:
+    """One closure: the requests checked, the dependency walk, then the checks of each release."""
 
-    def release_of(pid: str) -> Release:
-        return catalog.release(pid, specs[effective[pid]][1] if pid in effective else None)
+    def __init__(self, catalog: Catalog, specs: tuple, jenkins: str, label: str):
+        self.catalog, self.specs, self.jenkins, self.label = catalog, specs, jenkins, label
+        self.problems: list[tuple] = []
+        self.effective: dict[str, int] = {}  # plugin -> index of the request that decides its version
+        self.origins: dict[str, list[str]] = {}
+        self.root: dict[str, int] = {}  # plugin -> index of the first request whose walk reaches it
+        self.via: dict[str, str | None] = {}  # plugin -> the plugin whose dependency it is (None: requested)
 
-    # The walk: roots in request order, so that `root` names the first request reaching a plugin.
-    root: dict[str, int] = {}
-    via: dict[str, str | None] = {}
-    walked: dict[str, Release] = {}
-    missing: set[tuple[str, str]] = set()
-    for start in dict.fromkeys(plugin for plugin, _, _ in specs if plugin in effective):
-        stack = [(start, None)]
-        while stack:
-            pid, parent = stack.pop()
-            if pid in root or (pid in effective and pid != start):
-                continue  # a requested plugin answers for itself, from its own request
-            root[pid], via[pid] = effective[start], parent
-            for dep in reversed(walked.setdefault(pid, release_of(pid)).dependencies):
-                if dep.optional and dep.name not in effective:
-                    continue
-                if catalog.plugins.get(dep.name) is None and dep.name not in effective:
-                    if (pid, dep.name) not in missing:
-                        missing.add((pid, dep.name))
-                        problem(root[pid], f"{_chain(pid, via)} needs plugin '{dep.name}' {dep.version}, which "
-                                           f"{label} does not have",
-                                "the catalog is incomplete: refresh it from the update site "
-                                f"(`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`)")
-                    continue
-                stack.append((dep.name, pid))
-    releases = {pid: walked[pid] for pid in sorted(root)}
-    installed = {pid: release.version for pid, release in releases.items()}
-    result.installed = installed
-    result.requested_by = {pid: origins[pid] for pid in installed if pid in origins}
+    def problem(self, index: int, message: str, hint: str, severity: str = "error", advisory: tuple = ()) -> None:
+        self.problems.append((index, message, hint, severity, advisory))
 
-    for pid, release in releases.items():
-        if release.sha256:
-            result.checksums[pid] = _hex(release.sha256)
+    def solve(self) -> tuple[Resolution, list[tuple]]:
+        catalog = self.catalog
+        self.check_requests()
+        result = Resolution(self.jenkins, catalog.reference or catalog.path)
+        releases = self.walk()
+        installed = {pid: release.version for pid, release in releases.items()}
+        result.installed = installed
+        result.requested_by = {pid: self.origins[pid] for pid in installed if pid in self.origins}
+        for pid, release in releases.items():
+            if release.sha256:
+                result.checksums[pid] = _hex(release.sha256)
+            self.check_dependencies(pid, release, installed, result)
+            self.check_release(pid, release, result)
+        for dependents in result.dependency_of.values():
+            dependents.sort()
+        result.dependency_of = dict(sorted(result.dependency_of.items()))
+        return result, self.problems
+
+    def check_requests(self) -> None:
+        """Each request names a plugin and a release the catalog has; the last request of a plugin decides."""
+        catalog, jenkins, label = self.catalog, self.jenkins, self.label
+        for index, (plugin, version, origin) in enumerate(self.specs):
+            known = catalog.versions(plugin)
+            if not known:
+                close = catalog.close_matches(plugin)
+                if close:
+                    hint = (f"did you mean {' or '.join(repr(c) for c in close)}? "
+                            f"({catalog.reference or catalog.path} lists the plugins of Jenkins {jenkins})")
+                else:
+                    hint = (f"{label} has no such plugin; if the update site has it, add it with "
+                            f"`fleet plugins refresh --from update-center.actual.json --jenkins {jenkins}`")
+                self.problem(index, f"{UNKNOWN} '{plugin}'", hint)
+                continue
+            if catalog.release(plugin, version) is None:
+                where = f"no release {version}" if version is not None else "only older releases that must be pinned"
+                self.problem(index, f"plugin '{plugin}' has {where} in {label}",
+                             f"known: {', '.join(known)}; pin one of them, or add the release with `fleet plugins "
+                             f"refresh --from update-center.actual.json --versions plugin-versions.json`")
+                continue
+            self.effective[plugin] = index
+            self.origins.setdefault(plugin, [])
+            if origin not in self.origins[plugin]:
+                self.origins[plugin].append(origin)
+
+    def walk(self) -> dict[str, Release]:
+        """The closure's releases, by plugin id; a dependency the catalog lacks is a problem."""
+        catalog, specs, effective, root, via = self.catalog, self.specs, self.effective, self.root, self.via
+
+        def release_of(pid: str) -> Release:
+            return catalog.release(pid, specs[effective[pid]][1] if pid in effective else None)
+
+        # Roots in request order, so that `root` names the first request reaching a plugin.
+        walked: dict[str, Release] = {}
+        missing: set[tuple[str, str]] = set()
+        for start in dict.fromkeys(plugin for plugin, _, _ in specs if plugin in effective):
+            stack = [(start, None)]
+            while stack:
+                pid, parent = stack.pop()
+                if pid in root or (pid in effective and pid != start):
+                    continue  # a requested plugin answers for itself, from its own request
+                root[pid], via[pid] = effective[start], parent
+                for dep in reversed(walked.setdefault(pid, release_of(pid)).dependencies):
+                    if dep.optional and dep.name not in effective:
+                        continue
+                    if catalog.plugins.get(dep.name) is None and dep.name not in effective:
+                        if (pid, dep.name) not in missing:
+                            missing.add((pid, dep.name))
+                            self.problem(root[pid], f"{_chain(pid, via)} needs plugin '{dep.name}' {dep.version}, "
+                                                    f"which {self.label} does not have",
+                                         "the catalog is incomplete: refresh it from the update site "
+                                         f"(`fleet plugins refresh --from update-center.actual.json --jenkins "
+                                         f"{self.jenkins}`)")
+                        continue
+                    stack.append((dep.name, pid))
+        return {pid: walked[pid] for pid in sorted(root)}
+
+    def check_dependencies(self, pid: str, release: Release, installed: dict[str, str], result: Resolution) -> None:
+        """Each installed dependency is at least the version the release names (optional or not)."""
         for dep in release.dependencies:
             if dep.name not in installed:
                 continue
@@ -232,38 +263,39 @@ def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Re
             have = installed[dep.name]
             if compare(have, dep.version) >= 0:
                 continue
-            pin = effective.get(dep.name)
+            pin = self.effective.get(dep.name)
             what = "an optional dependency" if dep.optional else "a dependency"
-            if pin is not None and specs[pin][1] is not None:
-                problem(pin, f"{dep.name} {have} is older than {pid} {release.version} needs ({what}: {dep.name} "
-                             f">= {dep.version})", f"pin {dep.name}:{dep.version} or newer, or remove the pin")
+            if pin is not None and self.specs[pin][1] is not None:
+                self.problem(pin, f"{dep.name} {have} is older than {pid} {release.version} needs ({what}: "
+                                  f"{dep.name} >= {dep.version})",
+                             f"pin {dep.name}:{dep.version} or newer, or remove the pin")
             else:
-                problem(root[pid], f"{_chain(pid, via)} {release.version} needs {dep.name} >= {dep.version}, but "
-                                   f"{label} has {have}",
-                        f"refresh the catalog from a newer update-center file, or pin an older release of {pid}")
-        if release.required_core is not None and compare(release.required_core, jenkins) > 0:
-            problem(effective.get(pid, root[pid]),
-                    f"{_chain(pid, via)} {release.version} requires Jenkins {release.required_core} or newer; "
-                    f"this instance runs {jenkins}",
-                    f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
-                    f"that {label} knows: {', '.join(catalog.versions(pid))}")
+                self.problem(self.root[pid], f"{_chain(pid, self.via)} {release.version} needs {dep.name} >= "
+                                             f"{dep.version}, but {self.label} has {have}",
+                             f"refresh the catalog from a newer update-center file, or pin an older release of {pid}")
+
+    def check_release(self, pid: str, release: Release, result: Resolution) -> None:
+        """The release's requiredCore, its active security warnings and a deprecation."""
+        catalog, label, chain, root = self.catalog, self.label, _chain(pid, self.via), self.root[pid]
+        if release.required_core is not None and compare(release.required_core, self.jenkins) > 0:
+            self.problem(self.effective.get(pid, root),
+                         f"{chain} {release.version} requires Jenkins {release.required_core} or newer; "
+                         f"this instance runs {self.jenkins}",
+                         f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
+                         f"that {label} knows: {', '.join(catalog.versions(pid))}")
         for warning in catalog.active_warnings(pid, release.version):
             result.advisories.append({"plugin": pid, "version": release.version, "kind": "security",
                                       "id": warning.id, "message": warning.message, "url": warning.url})
-            problem(root[pid], f"{_chain(pid, via)} {release.version} has an active security warning "
+            self.problem(root, f"{chain} {release.version} has an active security warning "
                                f"{warning.id}: {warning.message}",
-                    f"see {warning.url}; refresh the catalog and use a fixed release, or record why you run it "
-                    f"meanwhile under acknowledgedAdvisories in fleet.yaml", WARNING, (pid, warning.id))
+                         f"see {warning.url}; refresh the catalog and use a fixed release, or record why you run it "
+                         f"meanwhile under acknowledgedAdvisories in fleet.yaml", WARNING, (pid, warning.id))
         if pid in catalog.deprecations:
             url = catalog.deprecations[pid]
             result.advisories.append({"plugin": pid, "version": release.version, "kind": "deprecated",
                                       "id": "deprecated", "message": "deprecated", "url": url})
-            problem(root[pid], f"{_chain(pid, via)} is deprecated", f"see {url}; plan its replacement", WARNING,
-                    (pid, "deprecated"))
-    for dependents in result.dependency_of.values():
-        dependents.sort()
-    result.dependency_of = dict(sorted(result.dependency_of.items()))
-    return result, problems
+            self.problem(root, f"{chain} is deprecated", f"see {url}; plan its replacement", WARNING,
+                         (pid, "deprecated"))
 
 
 def _get(data, *path):

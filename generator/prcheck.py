@@ -288,7 +288,7 @@ def render_text(result: CheckReport) -> str:
         headers = audit_formats.BASE_CLUSTER_HEADERS
         for c in result.report.base["clusters"]:
             cells = audit_formats.base_cluster_cells(c)
-            lines.append(f"  {cells[0]}: " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], cells[1:])))
+            lines.append(f"  {cells[0]}: " + ", ".join(f"{h} {v}" for h, v in zip(headers[1:], cells[1:], strict=True)))
     if result.report is not None and result.report.findings:
         lines += ["", "Findings:"]
         for f in result.report.findings:

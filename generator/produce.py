@@ -142,7 +142,8 @@ class Producer:
         files["IMAGE"] = (j["image"] + "\n").encode()
         return {f"{name}/image/{file}": data for file, data in files.items()}
 
-    def files(self, name: str, model: dict, objects: dict, override: Document | None) -> tuple[dict[str, bytes], list[Diagnostic]]:
+    def files(self, name: str, model: dict, objects: dict,
+              override: Document | None) -> tuple[dict[str, bytes], list[Diagnostic]]:
         image = self.image_files(name, model)  # first: it settles model.jenkins.image
         jcasc, diags = self.jcasc(name, model, override)
         objects = dict(objects)

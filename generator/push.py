@@ -382,7 +382,7 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
                                                    sink=sink),
                        jobs=options.jobs, running=running, progress=progress)
     results, bugs = [], []
-    for target, slot in zip(targets, run.finished):
+    for target, slot in zip(targets, run.finished, strict=True):
         if slot.done and slot.error is None:
             results.append(slot.value)
             continue

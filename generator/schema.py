@@ -178,6 +178,17 @@ def _similarity(a: str, b: str) -> float:
     return difflib.SequenceMatcher(None, a, b).ratio()
 
 
+def _type_hint(names: list[str], value, hint: str) -> str:
+    """The schema's hint, else the quotes to add or remove to give the value the expected type."""
+    if hint:
+        return hint
+    if "string" in names and value is not None and not isinstance(value, (dict, list)):
+        return f"quote it to make it a string: \"{value}\""
+    if isinstance(value, str) and ("integer" in names or "number" in names) and value.strip().lstrip("-").isdigit():
+        return f"remove the quotes: {value.strip()}"
+    return ""
+
+
 def _to_diagnostics(doc: Document, validator: Validator, error, context: str) -> Iterable[Diagnostic]:
     path = tuple(error.instance_path)
     schema_path = list(error.schema_path)
@@ -204,12 +215,8 @@ def _to_diagnostics(doc: Document, validator: Validator, error, context: str) ->
     if name == "type":
         names = list(kind.types)
         want = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
-        tip = hint or (f"quote it to make it a string: \"{value}\"" if "string" in names and value is not None
-                       and not isinstance(value, (dict, list)) else "")
-        if not tip and isinstance(value, str) and ("integer" in names or "number" in names) \
-                and value.strip().lstrip("-").isdigit():
-            tip = f"remove the quotes: {value.strip()}"
-        yield doc.diagnostic(path, f"expected {want}, found {_describe(value)}", hint=tip, context=ctx)
+        yield doc.diagnostic(path, f"expected {want}, found {_describe(value)}", hint=_type_hint(names, value, hint),
+                             context=ctx)
         return
     if name == "enum":
         options = [str(o) for o in kind.options]

@@ -162,29 +162,35 @@ class _Builder:
                        hint="only plain mappings, lists, strings, numbers, booleans and null are accepted")
             return None
         if isinstance(node, yaml.MappingNode):
-            result: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    self.error(key_node, path, "merge keys ('<<') are not allowed",
-                               hint="write the keys out in full")
-                    continue
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
-                    shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key_node.id
-                    self.error(key_node, path, f"key {shown!r} is not a string",
-                               hint="quote the key, e.g. \"1\": ...")
-                    continue
-                key = key_node.value
-                child = path + (key,)
-                if key in result or child in self.doc.keys:
-                    first = self.doc.keys.get(child, (0, 0, 0))[0]
-                    self.error(key_node, child, f"duplicate key '{key}' (first defined on line {first})",
-                               hint="YAML keeps only one of them; remove or merge the duplicate")
-                    continue
-                self.doc.keys[child] = _pos(key_node)
-                result[key] = self.build(value_node, child)
-            return result
+            return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                self.error(key_node, path, "merge keys ('<<') are not allowed",
+                           hint="write the keys out in full")
+                continue
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                shown = key_node.value if isinstance(key_node, yaml.ScalarNode) else key_node.id
+                self.error(key_node, path, f"key {shown!r} is not a string",
+                           hint="quote the key, e.g. \"1\": ...")
+                continue
+            key = key_node.value
+            child = path + (key,)
+            if key in result or child in self.doc.keys:
+                first = self.doc.keys.get(child, (0, 0, 0))[0]
+                self.error(key_node, child, f"duplicate key '{key}' (first defined on line {first})",
+                           hint="YAML keeps only one of them; remove or merge the duplicate")
+                continue
+            self.doc.keys[child] = _pos(key_node)
+            result[key] = self.build(value_node, child)
+        return result
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path) -> Any:
         if node.tag == _TIMESTAMP or node.tag == _STR:
             # Dates kept as written (our schemas want strings); a string is its text, which is
             # what the constructor would return, at a third of the cost.

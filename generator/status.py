@@ -260,7 +260,7 @@ def fleet_status(targets: list[Target], options: StatusOptions, *,
     run = run_parallel(targets, lambda t: status_one(t, options, client_factory=factory, sink=sink),
                        jobs=options.jobs, running=running, progress=progress)
     statuses, bugs = [], []
-    for target, slot in zip(targets, run.finished):
+    for target, slot in zip(targets, run.finished, strict=True):
         if slot.done and slot.error is None:
             statuses.append(slot.value)
             continue

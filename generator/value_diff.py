@@ -188,7 +188,7 @@ class _Walker:
         ids = [self.identity(i) for i in items]
         if not items or None in ids or len(set(ids)) != len(ids):
             return None
-        return dict(zip(ids, items))
+        return dict(zip(ids, items, strict=True))
 
     def sequence(self, old: list, new: list, path: str, secret: bool) -> None:
         if not old and not new:
@@ -248,7 +248,8 @@ class _Walker:
                 probe.value(old[match], item, f"{path}[{i}]", secret)
                 self.not_compared.extend(probe.not_compared)
         if self.mode.symmetric:  # what is left pairs up by position: show fields, not whole items
-            for i, j in zip(list(leftover), list(unmatched)):
+            # strict=False: the surplus of the longer side is reported as added or removed below
+            for i, j in zip(list(leftover), list(unmatched), strict=False):
                 self.value(old[j], new[i], f"{path}[{i}]", secret)
                 leftover.remove(i)
                 unmatched.remove(j)

@@ -84,7 +84,7 @@ def _compare(left, right) -> int:
             a, b = _rank(value), _rank(other)
             return (a > b) - (a < b)
         return -1
-    if other_kind == INT or other_kind == WILD:
+    if other_kind in (INT, WILD):
         return -1
     if other_kind == STR:
         return 1

@@ -152,8 +152,10 @@ def _value(head: str, item, indent: str, out: list[str], sort_keys: bool) -> Non
 
 def dump(data, *, sort_keys: bool) -> str:
     """Block-style YAML for a mapping or a list; ends with a newline."""
-    if not isinstance(data, (dict, list)) or not data:
-        return _scalar(data) + "\n" if not isinstance(data, (dict, list)) else ("{}\n" if isinstance(data, dict) else "[]\n")
+    if not isinstance(data, (dict, list)):
+        return _scalar(data) + "\n"
+    if not data:
+        return "{}\n" if isinstance(data, dict) else "[]\n"
     out: list[str] = []
     _emit(data, "", out, sort_keys)
     return "\n".join(out) + "\n"

@@ -58,8 +58,8 @@ def resolve(ctx: Context, *, build_dir: str, names, url, targets_path, credentia
     extra = jenkins_client.extra_header_names(os.environ)
     if extra:
         click.echo(click.style("warning:", fg="yellow", bold=True) + f" {jenkins_client.EXTRA_HEADERS_ENV} adds "
-                   f"the {plural(len(extra), 'header', count=False)} {', '.join(extra)} to every request (values not shown; "
-                   "never sent to another host)", err=True, color=ctx.color)
+                   f"the {plural(len(extra), 'header', count=False)} {', '.join(extra)} to every request "
+                   "(values not shown; never sent to another host)", err=True, color=ctx.color)
     if insecure:
         import urllib3
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)  # we warn once, here

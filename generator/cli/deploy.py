@@ -168,8 +168,9 @@ def _controller_hooks(ctx, build_dir, jobs, request_timeout, url, targets_path, 
     has_credentials = bool(store.default or store.clusters or store.instances)
     if push_reload and not has_credentials:
         raise FleetError([Diagnostic("", 0, 0, "--push", "no Jenkins credentials for the reload push",
-                                     hint=f"set {targets_lib.ENV_USER} and {targets_lib.ENV_TOKEN}, or use --credentials "
-                                          "FILE; or deploy without --push and run the printed command")])
+                                     hint=f"set {targets_lib.ENV_USER} and {targets_lib.ENV_TOKEN}, "
+                                          "or use --credentials FILE; "
+                                          "or deploy without --push and run the printed command")])
     if not has_credentials:
         return None, None, "skipped: no Jenkins credentials"
     targets = None
@@ -204,7 +205,7 @@ def _controller_hooks(ctx, build_dir, jobs, request_timeout, url, targets_path, 
                 time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
 
         with ThreadPoolExecutor(max_workers=max(1, min(jobs, len(resolved)))) as pool:
-            return dict(zip([t.name for t in resolved], pool.map(probe, resolved)))
+            return dict(zip([t.name for t in resolved], pool.map(probe, resolved), strict=True))
 
     def push(names):
         try:

@@ -125,7 +125,8 @@ def _from_override(override: Document, path: tuple) -> bool:
     """Whether the override wrote this value: the key itself, or a list or value it replaced whole."""
     data = override.data
     for i, part in enumerate(path):
-        if (isinstance(data, dict) and part in data) or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data)):
+        if ((isinstance(data, dict) and part in data)
+                or (isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data))):
             data = data[part]
         else:
             return i > 0 and not isinstance(data, dict)

@@ -145,6 +145,38 @@ def _strip_annotations(text: str) -> str:
     return re.sub(r"@\w+(\([^)]*\))?\s*", "", text).replace(" ", "")
 
 
+def _field(member, raw: RawType, words: set, annotations: dict, public: bool) -> None:
+    if "Extension" in annotations:
+        # @Extension on a field: the instance it holds is registered (often an anonymous subclass)
+        for node in _walk(member):
+            if node.type == "object_creation_expression":
+                ctype = node.child_by_field_name("type")
+                if ctype is not None:
+                    anonymous = any(c.type == "class_body" for c in node.named_children)
+                    raw.extension_fields.append((_type(ctype), anonymous))
+                break
+    if public and "static" not in words:
+        ftype = _type(member.child_by_field_name("type"))
+        for decl in member.named_children:
+            if decl.type == "variable_declarator":
+                raw.list_fields.append((_text(decl.child_by_field_name("name")), ftype, {"transient"} & words))
+
+
+def _accessor_flags(words: set, annotations: dict) -> set[str]:
+    """What the model records of a public getter or setter: deprecated, restricted:<kind>, static, databound."""
+    flags = set()
+    if "Deprecated" in annotations:
+        flags.add("deprecated")
+    restricted = annotations.get("Restricted")
+    if restricted:
+        flags.update(f"restricted:{r.rsplit('.', 1)[-1]}" for r in restricted)
+    if "static" in words:
+        flags.add("static")
+    if "DataBoundSetter" in annotations:
+        flags.add("databound")
+    return flags
+
+
 class SourceReader:
     """Parses every .java file of one source tree into RawTypes."""
 
@@ -247,31 +279,20 @@ class SourceReader:
         public = "public" in words or (in_interface and "private" not in words)
         annotations = _annotations(modifiers)
         if member.type == "constructor_declaration":
-            if "DataBoundConstructor" in annotations:
-                raw.ctor = self._params(member, scope)
-                raw.ctor_public = public
-                if "Nonnull" in annotations or "ParametersAreNonnullByDefault" in annotations:
-                    raw.ctor = [(n, t, f | {"nonnull"}) for n, t, f in raw.ctor]
-            return
-        if member.type == "field_declaration":
-            if "Extension" in annotations:
-                # @Extension on a field: the instance it holds is registered (often an anonymous subclass)
-                for node in _walk(member):
-                    if node.type == "object_creation_expression":
-                        ctype = node.child_by_field_name("type")
-                        if ctype is not None:
-                            anonymous = any(c.type == "class_body" for c in node.named_children)
-                            raw.extension_fields.append((_type(ctype), anonymous))
-                        break
-            if public and "static" not in words:
-                ftype = _type(member.child_by_field_name("type"))
-                for decl in member.named_children:
-                    if decl.type == "variable_declarator":
-                        raw.list_fields.append((_text(decl.child_by_field_name("name")), ftype,
-                                                {"transient"} & words))
-            return
-        if member.type != "method_declaration":
-            return
+            self._constructor(member, raw, scope, annotations, public)
+        elif member.type == "field_declaration":
+            _field(member, raw, words, annotations, public)
+        elif member.type == "method_declaration":
+            self._method(member, raw, scope, words, annotations, public)
+
+    def _constructor(self, member, raw: RawType, scope: _Scope, annotations: dict, public: bool) -> None:
+        if "DataBoundConstructor" in annotations:
+            raw.ctor = self._params(member, scope)
+            raw.ctor_public = public
+            if "Nonnull" in annotations or "ParametersAreNonnullByDefault" in annotations:
+                raw.ctor = [(n, t, f | {"nonnull"}) for n, t, f in raw.ctor]
+
+    def _method(self, member, raw: RawType, scope: _Scope, words: set, annotations: dict, public: bool) -> None:
         name = _text(member.child_by_field_name("name"))
         params = self._params(member, scope)
         if name == "getCategory" and not params:
@@ -284,16 +305,7 @@ class SourceReader:
             self._configurator_member(raw, name, member)
         if not public:
             return
-        flags = set()
-        if "Deprecated" in annotations:
-            flags.add("deprecated")
-        restricted = annotations.get("Restricted")
-        if restricted:
-            flags.update(f"restricted:{r.rsplit('.', 1)[-1]}" for r in restricted)
-        if "static" in words:
-            flags.add("static")
-        if "DataBoundSetter" in annotations:
-            flags.add("databound")
+        flags = _accessor_flags(words, annotations)
         if len(params) == 1 and _SETTER.match(name):
             raw.setters.append((name[3:], params[0][1], flags))
         elif not params and ((name.startswith("get") and len(name) > 3) or (name.startswith("is") and len(name) > 2)):
@@ -516,59 +528,80 @@ def resolve_types(types: list[RawType], resolver: NameResolver, views: set[str])
     for t in types:
         scope = t.scope
         outer_scope = _Scope(scope.package, scope.imports, scope.wildcards, scope.outer[1:], scope.type_params)
-        entry: dict = {"at": f"{t.file}:{t.line}", "kind": t.kind}
-        flags = sorted(f for f in t.flags if f in ("abstract", "public", "static", "deprecated", "final"))
-        if flags:
-            entry["flags"] = flags
-        if t.type_params:
-            entry["typeParams"] = t.type_params
-        if t.superclass:
-            entry["super"] = resolver.type_string(t.superclass, outer_scope)
-        if t.interfaces:
-            entry["interfaces"] = [resolver.type_string(i, outer_scope) for i in t.interfaces]
-        symbols = next((v for k, v in t.annotations.items() if k.rsplit(".", 1)[-1] == "Symbol"), None)
-        if symbols:
-            entry["symbols"] = symbols
-        if any(k.rsplit(".", 1)[-1] == "Extension" for k in t.annotations):
-            entry["extension"] = True
-        if t.ctor is not None:
-            entry["constructor"] = [[n, resolver.type_string(ty, scope), sorted(f)] for n, ty, f in t.ctor]
-            if not t.ctor_public:
-                entry["constructorNotPublic"] = True
-        if t.setters:
-            entry["setters"] = [[p, resolver.type_string(ty, scope), sorted(f)] for p, ty, f in t.setters]
-        if t.getters:
-            entry["getters"] = [[n, resolver.type_string(ty, scope)] for n, ty, _f in t.getters]
-        fields = [[n, resolver.type_string(ty, scope), sorted(f)] for n, ty, f in t.list_fields]
-        if fields:
-            entry["fields"] = fields
-        if t.name in converters:
-            entry["converter"] = True
-        if t.enum_constants:
-            entry["enum"] = t.enum_constants
-        if t.category:
-            entry["category"] = resolver.resolve(t.category, scope)
-        if t.global_page:
-            entry["globalPage"] = t.global_page
-        cfg = t.configurator
-        if t.extension_fields:
-            entry["extensionFields"] = [[resolver.type_string(ty, scope), anon] for ty, anon in t.extension_fields]
-        if cfg and (cfg.get("target") or cfg.get("names") or cfg.get("attributes")):
-            entry["configurator"] = {
-                **({"canConfigure": sorted(set(cfg["canConfigure"]["names"]) | {
-                    resolver.resolve(c, scope) for c in cfg["canConfigure"]["classes"]})}
-                   if "canConfigure" in cfg else {}),
-                **({"target": resolver.resolve(cfg["target"], scope)} if cfg.get("target") else {}),
-                **({"names": cfg["names"]} if cfg.get("names") else {}),
-                **({"attributes": [[n, resolver.resolve(c, scope) if c else "!", multi]
-                                   for n, c, multi in cfg["attributes"]]} if "attributes" in cfg else {}),
-                **({"inherits": True} if cfg.get("inherits") else {}),
-                **({"exclusions": cfg["exclusions"]} if cfg.get("exclusions") else {}),
-            }
-        path = t.name.replace(".", "/").replace("$", "/")
-        pages = sorted({v.rsplit("/", 1)[1].split(".")[0] for v in views
-                        if v.rsplit("/", 1)[0] == path and v.rsplit("/", 1)[1].split(".")[0] in ("global", "config")})
-        if pages:
-            entry["views"] = pages
-        out[t.name] = entry
+        out[t.name] = {"at": f"{t.file}:{t.line}", "kind": t.kind,
+                       **_declaration_facts(t, resolver, outer_scope),
+                       **_binding_facts(t, resolver, scope, t.name in converters),
+                       **_configuration_facts(t, resolver, scope, views)}
     return out
+
+
+def _declaration_facts(t: RawType, resolver: NameResolver, outer_scope: _Scope) -> dict:
+    """Modifiers, type parameters, supertypes, @Symbol and @Extension."""
+    entry: dict = {}
+    flags = sorted(f for f in t.flags if f in ("abstract", "public", "static", "deprecated", "final"))
+    if flags:
+        entry["flags"] = flags
+    if t.type_params:
+        entry["typeParams"] = t.type_params
+    if t.superclass:
+        entry["super"] = resolver.type_string(t.superclass, outer_scope)
+    if t.interfaces:
+        entry["interfaces"] = [resolver.type_string(i, outer_scope) for i in t.interfaces]
+    symbols = next((v for k, v in t.annotations.items() if k.rsplit(".", 1)[-1] == "Symbol"), None)
+    if symbols:
+        entry["symbols"] = symbols
+    if any(k.rsplit(".", 1)[-1] == "Extension" for k in t.annotations):
+        entry["extension"] = True
+    return entry
+
+
+def _binding_facts(t: RawType, resolver: NameResolver, scope: _Scope, converter: bool) -> dict:
+    """How Stapler and JCasC bind the type: constructor, setters, getters, fields, converter, enum."""
+    entry: dict = {}
+    if t.ctor is not None:
+        entry["constructor"] = [[n, resolver.type_string(ty, scope), sorted(f)] for n, ty, f in t.ctor]
+        if not t.ctor_public:
+            entry["constructorNotPublic"] = True
+    if t.setters:
+        entry["setters"] = [[p, resolver.type_string(ty, scope), sorted(f)] for p, ty, f in t.setters]
+    if t.getters:
+        entry["getters"] = [[n, resolver.type_string(ty, scope)] for n, ty, _f in t.getters]
+    fields = [[n, resolver.type_string(ty, scope), sorted(f)] for n, ty, f in t.list_fields]
+    if fields:
+        entry["fields"] = fields
+    if converter:
+        entry["converter"] = True
+    if t.enum_constants:
+        entry["enum"] = t.enum_constants
+    return entry
+
+
+def _configuration_facts(t: RawType, resolver: NameResolver, scope: _Scope, views: set[str]) -> dict:
+    """Where the type appears in the configuration: category, global page, registered extension
+    fields, its JCasC configurator and its views."""
+    entry: dict = {}
+    if t.category:
+        entry["category"] = resolver.resolve(t.category, scope)
+    if t.global_page:
+        entry["globalPage"] = t.global_page
+    cfg = t.configurator
+    if t.extension_fields:
+        entry["extensionFields"] = [[resolver.type_string(ty, scope), anon] for ty, anon in t.extension_fields]
+    if cfg and (cfg.get("target") or cfg.get("names") or cfg.get("attributes")):
+        entry["configurator"] = {
+            **({"canConfigure": sorted(set(cfg["canConfigure"]["names"]) | {
+                resolver.resolve(c, scope) for c in cfg["canConfigure"]["classes"]})}
+               if "canConfigure" in cfg else {}),
+            **({"target": resolver.resolve(cfg["target"], scope)} if cfg.get("target") else {}),
+            **({"names": cfg["names"]} if cfg.get("names") else {}),
+            **({"attributes": [[n, resolver.resolve(c, scope) if c else "!", multi]
+                               for n, c, multi in cfg["attributes"]]} if "attributes" in cfg else {}),
+            **({"inherits": True} if cfg.get("inherits") else {}),
+            **({"exclusions": cfg["exclusions"]} if cfg.get("exclusions") else {}),
+        }
+    path = t.name.replace(".", "/").replace("$", "/")
+    pages = sorted({v.rsplit("/", 1)[1].split(".")[0] for v in views
+                    if v.rsplit("/", 1)[0] == path and v.rsplit("/", 1)[1].split(".")[0] in ("global", "config")})
+    if pages:
+        entry["views"] = pages
+    return entry

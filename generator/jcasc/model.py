@@ -404,31 +404,37 @@ class World:
             name = uncapitalize(suffix)
             if name in exclusions:
                 continue
-            getter = getters.get("get" + suffix)
-            if getter is None:
-                boolean = getters.get("is" + suffix)
-                if boolean and boolean[0] in ("boolean", "java.lang.Boolean"):
-                    getter = boolean
-            if getter is None or not getter[0]:
-                continue
-            g_type = parse_type(getter[0])
-            ptype, flags, owner = self._best_setter(candidates, erasure(g_type))
-            stype = parse_type(ptype)
-            raw = erasure(stype)
-            if raw in MAPS or self.is_sub(raw, "java.util.Map"):
-                continue
-            if self._multiple(stype) and self._untyped(stype) and self._multiple(g_type) and not self._untyped(g_type):
-                stype = g_type
-            a = self.attribute(name, stype, target, owner)
+            a = self._setter_attribute(name, suffix, candidates, getters, target)
             if a is None:
                 continue
-            a = replace(a, deprecated="deprecated" in flags,
-                        restricted=tuple(f.split(":", 1)[1] for f in flags if f.startswith("restricted:")
-                                         and not f.endswith(":None")))
             prev = attrs.get(name)
             if prev is None or self.is_sub(a.type, prev.type):
                 attrs[name] = a
         return attrs
+
+    def _setter_attribute(self, name: str, suffix: str, candidates: list, getters: dict, target: str) -> Attr | None:
+        """The attribute of a setter with its getter; None when JCasC would not describe it."""
+        getter = getters.get("get" + suffix)
+        if getter is None:
+            boolean = getters.get("is" + suffix)
+            if boolean and boolean[0] in ("boolean", "java.lang.Boolean"):
+                getter = boolean
+        if getter is None or not getter[0]:
+            return None
+        g_type = parse_type(getter[0])
+        ptype, flags, owner = self._best_setter(candidates, erasure(g_type))
+        stype = parse_type(ptype)
+        raw = erasure(stype)
+        if raw in MAPS or self.is_sub(raw, "java.util.Map"):
+            return None
+        if self._multiple(stype) and self._untyped(stype) and self._multiple(g_type) and not self._untyped(g_type):
+            stype = g_type
+        a = self.attribute(name, stype, target, owner)
+        if a is None:
+            return None
+        return replace(a, deprecated="deprecated" in flags,
+                       restricted=tuple(f.split(":", 1)[1] for f in flags if f.startswith("restricted:")
+                                        and not f.endswith(":None")))
 
     def _best_setter(self, candidates: list, getter_raw: str):
         for c in candidates:

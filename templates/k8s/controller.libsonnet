@@ -1,6 +1,6 @@
 // The controller StatefulSet and the ConfigMap that carries its JCasC.
-local k = import 'meta.libsonnet';
 local u = import '../model/util.libsonnet';
+local k = import 'meta.libsonnet';
 local home = '/var/jenkins_home';
 local cascDir = '/etc/jenkins';
 {

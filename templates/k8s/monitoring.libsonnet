@@ -7,7 +7,7 @@ local metricsLabel = 'jenkins-fleet.io/metrics';
   // The jenkins-ui Service, marked as the one serving the metrics.
   uiService(m, svc)::
     if !m.monitoring.enabled then svc
-    else svc + {
+    else svc {
       metadata+: {
         labels+: { [metricsLabel]: 'prometheus' },
         [if m.monitoring.scrape == 'annotations' then 'annotations']: {
@@ -28,7 +28,7 @@ local metricsLabel = 'jenkins-fleet.io/metrics';
       kind: 'ServiceMonitor',
       metadata: k.meta(m, 'jenkins') + { labels: m.labels + m.monitoring.serviceMonitorLabels },
       spec: {
-        selector: { matchLabels: m.selector + { [metricsLabel]: 'prometheus' } },
+        selector: { matchLabels: m.selector { [metricsLabel]: 'prometheus' } },
         namespaceSelector: { matchNames: [m.deployment.namespace] },
         // every series carries the fullName (as jenkins_fleet_io_project) for the alerts
         targetLabels: ['jenkins-fleet.io/project'],

@@ -1,6 +1,6 @@
 // ResourceQuota and LimitRange from the resource-pack arithmetic.
-local k = import 'meta.libsonnet';
 local u = import '../model/util.libsonnet';
+local k = import 'meta.libsonnet';
 local cm(x) = { cpu: u.cpu(x.cpuMillis), memory: u.mem(x.memoryMiB) };
 {
   resourceQuota(m):: {

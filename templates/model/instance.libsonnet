@@ -42,8 +42,11 @@ local fleetDefaults = [
   { section: 'deployment', field: 'host', key: 'host' },
   { section: 'deployment', field: 'cluster', key: 'cluster' },
   {
-    section: 'storage', field: 'storageClassName', key: 'storageClassName',
-    builtIn: '', meaning: "the cluster's default class",
+    section: 'storage',
+    field: 'storageClassName',
+    key: 'storageClassName',
+    builtIn: '',
+    meaning: "the cluster's default class",
   },
   { section: 'storage', field: 'size', key: 'storageSize', builtIn: '50Gi' },
 ];
@@ -144,8 +147,8 @@ local pluginId(p) = std.split(p, ':')[0];
     // a catalog or instance pin wins.
     local plugins = u.uniqueBy(
       [{ id: pluginId(x), spec: x } for x in (if monitored then ['prometheus'] else [])
-                                               + [securityPlugins[k] for k in std.objectFields(security) if std.objectHas(securityPlugins, k)]
-                                               + std.get(catalog, 'plugins', []) + accumulated(layers, ['jenkins', 'plugins'])],
+                                             + [securityPlugins[k] for k in std.objectFields(security) if std.objectHas(securityPlugins, k)]
+                                             + std.get(catalog, 'plugins', []) + accumulated(layers, ['jenkins', 'plugins'])],
       function(x) x.id
     );
 

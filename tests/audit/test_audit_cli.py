@@ -74,7 +74,7 @@ def test_every_format_parses_back(case, tmp_path):
     assert json.loads(outputs["json"]) == doc
     rows = list(csv.DictReader(io.StringIO(outputs["csv"])))
     assert [r["name"] for r in rows] == names
-    for row, inst in zip(rows, doc["instances"]):
+    for row, inst in zip(rows, doc["instances"], strict=True):
         assert int(row["quota_requests_cpu_millis"]) == inst["quota"]["requestsCpuMillis"]
         assert int(row["packs"]) == inst["packs"]
         own = sorted({f["rule"] for f in doc["findings"] if f["instance"] == inst["name"]})

@@ -50,7 +50,8 @@ def test_canonical_quantities_are_not_drift():
 def test_live_findings_and_exit_code():
     run = fleet("basic", "audit", "-j", "1", "--format", "json", *LIVE)
     assert run.code == 1
-    found = sorted((f["rule"], f["severity"], f["instance"] or f["cluster"]) for f in json.loads(run.stdout)["findings"])
+    findings = json.loads(run.stdout)["findings"]
+    found = sorted((f["rule"], f["severity"], f["instance"] or f["cluster"]) for f in findings)
     assert found == [
         ("live-namespace-missing", "error", "tools.jgit"),
         ("live-namespace-unknown", "warning", "main"),

@@ -34,7 +34,8 @@ def line_of(path, text: str) -> int:
 def test_cbi_like_arithmetic():
     doc = explained("basic", "technology.cbi")
     steps = {s["name"]: s for s in doc["quota"]["steps"]}
-    assert steps["requests.cpu"]["arithmetic"] == "requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m"
+    assert steps["requests.cpu"]["arithmetic"] == \
+        "requests.cpu 13900m = controller 1900m + 10 x jnlp 200m + 5 packs x 2000m"
     assert steps["requests.cpu"]["value"] == 13900 and steps["requests.cpu"]["unit"] == "m"
     assert steps["controller cpu.request"]["arithmetic"] == \
         "controller cpu.request 1900m = min(4000m, 250m + 150m x max(0, 10 - 2 + 3))"
@@ -144,7 +145,8 @@ def check_steps(steps, constants: dict) -> None:
 
 @pytest.mark.parametrize("name", instance_names(SAMPLE_INSTANCES))
 def test_sample_fleet_arithmetic_says_what_the_templates_compute(name):
-    """Each figure's arithmetic, in words, gives the figure: the words beside quota.libsonnet's code say what it does."""
+    """Each figure's arithmetic, in words, gives the figure: the words beside quota.libsonnet's code say what it
+    does."""
     exp = explain_mod.explain(Paths(instances=SAMPLE_INSTANCES), name)
     check_steps(exp.steps, exp.model["resourceModel"]["limitRange"])
     assert exp.model["resources"]["quota"]["pods"] == next(s.value for s in exp.steps if s.name == "pods")

@@ -14,13 +14,8 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+import fleettest  # tests/conftest.py puts tests/ on sys.path
 import pytest
-
-TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if TESTS not in sys.path:
-    sys.path.insert(0, TESTS)
-
-import fleettest
 from kube_double import KubeDouble, KubeServer, make_certificate, write_kubeconfig
 
 KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable))
@@ -106,7 +101,8 @@ def kube_target(request, workdir):
         pytest.skip("no real cluster: set FLEET_TEST_KUBECONFIG (and FLEET_TEST_KUBE_CONTEXT) to run this test "
                     "against one")
     context = REAL_CONTEXT or subprocess.run([KUBECTL, "config", "current-context"], capture_output=True, text=True,
-                                             check=False, env={**os.environ, "KUBECONFIG": REAL_KUBECONFIG}).stdout.strip()
+                                             check=False,
+                                             env={**os.environ, "KUBECONFIG": REAL_KUBECONFIG}).stdout.strip()
     fleet_yaml = os.path.join(workdir, "instances", "fleet.yaml")
     with open(fleet_yaml) as fh:
         text = fh.read()

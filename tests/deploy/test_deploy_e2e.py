@@ -185,9 +185,9 @@ def test_rejected_credentials(cluster, deploy, workdir, state):
         assert reason == ("cluster okd-c1 (context okd-c1): unauthorized: the cluster refused the credentials of the "
                           "kubeconfig context (401 Unauthorized: expired or wrong token?)")
     else:
-        assert reason == ('apply: forbidden: Namespace/cbi: Error from server (Forbidden): namespaces "cbi" is forbidden: User '
-                          '"system:serviceaccount:fleet:deployer" cannot patch resource "namespaces" in API group "" '
-                          'at the cluster scope')
+        assert reason == ('apply: forbidden: Namespace/cbi: Error from server (Forbidden): namespaces "cbi" is '
+                          'forbidden: User "system:serviceaccount:fleet:deployer" cannot patch resource "namespaces" '
+                          'in API group "" at the cluster scope')
     for token in TOKENS.values():
         assert token not in json.dumps(report(workdir))
 

@@ -124,7 +124,8 @@ def test_profiles_layering(outputs):
     small = _model(tree, "science.small")
     assert small["profiles"] == ["science"]
     assert small["jenkins"]["theme"] == "dark" and small["jenkins"]["agentConnectionTimeout"] == 300
-    assert [t["image"] for t in small["agents"]["podTemplates"] if t["name"] == "gpu"] == ["docker.io/example/gpu-agent:1"]
+    gpu = [t["image"] for t in small["agents"]["podTemplates"] if t["name"] == "gpu"]
+    assert gpu == ["docker.io/example/gpu-agent:1"]
 
     plain = _model(tree, "tools.plain")
     assert plain["profiles"] == [] and plain["deployment"]["cluster"] == "main"

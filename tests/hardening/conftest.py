@@ -13,12 +13,12 @@ for _path in (HERE, TESTS, os.path.join(TESTS, "push")):  # hardening, fleettest
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from jenkins_double import DoubleServer
-
 
 @pytest.fixture
 def serve():
     """Start doubles: serve({"/a": JenkinsDouble(...), ...}) -> DoubleServer; stopped after the test."""
+    from jenkins_double import DoubleServer
+
     servers = []
 
     def start(controllers, **kw) -> DoubleServer:

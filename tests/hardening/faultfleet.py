@@ -133,7 +133,7 @@ TRANSIENT = [
 def _alias_bomb() -> bytes:
     """Some 400 bytes of YAML whose aliases expand to 10^9 values ("billion laughs")."""
     lines = ["jenkins: {systemMessage: x}", "a: &a [x, x, x, x, x, x, x, x, x, x]"]
-    for prev, name in zip("abcdefgh", "bcdefghi"):
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
         lines.append(f"{name}: &{name} [{', '.join(['*' + prev] * 10)}]")
     return ("\n".join(lines) + "\n").encode()
 
@@ -234,7 +234,8 @@ def build_fleet(root: str, scenarios: list[Scenario], serve) -> Fleet:
     creds = [f"[default]\nuser = admin\ntoken = {FILE_TOKEN}\nreload-token = {RELOAD_TOKEN}\n"]
     for s in scenarios:
         if s.auth != "token":
-            creds.append(f"[instance:{s.name}]\nuser = admin\ntoken = {PASSWORD if s.auth == 'password' else WRONG_TOKEN}\n")
+            token = PASSWORD if s.auth == "password" else WRONG_TOKEN
+            creds.append(f"[instance:{s.name}]\nuser = admin\ntoken = {token}\n")
     credentials = os.path.join(root, "credentials.ini")
     with open(credentials, "w", encoding="utf-8") as fh:
         fh.write("\n".join(creds))

@@ -50,7 +50,8 @@ from hypothesis import strategies as st
 FUZZ = int(os.environ.get("FLEET_FUZZ_EXAMPLES", "0"))
 if FUZZ:
     pytestmark = pytest.mark.timeout(0)
-DEFAULT_EXAMPLES = 300  # deterministic (derandomize): every kind of mistake below still comes up; make fuzz-long runs 20,000
+# deterministic (derandomize): every kind of mistake below still comes up; make fuzz-long runs 20,000
+DEFAULT_EXAMPLES = 300
 
 # Position-less messages documented for problems that have no line (README, docs): the file path
 # itself is the position.
@@ -265,10 +266,7 @@ def duplicate_key(draw, kind, rel, raw):
     span = where[path]
     value = text[span.start:span.end]
     key = json.dumps(path[-1], ensure_ascii=False) if draw(st.booleans()) else path[-1]
-    if span.flow_parent:
-        insert = f", {key}: {value}"
-    else:
-        insert = "\n" + " " * span.key_column + f"{key}: {value}"
+    insert = f", {key}: {value}" if span.flow_parent else "\n" + " " * span.key_column + f"{key}: {value}"
     return judged(Case("duplicate key"), kind, rel, (text[:span.end] + insert + text[span.end:]).encode())
 
 
@@ -576,7 +574,8 @@ SUBPROCESS_CASES = [
      lambda t: t.replace("  resourcePacks: 5\n", "  resourcePacks: 5\n  resourcePacks: 6\n"), 7),
     ("alias bomb", "instances/rt.jetty/instance.yaml",
      lambda t: t + "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
-     + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")), None),
+     + "".join(f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi", strict=True)),
+     None),
     ("control character", "instances/fleet.yaml", lambda t: t.replace("example-fleet", "example\x1b[2J-fleet"), 3),
     ("zero packs", "instances/ee4j.jersey/instance.yaml",
      lambda t: re.sub(r"resourcePacks: \d+", "resourcePacks: 0", t), None),

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
@@ -110,10 +111,8 @@ def test_sigkill_at_random_moments_leaves_a_whole_tree(synthetic):
         set_admin_email(os.path.join(root, "instances"), f"admins-{i}@example.org")
         proc = start(["generate", "--jobs", "2"], root)
         time.sleep(delay)
-        try:
+        with contextlib.suppress(ProcessLookupError):  # it finished first
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # it finished first
         proc.communicate(timeout=60)
         # renameat2 swaps atomically: build/ always exists and is listed whole by its fleet.json
         assert os.path.isdir(build), f"kill {i} after {delay:.2f}s: build/ is gone"

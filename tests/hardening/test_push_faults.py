@@ -160,7 +160,8 @@ def test_a_dry_run_against_the_faulty_fleet_changes_nothing(tmp_path, serve):
     assert entries["technology.healthy"]["outcome"] == "skipped"
     assert entries["technology.lostapply"]["outcome"] == "skipped"  # dry run: never reaches apply
     for name, double in fleet.doubles.items():
-        posted = [e.path for e in double.log if e.method == "POST" and "/check" not in e.path and "/export" not in e.path]
+        posted = [e.path for e in double.log
+                  if e.method == "POST" and "/check" not in e.path and "/export" not in e.path]
         assert posted == [], f"{name}: {posted}"
 
 

@@ -91,7 +91,8 @@ def test_generation_commands_never_output_a_secret(tmp_path):
     env = {"FLEET_CREDENTIALS": str(creds)}
     commands = [["generate", "--jobs", "2"], ["--debug", "generate", "--jobs", "1", "--no-cache"],
                 ["validate"], ["--debug", "validate", "--no-cache"], ["generate", "--check"],
-                ["audit"], ["audit", "--format", "json", "-o", "audit.json"], ["--debug", "audit", "--format", "markdown"],
+                ["audit"], ["audit", "--format", "json", "-o", "audit.json"],
+                ["--debug", "audit", "--format", "markdown"],
                 ["explain", "technology.cbi"], ["--debug", "explain", "eclipse.platform"]]
     for args in commands:
         proc = fleet_cmd(args, tmp_path, **env)

@@ -121,7 +121,8 @@ def fleet_doc(values: dict) -> dict:
         "controllers": {"latest": "2.555.2", "versions": {"2.555.2": {
             "image": "docker.io/jenkins/jenkins:2.555.2-lts-jdk21",
             "plugins": ["configuration-as-code", "kubernetes", "ldap", "matrix-auth", "git"]}}},
-        "profiles": [{"name": "tech", "description": "", "match": ["tech.*"], "set": {"jenkins": {"plugins": ["git"]}}}],
+        "profiles": [{"name": "tech", "description": "", "match": ["tech.*"],
+                      "set": {"jenkins": {"plugins": ["git"]}}}],
     }
     for path in FLEET_FIELDS:
         _put(doc, path, values[path])
@@ -308,7 +309,7 @@ def first_difference(got, want, path="") -> str:
             if got.get(key, "<missing>") != want.get(key, "<missing>"):
                 return first_difference(got.get(key, "<missing>"), want.get(key, "<missing>"), f"{path}.{key}")
     if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
-        for i, (g, w) in enumerate(zip(got, want)):
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             if g != w:
                 return first_difference(g, w, f"{path}[{i}]")
     return f"at {path or '<root>'}: generated {got!r}, expected {want!r}"
@@ -332,7 +333,8 @@ def test_fleet_timezone_cannot_add_jvm_options():
     with tempfile.TemporaryDirectory() as root:
         instances = os.path.join(root, "instances")
         doc = fleet_doc(values)
-        doc["defaults"]["timezone"] = "UTC -Dhudson.security.csrf.GlobalCrumbIssuerConfiguration.DISABLE_CSRF_PROTECTION=true"
+        doc["defaults"]["timezone"] = ("UTC -Dhudson.security.csrf.GlobalCrumbIssuerConfiguration"
+                                       ".DISABLE_CSRF_PROTECTION=true")
         write(os.path.join(instances, "fleet.yaml"), _dump(doc))
         write(os.path.join(instances, NAME, "instance.yaml"), SCHEMA_LINE + _dump(instance_doc(values)))
         with pytest.raises(FleetError):

@@ -31,7 +31,8 @@ def test_refresh_reads_tags_and_records_their_commits(tmp_path):
     sources = tmp_path / "sources"
     core_commit = _repo(str(sources / "jenkinsci+jenkins"), {
         "core/src/main/java/hudson/model/Describable.java": "package hudson.model; public interface Describable<T> {}",
-        "core/src/main/java/hudson/model/Descriptor.java": "package hudson.model; public abstract class Descriptor<T> {}",
+        "core/src/main/java/hudson/model/Descriptor.java":
+            "package hudson.model; public abstract class Descriptor<T> {}",
         "core/src/main/java/jenkins/model/Jenkins.java":
             "package jenkins.model; public class Jenkins { public void setNumExecutors(int n) {} "
             "public int getNumExecutors() { return 0; } }",

@@ -379,9 +379,10 @@ class JenkinsDouble:
                             self._headers("text/html;charset=utf-8") + [("Location", fault.location)])
         if fault.kind == "echo_auth":
             quoted = html.escape(req.headers.get("authorization", ""))
-            return Response(fault.status or 403, f"<html><body><h1>Refused by the gateway</h1><pre>Authorization: {quoted}\n"
-                                 f"Host: {html.escape(req.headers.get('host', ''))}</pre></body></html>".encode(),
-                            [("Content-Type", "text/html;charset=utf-8")])
+            host = html.escape(req.headers.get("host", ""))
+            page = (f"<html><body><h1>Refused by the gateway</h1><pre>Authorization: {quoted}\n"
+                    f"Host: {host}</pre></body></html>")
+            return Response(fault.status or 403, page.encode(), [("Content-Type", "text/html;charset=utf-8")])
         if fault.kind == "drop":
             return Response(0, drop=True)
         if fault.kind == "reset":
@@ -632,7 +633,8 @@ class JenkinsDouble:
         return self._json([{"line": i.line, key: i.message} for i in warnings])
 
     def _configure(self, text: str) -> None:
-        self.checker(text, self._plugin_versions(), self.version)  # every apply dry-runs first and aborts before changing anything
+        # every apply dry-runs first and aborts before changing anything
+        self.checker(text, self._plugin_versions(), self.version)
         ignore = next((f for f in self.faults if f.kind == "ignore_apply" and f.times != 0), None)
         if ignore is not None:
             ignore.times -= ignore.times > 0

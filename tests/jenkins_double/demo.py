@@ -28,7 +28,7 @@ ROOT = os.path.dirname(TESTS)
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from jenkins_double import (
+from jenkins_double import (  # noqa: E402 - make demo runs this file as a script: after the sys.path set-up
     ComputerEntry,
     DoubleServer,
     JenkinsDouble,
@@ -71,7 +71,8 @@ def _double(name: str, model: dict, index: int) -> JenkinsDouble:
     """A controller as its image makes it: the instance's Jenkins version and pinned plugins. Load
     varies by instance so that the status table has something to say."""
     jenkins = model["jenkins"]
-    plugins = [plugin_entry(pid, version, dependencies=[]) for pid, version in sorted(jenkins["installedPlugins"].items())]
+    plugins = [plugin_entry(pid, version, dependencies=[])
+               for pid, version in sorted(jenkins["installedPlugins"].items())]
     double = JenkinsDouble(name=name, version=jenkins["version"], plugins=plugins, users=default_users(),
                            env={"LDAP_MANAGER_PASSWORD": secrets.token_hex(8)})
     cap = jenkins["maxConcurrency"]

@@ -201,9 +201,9 @@ def test_settings_without_an_equivalent_are_reported_with_their_reason(tmp_path)
     assert skipped == {
         "security.apiToken.creationOfLegacyTokenEnabled/tokenGenerationOnCreationEnabled":
             "the two legacy-token switches differ or one is missing; security.legacyApiTokens in fleet.yaml sets both",
-        "security.queueItemAuthenticator": ("only one global authenticator with the triggeringUsersAuthorizationStrategy"
-                                            " or anonymousAuthorizationStrategy is expressed by fleet.yaml "
-                                            "security.buildsRunAs"),
+        "security.queueItemAuthenticator": ("only one global authenticator with the "
+                                            "triggeringUsersAuthorizationStrategy or anonymousAuthorizationStrategy "
+                                            "is expressed by fleet.yaml security.buildsRunAs"),
         "security.sSHD.port": "70000 does not fit fleet.yaml security.sshdPort",
         "security.gitHostKeyVerificationConfiguration": ("only manually provided host keys are expressed by "
                                                          "fleet.yaml security.gitHostKeys"),

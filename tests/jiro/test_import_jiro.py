@@ -212,7 +212,8 @@ def test_controller_equals_jiro(imported, name):
     assert re.fullmatch(rf"registry\.invalid/jenkins-fleet/{re.escape(name)}:{re.escape(version)}-[0-9a-f]{{12}}",
                         oc["image"]), oc["image"]
     assert generated.files[f"{name}/image/IMAGE"].decode() == oc["image"] + "\n"
-    assert f"\nFROM docker.io/eclipsecbi/jiro-master:{version}\n" in generated.files[f"{name}/image/Dockerfile"].decode()
+    dockerfile = generated.files[f"{name}/image/Dockerfile"].decode()
+    assert f"\nFROM docker.io/eclipsecbi/jiro-master:{version}\n" in dockerfile
     # the level moves to the pod, where it labels the volumes too, and the namespace agrees with it
     level = jc["securityContext"]["seLinuxOptions"]["level"]
     assert ours["spec"]["template"]["spec"]["securityContext"]["seLinuxOptions"] == {"level": level}
@@ -561,7 +562,8 @@ def test_an_instance_that_cannot_validate_is_not_written(tmp_path):
     assert long.status == "failed" and "project.displayName" in long.diagnostics[0].message
     assert badyaml.status == "failed"
     assert any("anchors and aliases" in d.message for d in badyaml.diagnostics)
-    assert badyaml.diagnostics[0].file == os.path.join(os.fspath(tmp_path / "out"), "technology.badyaml", "jenkins.yaml")
+    assert badyaml.diagnostics[0].file == os.path.join(os.fspath(tmp_path / "out"), "technology.badyaml",
+                                                       "jenkins.yaml")
     assert not (tmp_path / "out" / "technology.badyaml").exists()
     assert not (tmp_path / "out" / "technology.long").exists()
 
@@ -590,7 +592,8 @@ def test_existing_fleet_refuses_unknown_cluster_and_version_and_pins_latest(tmp_
             shutil.rmtree(os.path.join(into, name))
     checkout = copy_checkout(tmp_path)
     add_instance(checkout, "technology.elsewhere",
-                 '{ project+: { fullName: "technology.elsewhere", displayName: "E" }, deployment+: { cluster: "okd-c9" } }')
+                 '{ project+: { fullName: "technology.elsewhere", displayName: "E" }, '
+                 'deployment+: { cluster: "okd-c9" } }')
     add_instance(checkout, "technology.future",
                  '{ project+: { fullName: "technology.future", displayName: "F" }, jenkins+: { version: "2.999.1" } }')
     with open(os.path.join(into, "fleet.yaml"), "rb") as fh:
@@ -700,7 +703,9 @@ def test_a_pod_template_beyond_the_limit_range_is_refused(tmp_path):
 {
   project+: { fullName: "technology.huge", displayName: "Huge" },
   clouds+: { kubernetes+: { local c = self, templates+: {
-    huge: c.templates.basic { labels: ["huge"], kubernetes+: { resources+: { memory: { request: "20Gi", limit: "20Gi" } } } },
+    huge: c.templates.basic {
+      labels: ["huge"], kubernetes+: { resources+: { memory: { request: "20Gi", limit: "20Gi" } } },
+    },
   } } },
 }
 """)

@@ -180,7 +180,8 @@ class KubeDouble:
         if self.auth == "forbidden" and res is not None and verb not in ("get", "list", "watch"):
             group = res.group
             where = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-            what = f'{res.plural}{"." + group if group else ""} "{name}"' if name else f"{res.plural}{'.' + group if group else ''}"
+            kind = f'{res.plural}{"." + group if group else ""}'
+            what = f'{kind} "{name}"' if name else kind
             return 403, status_body(403, "Forbidden",
                                     f'{what} is forbidden: User "{self.user}" cannot {verb} resource '
                                     f'"{res.plural}" in API group "{group}" {where}',
@@ -244,21 +245,9 @@ class KubeDouble:
 
     def apply(self, res: Resource, namespace: str | None, name: str, body: bytes, manager: str, force: bool,
               dry_run: bool) -> tuple[int, dict]:
-        try:
-            applied = yaml.safe_load(body)
-        except yaml.YAMLError as exc:
-            return 400, status_body(400, "BadRequest", f"error decoding YAML: {exc}")
-        if not isinstance(applied, dict):
-            return 400, status_body(400, "BadRequest", "the body of an apply patch must be an object")
-        if not manager:
-            return 400, status_body(400, "BadRequest", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
-                                                       "Required value: is required for apply patch")
-        meta = applied.get("metadata") or {}
-        if applied.get("apiVersion") != res.group_version or applied.get("kind") != res.kind:
-            return 400, status_body(400, "BadRequest", f"the API version in the data ({applied.get('apiVersion')}) "
-                                                       f"does not match the expected API version ({res.group_version})")
-        if meta.get("name") != name:
-            return 400, status_body(400, "BadRequest", "the name of the object does not match the name on the URL")
+        applied, refused = _read_apply(res, name, body, manager)
+        if refused is not None:
+            return refused
         with self.lock:
             if res.namespaced and self.key(resources.by_kind("v1", "Namespace"), None, namespace) not in self.objects:
                 return 404, status_body(404, "NotFound", f'namespaces "{namespace}" not found',
@@ -267,68 +256,53 @@ class KubeDouble:
             stored = self.objects.get(key)
             claimed = ssa.owned_leaves(applied)
             if stored is None:
-                obj = ssa.merge({}, {k: v for k, v in applied.items() if k != "status"})
-                obj["metadata"] = dict(obj.get("metadata") or {})
-                if res.namespaced:
-                    obj["metadata"]["namespace"] = namespace
-                obj["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=_now())
-                if res.generation:
-                    obj["metadata"]["generation"] = 1
-                default(res, obj)
-                new = Stored(res, obj, [Manager(manager, "Apply", res.group_version, _now(), set(claimed))])
-                if dry_run:
-                    return 201, new.render()
-                self.objects[key] = new
-                self._touch(new, "ADDED")
-                self._controller(new, created=True)
-                return 201, new.render()
-            conflicts = []
-            for other in stored.managers:
-                if other.manager == manager and other.operation == "Apply":
-                    continue
-                for path in sorted(other.paths & set(claimed), key=str):
-                    live = ssa.lookup(stored.obj, path)
-                    if live is ssa.MISSING or claimed[path] is None or live == claimed[path]:
-                        continue
-                    conflicts.append((other.ident(), path))
+                return self._create(res, namespace, key, applied, manager, claimed, dry_run)
+            conflicts = _conflicts(stored, manager, claimed)
             if conflicts and not force:
                 return 409, ssa.conflict_status(conflicts)
-            merged = ssa.merge(stored.obj, {k: v for k, v in applied.items() if k not in ("status",)})
-            managers = [copy.copy(m) for m in stored.managers]
-            for m in managers:
-                m.paths = set(m.paths)
-            mine = next((m for m in managers if m.manager == manager and m.operation == "Apply"), None)
-            before = set(mine.paths) if mine else set()
-            if force:
-                for m in managers:
-                    if m is not mine:
-                        m.paths -= {p for _, p in conflicts}
-            others = set().union(*(m.paths for m in managers if m is not mine)) if managers else set()
-            for path in sorted(before - set(claimed) - others, key=len, reverse=True):
-                ssa.remove(merged, path)
-            if mine is None:
-                mine = Manager(manager, "Apply", res.group_version, _now())
-                managers.append(mine)
-            mine.paths = set(claimed)
-            managers = [m for m in managers if m.paths]
-            default(res, merged)
-            spec_changed = {k: v for k, v in merged.items() if k not in ("metadata", "status")} != \
-                {k: v for k, v in stored.obj.items() if k not in ("metadata", "status")}
-            changed = merged != stored.obj or [(m.ident(), m.paths) for m in managers] != \
-                [(m.ident(), m.paths) for m in stored.managers]
-            result = Stored(res, merged, managers)
-            if res.generation and spec_changed:
-                merged["metadata"]["generation"] = int(stored.obj["metadata"].get("generation", 1)) + 1
-            if dry_run or not changed:
-                return 200, result.render()
-            for m in managers:
-                if m is mine:
-                    m.time = _now()
-            self.objects[key] = result
-            self._touch(result, "MODIFIED")
-            if spec_changed:
-                self._controller(result, created=False)
+            return self._update(res, key, stored, applied, manager, claimed, conflicts, dry_run)
+
+    def _create(self, res: Resource, namespace: str | None, key: tuple, applied: dict, manager: str, claimed: dict,
+                dry_run: bool) -> tuple[int, dict]:
+        obj = ssa.merge({}, {k: v for k, v in applied.items() if k != "status"})
+        obj["metadata"] = dict(obj.get("metadata") or {})
+        if res.namespaced:
+            obj["metadata"]["namespace"] = namespace
+        obj["metadata"].update(uid=str(uuid.uuid4()), creationTimestamp=_now())
+        if res.generation:
+            obj["metadata"]["generation"] = 1
+        default(res, obj)
+        new = Stored(res, obj, [Manager(manager, "Apply", res.group_version, _now(), set(claimed))])
+        if dry_run:
+            return 201, new.render()
+        self.objects[key] = new
+        self._touch(new, "ADDED")
+        self._controller(new, created=True)
+        return 201, new.render()
+
+    def _update(self, res: Resource, key: tuple, stored: Stored, applied: dict, manager: str, claimed: dict,
+                conflicts: list, dry_run: bool) -> tuple[int, dict]:
+        """Apply over a stored object; `conflicts` (with --force-conflicts) are taken from their managers."""
+        merged = ssa.merge(stored.obj, {k: v for k, v in applied.items() if k not in ("status",)})
+        managers, mine = _managers_after(res, stored, manager, claimed, conflicts, merged)
+        default(res, merged)
+        spec_changed = {k: v for k, v in merged.items() if k not in ("metadata", "status")} != \
+            {k: v for k, v in stored.obj.items() if k not in ("metadata", "status")}
+        changed = merged != stored.obj or [(m.ident(), m.paths) for m in managers] != \
+            [(m.ident(), m.paths) for m in stored.managers]
+        result = Stored(res, merged, managers)
+        if res.generation and spec_changed:
+            merged["metadata"]["generation"] = int(stored.obj["metadata"].get("generation", 1)) + 1
+        if dry_run or not changed:
             return 200, result.render()
+        for m in managers:
+            if m is mine:
+                m.time = _now()
+        self.objects[key] = result
+        self._touch(result, "MODIFIED")
+        if spec_changed:
+            self._controller(result, created=False)
+        return 200, result.render()
 
     def delete(self, res: Resource, namespace: str | None, name: str, dry_run: bool) -> tuple[int, dict]:
         with self.lock:
@@ -420,6 +394,64 @@ class KubeDouble:
         stored = Stored(pod_res, pod)
         self.objects[self.key(pod_res, ns, pod["metadata"]["name"])] = stored
         self._touch(stored, "MODIFIED")
+
+
+def _read_apply(res: Resource, name: str, body: bytes, manager: str) -> tuple[dict | None, tuple[int, dict] | None]:
+    """The apply patch, or the API server's refusal of the request."""
+    try:
+        applied = yaml.safe_load(body)
+    except yaml.YAMLError as exc:
+        return None, (400, status_body(400, "BadRequest", f"error decoding YAML: {exc}"))
+    if not isinstance(applied, dict):
+        return None, (400, status_body(400, "BadRequest", "the body of an apply patch must be an object"))
+    if not manager:
+        return None, (400, status_body(400, "BadRequest", "PatchOptions.meta.k8s.io \"\" is invalid: fieldManager: "
+                                                          "Required value: is required for apply patch"))
+    meta = applied.get("metadata") or {}
+    if applied.get("apiVersion") != res.group_version or applied.get("kind") != res.kind:
+        return None, (400, status_body(400, "BadRequest",
+                                       f"the API version in the data ({applied.get('apiVersion')}) "
+                                       f"does not match the expected API version ({res.group_version})"))
+    if meta.get("name") != name:
+        return None, (400, status_body(400, "BadRequest",
+                                       "the name of the object does not match the name on the URL"))
+    return applied, None
+
+
+def _conflicts(stored: Stored, manager: str, claimed: dict) -> list:
+    """(other manager, path) for each field another manager owns with a different value."""
+    conflicts = []
+    for other in stored.managers:
+        if other.manager == manager and other.operation == "Apply":
+            continue
+        for path in sorted(other.paths & set(claimed), key=str):
+            live = ssa.lookup(stored.obj, path)
+            if live is ssa.MISSING or claimed[path] is None or live == claimed[path]:
+                continue
+            conflicts.append((other.ident(), path))
+    return conflicts
+
+
+def _managers_after(res: Resource, stored: Stored, manager: str, claimed: dict, conflicts: list,
+                    merged: dict) -> tuple[list[Manager], Manager]:
+    """The field managers after the apply (copies), and the applying one: the conflicting fields move
+    to it; the fields it applied before, no longer applies and nobody else owns leave `merged`."""
+    managers = [copy.copy(m) for m in stored.managers]
+    for m in managers:
+        m.paths = set(m.paths)
+    mine = next((m for m in managers if m.manager == manager and m.operation == "Apply"), None)
+    before = set(mine.paths) if mine else set()
+    for m in managers:
+        if m is not mine:
+            m.paths -= {p for _, p in conflicts}
+    others = set().union(*(m.paths for m in managers if m is not mine)) if managers else set()
+    for path in sorted(before - set(claimed) - others, key=len, reverse=True):
+        ssa.remove(merged, path)
+    if mine is None:
+        mine = Manager(manager, "Apply", res.group_version, _now())
+        managers.append(mine)
+    mine.paths = set(claimed)
+    return [m for m in managers if m.paths], mine
 
 
 def matches(obj: dict, label_selector: str, field_selector: str) -> bool:

@@ -40,26 +40,15 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.delay:
             threading.Event().wait(self.server.delay)
         if path in ("/api", "/apis", "/version") or path.startswith(("/api/", "/apis/", "/openapi/")):
-            route = _route(path)
-            res = route[0] if route else None
-            verb = VERBS.get(self.command, "get")
-            if route and not route[2] and self.command == "GET":
-                verb = "watch" if query.get("watch") in ("1", "true") else "list"
-            denied = double.authenticate(headers, verb, res, route[1] if route else None, route[2] if route else None)
+            denied = self._authenticate(path, query, headers)
             if denied:
                 return self._json(*denied)
         if path == "/version":
             return self._json(200, KUBERNETES_VERSION)
         if path in ("/api", "/apis"):
             return self._discovery(path, headers.get("accept", ""))
-        if path == "/openapi/v3":
-            return self._json(200, resources.openapi_root(double.resources))
-        if path.startswith("/openapi/v3/"):
-            doc = resources.openapi_document(path[len("/openapi/v3/"):], double.resources)
-            if doc is not None:
-                return self._json(200, doc)
         if path.startswith("/openapi/"):
-            return self._json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+            return self._openapi(path)
         route = _route(path)
         if route is None:
             gv = path[len("/api/"):] if path.startswith("/api/") else path[len("/apis/"):]
@@ -67,6 +56,31 @@ class _Handler(BaseHTTPRequestHandler):
             if listing:
                 return self._json(200, listing)
             return self._json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+        return self._resource(route, query, headers, body)
+
+    def _authenticate(self, path: str, query: dict, headers: dict):
+        """The authentication and authorization filters' answer, or None to go on."""
+        route = _route(path)
+        res = route[0] if route else None
+        verb = VERBS.get(self.command, "get")
+        if route and not route[2] and self.command == "GET":
+            verb = "watch" if query.get("watch") in ("1", "true") else "list"
+        return self.server.double.authenticate(headers, verb, res, route[1] if route else None,
+                                               route[2] if route else None)
+
+    def _openapi(self, path: str):
+        double = self.server.double
+        if path == "/openapi/v3":
+            return self._json(200, resources.openapi_root(double.resources))
+        if path.startswith("/openapi/v3/"):
+            doc = resources.openapi_document(path[len("/openapi/v3/"):], double.resources)
+            if doc is not None:
+                return self._json(200, doc)
+        return self._json(404, status_body(404, "NotFound", "the server could not find the requested resource"))
+
+    def _resource(self, route, query: dict, headers: dict, body: bytes):
+        """Reads, watches, apply and delete of one resource path."""
+        double = self.server.double
         res, namespace, name = route
         dry_run = query.get("dryRun") == "All"
         if self.command == "GET" and name:

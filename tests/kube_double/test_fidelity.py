@@ -115,7 +115,8 @@ def test_kubectl_discovers_and_applies_with_strict_server_validation(kube):
 def test_kubectl_reports_a_conflict_and_force_takes_the_field(kube):
     double, run = kube
     double.reset()
-    assert run("apply", "--server-side", "--field-manager=jenkins-fleet", "-f", "-", stdin=NS + CM % "v1").returncode == 0
+    ours = run("apply", "--server-side", "--field-manager=jenkins-fleet", "-f", "-", stdin=NS + CM % "v1")
+    assert ours.returncode == 0
     other = run("apply", "--server-side", "--field-manager=other", "-f", "-", stdin=CM % "v2")
     assert other.returncode == 1
     assert other.stderr.startswith('error: Apply failed with 1 conflict: conflict with "jenkins-fleet": .data.k\n'

@@ -84,7 +84,8 @@ def test_service_monitor_case(golden_outputs):
     plain = _prometheus(tree, "tools.plain")
     assert plain["path"] == "prometheus" and plain["collectingMetricsPeriodInSeconds"] == 30
     assert plain["defaultNamespace"] == "default" and plain["perBuildMetrics"] is False
-    assert {"regexDisabledMetric": {"regex": "default_jenkins_builds_last_.*"}} in plain["disabledMetricConfig"]["entries"]
+    disabled = plain["disabledMetricConfig"]["entries"]
+    assert {"regexDisabledMetric": {"regex": "default_jenkins_builds_last_.*"}} in disabled
     # instance overrides: path (and so the scrape path), period; its disabled list replaces the fleet's
     tuned = _prometheus(tree, "tools.tuned")
     assert tuned["path"] == "metrics/prometheus" and tuned["collectingMetricsPeriodInSeconds"] == 15
@@ -99,7 +100,8 @@ def test_service_monitor_case(golden_outputs):
     assert "sandbox.off/k8s/servicemonitor.yaml" not in tree
     assert _prometheus(tree, "sandbox.off") is None
     assert "servicemonitor.yaml" not in _yaml(tree, "sandbox.off/k8s/kustomization.yaml")["resources"]
-    assert "jenkins-fleet.io/metrics" not in _yaml(tree, "sandbox.off/k8s/service-jenkins-ui.yaml")["metadata"]["labels"]
+    ui_service = _yaml(tree, "sandbox.off/k8s/service-jenkins-ui.yaml")
+    assert "jenkins-fleet.io/metrics" not in ui_service["metadata"]["labels"]
     # the catalog's pin of the plugin wins over the one monitoring adds
     assert "prometheus:819.v50953a_c560dd" in tree["tools.plain/image/plugins.txt"].decode().split()
     # the ConfigMap carries the same JCasC

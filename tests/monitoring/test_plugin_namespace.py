@@ -42,7 +42,8 @@ def test_the_default_disabled_metrics_follow_the_namespace(tmp_path, namespace, 
     assert settings["defaultNamespace"] == namespace
     assert disabled(settings) == [
         {"regex": f"{prefix}jenkins_builds_last_.*"}, {"regex": f"{prefix}jenkins_builds_.*_summary"},
-        {"metricName": f"{prefix}jenkins_builds_health_score"}, {"metricName": f"{prefix}jenkins_builds_discard_active"},
+        {"metricName": f"{prefix}jenkins_builds_health_score"},
+        {"metricName": f"{prefix}jenkins_builds_discard_active"},
         {"metricName": f"{prefix}jenkins_builds_available_builds_count"}]
 
 

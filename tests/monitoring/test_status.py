@@ -146,7 +146,8 @@ def test_json_report(fleet):
     reader = rows["ci.reader"]
     assert reader["state"] == "partial" and reader["plugins"] is None
     assert reader["builds"]["running"] == 0 and reader["builds"]["cloudAgents"] == 1
-    assert "lacks Overall/SystemRead" in reader["reason"] and "the status user needs Overall/SystemRead" in reader["reason"]
+    assert "lacks Overall/SystemRead" in reader["reason"]
+    assert "the status user needs Overall/SystemRead" in reader["reason"]
 
     slow = rows["ci.slow"]
     assert slow["state"] == "unreachable" and slow["reason"] == "GET /api/json: no complete answer within 3 s"

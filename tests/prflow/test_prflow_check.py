@@ -55,7 +55,8 @@ def test_base_alone_is_the_merge_base_with_main(fleet_repo, tmp_path):
                      run.stdout, re.MULTILINE)
     md = summary.read_text()
     assert "| tools.cdt | changed | okd-c1 | cdt | 3 → 4 | 6 → 8 | +2 |" in md
-    assert re.search(r"^- `tools\.cdt` \(changed\): .*~ `ResourceQuota/jenkins-instance-quota` \(5 fields\)", md, re.MULTILINE)
+    assert re.search(r"^- `tools\.cdt` \(changed\): .*~ `ResourceQuota/jenkins-instance-quota` \(5 fields\)", md,
+                     re.MULTILINE)
 
 
 def test_unresolvable_base_fails(fleet_repo, tmp_path):
@@ -121,8 +122,10 @@ def test_the_comment_fits_github_limits():
     from generator.value_diff import Change
     big = [Change("changed", f"data.k{i}", "x" * 400, "y" * 400) for i in range(1000)]
     rendered = diff_mod.FleetDiff([diff_mod.InstanceDiff("a.b", "changed", "c1", "b", None, [
-        diff_mod.ObjectDiff("k8s/configmap.yaml", "ConfigMap/x", "changed", big)])], [], {"ref": "main", "commit": "0" * 40})
-    report = SimpleNamespace(base={"instances": [], "clusters": []}, snapshot=SimpleNamespace(instances={}), findings=[])
+        diff_mod.ObjectDiff("k8s/configmap.yaml", "ConfigMap/x", "changed", big)])], [],
+        {"ref": "main", "commit": "0" * 40})
+    report = SimpleNamespace(base={"instances": [], "clusters": []}, snapshot=SimpleNamespace(instances={}),
+                             findings=[])
     result = prcheck.CheckReport(rendered=rendered, report=report, revision=rendered.revision)
     result.add("diff", prcheck.PASSED, "since main")
     md = prcheck.render_markdown(result)

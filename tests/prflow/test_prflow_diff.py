@@ -172,12 +172,15 @@ def test_fleet_diff_of_renderings_in_memory():
     """diff_fleets on file maps: instances by their model.json, the rest as fleet-wide files."""
     def model(cluster, ns):
         return json.dumps({"deployment": {"cluster": cluster, "namespace": ns}}).encode()
-    old = {"a.one/model.json": model("c1", "one"), "a.one/k8s/namespace.yaml": b"kind: Namespace\nmetadata: {name: one}\n",
+    old = {"a.one/model.json": model("c1", "one"),
+           "a.one/k8s/namespace.yaml": b"kind: Namespace\nmetadata: {name: one}\n",
            "a.gone/model.json": model("c1", "gone"), "rules/fleet.yaml": b"groups: [{name: g, rules: []}]\n"}
-    new = {"a.one/model.json": model("c2", "one"), "a.one/k8s/namespace.yaml": b"# moved\nkind: Namespace\nmetadata: {name: one}\n",
+    new = {"a.one/model.json": model("c2", "one"),
+           "a.one/k8s/namespace.yaml": b"# moved\nkind: Namespace\nmetadata: {name: one}\n",
            "a.new/model.json": model("c1", "new"), "rules/fleet.yaml": b"groups: [{name: g, rules: [{alert: A}]}]\n"}
     fd = diff_mod.diff_fleets(old, new)
-    assert [(i.name, i.change) for i in fd.instances] == [("a.gone", "removed"), ("a.new", "added"), ("a.one", "changed")]
+    assert [(i.name, i.change) for i in fd.instances] == [
+        ("a.gone", "removed"), ("a.new", "added"), ("a.one", "changed")]
     moved = fd.instances[2]
     assert [o.file for o in moved.objects] == ["model.json"]  # the namespace file differs by a comment only
     assert diff_mod.describe_placement(moved) == "c1, namespace one -> c2, namespace one"

@@ -54,7 +54,8 @@ def test_packs_and_cluster_are_written_only_when_they_differ_from_the_defaults(f
     run = new(fleet_dir, "tools.big", "--display-name", "Big: \"tools\" #1", "--packs", "3", "--cluster", "okd-c2")
     assert run.code == 0, run.stderr
     text = (fleet_dir / "instances" / "tools.big" / "instance.yaml").read_text()
-    assert text == (modeline(fleet_dir, "tools.big") + NOTE + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
+    assert text == (modeline(fleet_dir, "tools.big") + NOTE
+                    + "project:\n  fullName: tools.big\n  displayName: \"Big: \\\"tools\\\" #1\"\n"
                     "  resourcePacks: 3\ndeployment:\n  cluster: okd-c2\n")
     assert yaml.safe_load(text)["project"]["displayName"] == 'Big: "tools" #1'
     assert "on cluster okd-c2, namespace big; 3 packs" in run.stdout
@@ -99,7 +100,8 @@ REFUSALS = [
     (["technology." + "d" * 60, "--display-name", "Dash"],
      "is longer than 63 characters", ""),
     (["technology.dash", "--display-name", "Dash", "--cluster", "okd-c9"],
-     "instances/technology.dash/instance.yaml: error: unknown cluster 'okd-c9'", "clusters in fleet.yaml: okd-c1, okd-c2"),
+     "instances/technology.dash/instance.yaml: error: unknown cluster 'okd-c9'",
+     "clusters in fleet.yaml: okd-c1, okd-c2"),
     (["technology.dash", "--display-name", "Dash", "--packs", "0"],
      "error: --packs 0: an instance needs at least 1 resource pack", "2 vCPU / 8 GiB"),
     (["technology.dash", "--display-name", "  "], "error: the display name is empty", ""),

@@ -181,7 +181,8 @@ def instance(draw, full_name: str):
     if draw(st.booleans()):
         # an enabled tool names its Secret (validate refuses one that does not)
         data["buildTools"] = {
-            "maven": {"enabled": draw(st.booleans()), "settingsSecret": {"name": "m2-secret-dir", "key": "settings.xml"}},
+            "maven": {"enabled": draw(st.booleans()),
+                      "settingsSecret": {"name": "m2-secret-dir", "key": "settings.xml"}},
             "gradle": {"enabled": draw(st.booleans()),
                        "propertiesSecret": {"name": draw(st.sampled_from(["gradle-secret-dir", "a.b-c"])),
                                             "key": draw(st.sampled_from(["gradle.properties", "_x.y-Z"]))}},

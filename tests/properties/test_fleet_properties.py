@@ -77,7 +77,8 @@ def check_resources(name: str, model: dict) -> None:
     assert q["pods"] == c + 1
     # the quota holds the controller plus C default agent pods, each with its jnlp share
     assert q["requestsCpuMillis"] >= ctl["cpu"]["request"] + c * (agent["cpu"]["request"] + jnlp["cpu"]["request"])
-    assert q["requestsMemoryMiB"] >= ctl["memory"]["request"] + c * (agent["memory"]["request"] + jnlp["memory"]["request"])
+    assert q["requestsMemoryMiB"] >= (ctl["memory"]["request"]
+                                      + c * (agent["memory"]["request"] + jnlp["memory"]["request"]))
     assert q["limitsCpuMillis"] >= ctl["cpu"]["limit"] + c * (agent["cpu"]["limit"] + jnlp["cpu"]["limit"])
     assert q["limitsMemoryMiB"] >= ctl["memory"]["limit"] + c * (agent["memory"]["limit"] + jnlp["memory"]["limit"])
     # every container the fleet generates fits the LimitRange: the controller and every pod template
@@ -90,7 +91,8 @@ def check_resources(name: str, model: dict) -> None:
             assert box["min"][key] <= request <= limit, f"{name}: {what} {kind} request {request} (limit {limit})"
             assert limit <= box["max"][key], \
                 f"{name}: {what} {kind} limit {limit} exceeds the LimitRange container max {box['max'][key]}"
-            assert limit <= pod["max"][key], f"{name}: {what} {kind} limit {limit} exceeds the pod max {pod['max'][key]}"
+            assert limit <= pod["max"][key], \
+                f"{name}: {what} {kind} limit {limit} exceeds the pod max {pod['max'][key]}"
 
 
 @given(fleets())

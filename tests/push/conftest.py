@@ -7,18 +7,13 @@ then run against both, and report the real variant as skipped otherwise.
 
 from __future__ import annotations
 
-import os
-import sys
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-for _path in (HERE, os.path.dirname(HERE)):  # push_helpers, and the jenkins_double package
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
-
+# pytest puts this directory on sys.path for its conftest (push_helpers), tests/conftest.py puts
+# tests/ there (the jenkins_double package)
 from jenkins_double import JenkinsDouble, plugins_for
 from push_helpers import (
     ADMIN,

@@ -14,7 +14,7 @@ ROOT = os.path.dirname(TESTS)
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from jenkins_double import default_users
+from jenkins_double import default_users  # noqa: E402 - benchmarks/push_doubles.py imports this file outside pytest
 
 ADMIN = default_users()["admin"]
 READER = default_users()["reader"]

@@ -268,10 +268,14 @@ def test_no_secret_in_repr_or_messages(double_url):
     c = client(url, secret=MARKER)
     creds = Credentials("admin", MARKER)
     assert MARKER not in repr(c) and MARKER not in repr(creds) and MARKER not in str(creds)
-    for fault in (Fault("status", status=500), Fault("drop", times=-1)):
+    for fault, answer in ((Fault("status", status=500), "500 Internal Server Error"),
+                          (Fault("drop", times=-1), "connection closed without answer")):
+        double, url = double_url()
+        double.inject(fault)
         c = client(url, secret=MARKER[:-1] + "1")
         with pytest.raises(JenkinsError) as info:
             c.whoami()
+        assert answer in str(info.value)  # the fault was met
         assert MARKER[:-1] not in str(info.value) and MARKER[:-1] not in repr(info.value)
 
 

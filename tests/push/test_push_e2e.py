@@ -111,7 +111,8 @@ def test_missing_permission_names_user_and_permission_double_only(tmp_path, flee
     double = JenkinsDouble(name="perm", users=users())
     server = serve({"/perm": double})
     one_build(tmp_path, jcasc("x"))
-    reader = fleet("push", NAME, "--url", server.url("/perm"), user="reader", token="11c2e4a6c8e0a2c4e6a8c0e2a4c6e8a0c2")
+    reader = fleet("push", NAME, "--url", server.url("/perm"), user="reader",
+                   token="11c2e4a6c8e0a2c4e6a8c0e2a4c6e8a0c2")
     assert reader.code == 3
     assert ("plugins: GET /pluginManager/api/json: 403 Forbidden: user 'reader' lacks Overall/SystemRead "
             "(hudson.model.Hudson.SystemRead)") in reader.err
@@ -410,8 +411,8 @@ def test_no_credentials_for_several_controllers_is_said_once(tmp_path, fleet):
     partial = fleet("push", "technology.*", "--credentials", str(creds), env={"FLEET_JENKINS_TOKEN": None})
     assert partial.code == 1
     assert partial.err == ("creds.ini: error: no credentials for 2 controllers: technology.b, technology.c\n"
-                           f"  hint: add a [default] section, or [cluster:NAME] / [instance:NAME] sections, to {creds}; "
-                           "or set FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN\n1 error in 1 file\n")
+                           "  hint: add a [default] section, or [cluster:NAME] / [instance:NAME] sections, "
+                           f"to {creds}; or set FLEET_JENKINS_USER and FLEET_JENKINS_TOKEN\n1 error in 1 file\n")
 
 
 def test_a_host_that_does_not_resolve_is_named_and_not_retried(tmp_path, fleet):

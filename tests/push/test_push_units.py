@@ -78,7 +78,8 @@ jenkins:
 def test_scalar_lists_compare_as_sets_and_unnamed_items_by_content():
     assert diff("a: {l: [x, y]}\n", "a: {l: [y, x]}\n").changes == ()
     desired = "v:\n- secretVolume: {secretName: m2, mountPath: /a}\n- secretVolume: {secretName: m2, mountPath: /b}\n"
-    live = "v:\n- secretVolume: {secretName: m2, mountPath: /b, readOnly: true}\n- secretVolume: {secretName: m2, mountPath: /a}\n"
+    live = ("v:\n- secretVolume: {secretName: m2, mountPath: /b, readOnly: true}\n"
+            "- secretVolume: {secretName: m2, mountPath: /a}\n")
     assert diff(desired, live).changes == ()
     changed = diff(desired, "v:\n- secretVolume: {secretName: m2, mountPath: /a}\n")
     assert lines(changed) == ['+ v[1]: {"secretVolume": {"mountPath": "/b", "secretName": "m2"}}']
@@ -222,7 +223,8 @@ def test_credentials_file_refusals(tmp_path):
     with pytest.raises(FleetError, match="inside the repository") as info:
         targets_lib.load_credentials(inside, {}, [str(repo / "instances")])
     for text, message in (("[default]\nuser=a\n", "needs both 'user' and 'token'"),
-                          ("[team:x]\nuser=a\ntoken=b\n", "a section is not [default], [cluster:NAME] or [instance:NAME]"),
+                          ("[team:x]\nuser=a\ntoken=b\n",
+                           "a section is not [default], [cluster:NAME] or [instance:NAME]"),
                           ("[default]\nuser=a\ntoken=" + MARKER + "\npassword=p\n", "1 unknown key (not shown"),
                           ("[default]\nuser = a\n  token" + MARKER + "\n[", "not a valid INI file")):
         with pytest.raises(FleetError) as info:

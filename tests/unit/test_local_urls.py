@@ -17,7 +17,8 @@ def answers(mapping):
     def getaddrinfo(host, port, *args, **kwargs):
         if host not in mapping:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0)) for a in mapping[host]]
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, 0))
+                for a in mapping[host]]
     return getaddrinfo
 
 

@@ -13,13 +13,15 @@ from generator import output
 from generator.errors import FleetError, OutputBusyError
 from generator.output import INDEX, FileChange, OutputLock, compare, recover, write_tree
 
-OLD = {INDEX: b'{"instances": {}}\n', "a/k8s/ns.yaml": b"old a\n", "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
+OLD = {INDEX: b'{"instances": {}}\n', "a/k8s/ns.yaml": b"old a\n", "b/model.json": b"{}\n",
+       "b/image/Dockerfile": b"FROM x\n"}
 NEW = {INDEX: b'{"instances": {"a": {}}}\n', "a/k8s/ns.yaml": b"new a\n", "c/model.json": b"{}\n"}
 
 
 def leftovers(parent) -> list[str]:
     """Hidden siblings other than the lock, the spare (the previous tree, kept on purpose) and the state."""
-    return sorted(n for n in os.listdir(parent) if n.startswith(".") and not n.endswith((".lock", ".spare", ".cache.json")))
+    return sorted(n for n in os.listdir(parent)
+                  if n.startswith(".") and not n.endswith((".lock", ".spare", ".cache.json")))
 
 
 def tree(**files) -> dict[str, bytes]:
@@ -204,8 +206,9 @@ def test_locks_on_different_outputs_do_not_conflict(tmp_path):
 def test_compare_lists_added_changed_and_removed(tmp_path):
     make(tmp_path / "build")
     changes = compare(str(tmp_path / "build"), NEW)
-    assert set(changes) == {FileChange("changed", INDEX), FileChange("changed", "a/k8s/ns.yaml"), FileChange("added", "c/model.json"),
-                            FileChange("removed", "b/image/Dockerfile"), FileChange("removed", "b/model.json")}
+    assert set(changes) == {FileChange("changed", INDEX), FileChange("changed", "a/k8s/ns.yaml"),
+                            FileChange("added", "c/model.json"), FileChange("removed", "b/image/Dockerfile"),
+                            FileChange("removed", "b/model.json")}
     assert len(changes) == 5
     # scoped to instance 'a' (and the index): b's files are not someone else's business
     scoped = compare(str(tmp_path / "build"), NEW, scope={"a", INDEX})

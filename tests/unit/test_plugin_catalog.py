@@ -101,7 +101,8 @@ def test_sample_catalog_pins_the_releases_the_jcasc_model_was_read_at():
                 assert version_number.compare(found.plugins[dep.name].version, dep.version) >= 0, (release, dep)
     # every entry is documented in SOURCES.md with its repository, tag and commit
     with open(os.path.join(os.path.dirname(SAMPLE_CATALOG), "SOURCES.md"), encoding="utf-8") as fh:
-        documented = {m.group(1): m.group(2) for m in re.finditer(r"^\| (\S+) \| (\S+) \| jenkinsci/", fh.read(), re.MULTILINE)}
+        rows = re.finditer(r"^\| (\S+) \| (\S+) \| jenkinsci/", fh.read(), re.MULTILINE)
+        documented = {m.group(1): m.group(2) for m in rows}
     assert documented == pinned
 
 
@@ -264,7 +265,8 @@ def test_a_pinned_older_release_brings_its_own_dependencies():
     resolution, diags = closure(["future-core:0.8"])
     assert diags == [] and resolution.installed == {"future-core": "0.8"}  # 0.8 runs on 2.555.2, 1.0 does not
     _, diags = closure(["future-core"])
-    assert [d.message for d in diags] == ["future-core 1.0 requires Jenkins 2.600.1 or newer; this instance runs 2.555.2"]
+    assert [d.message for d in diags] == [
+        "future-core 1.0 requires Jenkins 2.600.1 or newer; this instance runs 2.555.2"]
 
 
 def test_a_dependency_needing_a_newer_core_is_reported_at_the_request_that_pulls_it():
@@ -311,8 +313,8 @@ def advisories_fleet(tmp_path_factory):
     shutil.copytree(os.path.join(fleettest.ROOT, "tests", "audit", "fleets", "plugins", "instances"), into)
     with open(os.path.join(into, "fleet.yaml"), encoding="utf-8") as fh:
         text = fh.read()
-    fleettest.write(os.path.join(into, "fleet.yaml"), text.replace("  adminGroup: admins\n",
-                                                                   "  adminGroup: admins\n  imageRepository: quay.io/t\n"))
+    fleettest.write(os.path.join(into, "fleet.yaml"),
+                    text.replace("  adminGroup: admins\n", "  adminGroup: admins\n  imageRepository: quay.io/t\n"))
     return into
 
 
@@ -363,7 +365,8 @@ def test_without_a_catalog_the_image_resolves_in_the_official_image(tmp_path):
     gen = fleet.generate(fleet.Paths(instances=into), ["science.january"])
     dockerfile = gen.files["science.january/image/Dockerfile"].decode()
     stages = re.findall(r"^FROM (\S+)(?: AS (\S+))?$", dockerfile, re.MULTILINE)
-    assert stages == [("docker.io/jenkins/jenkins:lts-jdk21", "plugins"), ("docker.io/eclipsecbi/jiro-master:2.555.2", "")]
+    assert stages == [("docker.io/jenkins/jenkins:lts-jdk21", "plugins"),
+                      ("docker.io/eclipsecbi/jiro-master:2.555.2", "")]
     run_in_final = dockerfile.split("FROM docker.io/eclipsecbi/jiro-master:2.555.2", 1)[1]
     assert "jenkins-plugin-cli" not in run_in_final
     assert "COPY --from=plugins /tmp/plugins/ /usr/share/jenkins/ref/plugins/" in run_in_final
@@ -391,7 +394,8 @@ def test_live_plugins_are_compared_with_the_pinned_closure():
     assert report.outdated == (("structs", "361.vabc", "362.va_b_695ef4fdf9"),)
     assert report.newer == (("git-client", "6.7.0", "6.6.1"),)
     assert report.extra == ("build-timeout",)  # the image does not have it, whoever needs it
-    assert report.problems()[-1] == "plugin git-client 6.7.0 is not the pinned 6.6.1 (upgraded after the image was built)"
+    assert report.problems()[-1] == \
+        "plugin git-client 6.7.0 is not the pinned 6.6.1 (upgraded after the image was built)"
     assert report.as_dict()["newer"] == [{"plugin": "git-client", "installed": "6.7.0", "pinned": "6.6.1"}]
     shown = status.Status("x", "https://x", "c", 2, plugins=report)
     assert shown.plugin_summary() == "1 missing, 1 inactive, 1 outdated, 1 newer"
@@ -409,7 +413,8 @@ def test_fleet_plugins_commands(tmp_path):
     assert run.code == 0, run.stderr
     assert run.stdout == ("wrote instances/catalogs/2.555.2.json: 12 plugins (12 added, 0 removed, 0 updated), "
                           "2 security warnings, 1 deprecations\n")
-    assert "instances/a.unknown/instance.yaml:6:22: warning: jenkins.plugins[1]: plugin 'chian-b' is not in" in run.stderr
+    assert ("instances/a.unknown/instance.yaml:6:22: warning: jenkins.plugins[1]: plugin 'chian-b' is not in"
+            in run.stderr)
     usage = fleettest.fleet_in_process(["--instances", os.path.join(fleettest.ROOT, "tests", "audit", "fleets",
                                                                     "plugins", "instances"),
                                         "plugins", "usage", "diamond-bottom", "vulnerable"], tmp_path)
@@ -425,7 +430,8 @@ def test_fleet_plugins_commands(tmp_path):
                                                                       "plugins", "instances"),
                                           "plugins", "usage", "diamond-botom"], tmp_path)
     assert unknown.code == 1
-    assert "error: no instance installs plugin 'diamond-botom'\n  hint: did you mean 'diamond-bottom' or 'diamond-top'?" in unknown.stderr
+    assert ("error: no instance installs plugin 'diamond-botom'\n"
+            "  hint: did you mean 'diamond-bottom' or 'diamond-top'?") in unknown.stderr
 
 
 # --- acknowledged advisories ----------------------------------------------------------------------

@@ -93,7 +93,8 @@ def row_name(i: int) -> str:
     return f"example.row{i}"
 
 
-def format_row(p, s, c, ctl_cpu, ctl_mem, agent_cpu, agent_mem, pods, req_cpu, req_mem, lim_cpu, pod_max, ctr_max) -> str:
+def format_row(p, s, c, ctl_cpu, ctl_mem, agent_cpu, agent_mem, pods, req_cpu, req_mem, lim_cpu, pod_max,
+               ctr_max) -> str:
     """One line of the worked-examples table, from quantities as Kubernetes writes them."""
     return (f"| {p} | {s} | {c} | {ctl_cpu[0]} / {ctl_cpu[1]} | {ctl_mem} | {agent_cpu[0]} / {agent_cpu[1]} | "
             f"{agent_mem} | {pods} | {req_cpu} | {req_mem} | {lim_cpu} | {pod_max[0]} / {pod_max[1]} | "
