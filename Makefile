@@ -84,7 +84,7 @@ lint: $(STAMP) tools
 	  $(BIN)/jsonnetfmt --test $$files || { echo "jsonnetfmt: these templates are not formatted; run: $(BIN)/jsonnetfmt -i $$files"; exit 1; }
 
 test: lint
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(TEST_JOBS)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python -m pytest -n $(TEST_JOBS) --dist worksteal
 
 # fleet push and fleet status against Jenkins doubles (tests/jenkins_double/README.md), in a temporary directory.
 demo: $(STAMP)

@@ -52,10 +52,35 @@ def jcasc_scalar(value: Any) -> str:
     return yaml_scalar(value)
 
 
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Compiled templates shared by the renderers of one process (each test, each `fleet` run in a
+    long-lived process builds its own Renderer). Safe to share: Jinja keys a bucket on the template's
+    name and file, and discards it when the checksum of the source differs."""
+
+    LIMIT = 256  # a few dozen templates per tree; tests copy trees to many directories
+
+    def __init__(self) -> None:
+        self._store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        data = self._store.get(bucket.key)
+        if data is not None:
+            bucket.bytecode_from_string(data)
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if len(self._store) >= self.LIMIT:
+            self._store.pop(next(iter(self._store)))
+        self._store[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
+
+
 class Renderer:
     def __init__(self, templates_dir: str):
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(templates_dir),
+            bytecode_cache=_COMPILED,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,

@@ -28,16 +28,36 @@ class Run:
     stderr: str
 
 
-def fleet_in_process(args: list[str], cwd: str | os.PathLike) -> Run:
-    """`fleet ARGS` through click's test runner, in `cwd` (fast: no interpreter start-up)."""
+@dataclass
+class Output:
+    """What one `fleet` run printed, for the push and deploy suites."""
+    code: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+def fleet_in_process(args: list[str], cwd: str | os.PathLike, environ: dict[str, str] | None = None) -> Run:
+    """`fleet ARGS` through click's test runner, in `cwd` (fast: no interpreter start-up).
+
+    With `environ`, the run sees exactly that environment (the rest of os.environ is hidden from it and
+    restored afterwards), as a subprocess given env= would.
+    """
     from click.testing import CliRunner
 
     from generator.cli import cli
 
+    env = None
+    if environ is not None:
+        env = {k: None for k in os.environ if k not in environ}
+        env.update(environ)
     old = os.getcwd()
     os.chdir(cwd)
     try:
-        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, color=False)
+        result = CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, color=False, env=env)
     finally:
         os.chdir(old)
     return Run(result.exit_code, result.stdout, result.stderr)

@@ -16,23 +16,13 @@ from dataclasses import dataclass
 
 import fleettest  # tests/conftest.py puts tests/ on sys.path
 import pytest
+from fleettest import Output
 from kube_double import KubeDouble, KubeServer, make_certificate, write_kubeconfig
 
 KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable))
 TOKENS = {"okd-c1": "c1-" + "5ec7e7" * 6, "okd-c2": "c2-" + "5ec7e7" * 6}  # never printed
 REAL_KUBECONFIG = os.environ.get("FLEET_TEST_KUBECONFIG")
 REAL_CONTEXT = os.environ.get("FLEET_TEST_KUBE_CONTEXT")
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
 
 
 DEPLOYED = ("technology.cbi", "ee4j.jersey", "iot.4diac")  # what the tests deploy: both clusters
@@ -117,17 +107,23 @@ def kube_target(request, workdir):
 def deploy(workdir, tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("kubecache"))
 
-    def run(cluster: Cluster, *args, env=None, timeout: float = 90) -> Run:
+    def run(cluster: Cluster, *args, env=None, process: bool = False, timeout: float = 90) -> Output:
+        """`fleet deploy ARGS` in this process (click's runner), or with `process=True` in a fresh interpreter."""
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLEET_", "KUBE"))}
         environ.update({"KUBECONFIG": cluster.kubeconfig, "KUBECACHEDIR": cache, "FLEET_KUBECTL": KUBECTL,
                         "NO_COLOR": "1", "COLUMNS": "200", "PYTHONPATH": fleettest.ROOT})
         environ.update(env or {})
         environ = {k: v for k, v in environ.items() if v is not None}
-        proc = subprocess.run([sys.executable, "-m", "generator", "deploy", *map(str, args)], cwd=workdir,
-                              env=environ, capture_output=True, text=True, timeout=timeout, check=False)
+        if process:
+            proc = subprocess.run([sys.executable, "-m", "generator", "deploy", *map(str, args)], cwd=workdir,
+                                  env=environ, capture_output=True, text=True, timeout=timeout, check=False)
+            done = Output(proc.returncode, proc.stdout, proc.stderr)
+        else:
+            ran = fleettest.fleet_in_process(["deploy", *args], workdir, environ)
+            done = Output(ran.code, ran.stdout, ran.stderr)
         for token in TOKENS.values():  # whatever happened, a kubeconfig token never reaches our output
-            assert token not in proc.stdout + proc.stderr
-        return Run(proc.returncode, proc.stdout, proc.stderr)
+            assert token not in done.all
+        return done
     return run
 
 

@@ -50,8 +50,9 @@ from hypothesis import strategies as st
 FUZZ = int(os.environ.get("FLEET_FUZZ_EXAMPLES", "0"))
 if FUZZ:
     pytestmark = pytest.mark.timeout(0)
-# deterministic (derandomize): every kind of mistake below still comes up; make fuzz-long runs 20,000
-DEFAULT_EXAMPLES = 300
+# deterministic (derandomize): every kind of mistake below still comes up (see the event statistics with
+# --hypothesis-show-statistics); make fuzz-long runs 20,000
+DEFAULT_EXAMPLES = 100
 
 # Position-less messages documented for problems that have no line (README, docs): the file path
 # itself is the position.

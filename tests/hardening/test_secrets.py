@@ -32,7 +32,7 @@ from faultfleet import (
     build_fleet,
     encoded_forms,
 )
-from fleettest import ROOT, copy_sample_fleet
+from fleettest import ROOT, copy_sample_fleet, fleet_in_process
 from jenkins_double import DoubleServer, JenkinsDouble, plugins_for
 from push_helpers import jcasc, model, write_build
 
@@ -53,8 +53,13 @@ def secret_env(**extra) -> dict:
 
 
 def fleet_cmd(args, cwd, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "generator", *map(str, args)], cwd=cwd, env=secret_env(**env),
-                          capture_output=True, text=True, timeout=180, check=False)
+    """With --debug in a fresh interpreter: what the whole process writes, tracebacks included; otherwise
+    in this process (click's runner), which sees the same environment and prints the same."""
+    if "--debug" in args:
+        return subprocess.run([sys.executable, "-m", "generator", *map(str, args)], cwd=cwd, env=secret_env(**env),
+                              capture_output=True, text=True, timeout=180, check=False)
+    done = fleet_in_process(args, cwd, secret_env(**env))
+    return subprocess.CompletedProcess(args, done.code, done.stdout, done.stderr)
 
 
 def leaks(text: str) -> list[str]:

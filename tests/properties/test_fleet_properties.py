@@ -96,7 +96,7 @@ def check_resources(name: str, model: dict) -> None:
 
 
 @given(fleets())
-@examples(100, cost=2)
+@examples(50, cost=1)
 def test_model_guarantees(specs):
     """The Jsonnet model alone (no validation): quota and LimitRange agree with the agents it sizes."""
     engine = ModelEngine(fleet.Paths(instances="").templates)
@@ -171,7 +171,7 @@ def check_outputs(name: str, data: dict, files: dict[str, bytes], model: dict) -
 
 
 @given(fleets())
-@examples(25, cost=20)
+@examples(12, cost=10)
 def test_valid_fleets_generate_consistent_output(specs):
     try:
         gen = generate(specs)
@@ -184,7 +184,7 @@ def test_valid_fleets_generate_consistent_output(specs):
 
 
 @given(fleets())
-@examples(10, cost=40)
+@examples(5, cost=20)
 def test_generation_is_deterministic(specs):
     try:
         first, second = generate(specs), generate(specs)

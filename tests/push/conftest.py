@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
+from fleettest import Output
 
 # pytest puts this directory on sys.path for its conftest (push_helpers), tests/conftest.py puts
 # tests/ there (the jenkins_double package)
@@ -22,7 +23,6 @@ from push_helpers import (
     REAL_URL,
     REAL_USER,
     VERSION,
-    Run,
     run_fleet,
     users,
 )
@@ -31,11 +31,9 @@ from push_helpers import (
 @pytest.fixture
 def fleet(tmp_path):
     """Run `fleet ...` in a scratch directory (outside the repository)."""
-    def run(*args, **kw) -> Run:
+    def run(*args, **kw) -> Output:
         return run_fleet(list(args), cwd=str(tmp_path), **kw)
     return run
-
-
 
 
 @dataclass

@@ -7,14 +7,15 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ROOT = os.path.dirname(TESTS)
 if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
-from jenkins_double import default_users  # noqa: E402 - benchmarks/push_doubles.py imports this file outside pytest
+import fleettest  # noqa: E402 - benchmarks/push_doubles.py imports this file outside pytest
+from fleettest import Output  # noqa: E402
+from jenkins_double import default_users  # noqa: E402
 
 ADMIN = default_users()["admin"]
 READER = default_users()["reader"]
@@ -70,32 +71,26 @@ def users():
     return out
 
 
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    @property
-    def all(self) -> str:
-        return self.out + self.err
-
-
 def run_fleet(args: list[str], *, cwd: str, user: str = "admin", token: str | None = None, env=None,
-              timeout: float = 60) -> Run:
+              process: bool = False, timeout: float = 60) -> Output:
+    """`fleet ARGS` with the push credentials in its environment: in this process (click's runner, no
+    interpreter start-up), or with `process=True` in a fresh interpreter, as a user runs it."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
     environ.update({"FLEET_JENKINS_USER": user, "FLEET_JENKINS_TOKEN": token or MARKER, "NO_COLOR": "1",
                     "COLUMNS": "200"})
     environ.update(env or {})
     environ = {k: v for k, v in environ.items() if v is not None}
-    proc = subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, env=environ,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    if process:
+        proc = subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, env=environ,
+                              capture_output=True, text=True, timeout=timeout, check=False)
+        run = Output(proc.returncode, proc.stdout, proc.stderr)
+    else:
+        done = fleettest.fleet_in_process(args, cwd, environ)
+        run = Output(done.code, done.stdout, done.stderr)
     # Whatever the scenario, the token never reaches the output.
     if environ.get("FLEET_JENKINS_TOKEN"):
-        assert environ["FLEET_JENKINS_TOKEN"] not in proc.stdout + proc.stderr
-    return Run(proc.returncode, proc.stdout, proc.stderr)
-
-
+        assert environ["FLEET_JENKINS_TOKEN"] not in run.all
+    return run
 
 
 def table(out: str) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""`fleet push` end to end: the CLI in a subprocess against the Jenkins double (and a real Jenkins when set).
+"""`fleet push` end to end: the CLI against the Jenkins double (and a real Jenkins when set).
+
+The CLI runs in this process through click's runner (no interpreter start-up per run); the tests
+about what a whole process prints (--debug tracebacks, Ctrl-C) run it in a fresh interpreter.
 
 Tests taking `jenkins_target` run against the double and, when FLEET_TEST_JENKINS_URL
 and friends are set, a real controller.  Tests named `..._double_only` need the
@@ -335,7 +338,8 @@ def test_token_never_appears_even_with_debug_double_only(tmp_path, fleet, serve)
         {"token": MARKER, "user": "nobody"},  # 401 for an unknown user
     ]
     for kw in scenarios:
-        run = fleet("--debug", "push", NAME, "--url", server.url("/leak"), "--report", "report.json", **kw)
+        run = fleet("--debug", "push", NAME, "--url", server.url("/leak"), "--report", "report.json", process=True,
+                    **kw)
         assert run.code == 3
         assert kw["token"] not in run.all
         report_of(tmp_path)  # asserts MARKER absent
