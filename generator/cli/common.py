@@ -38,6 +38,11 @@ def print_diagnostics(ctx: Context, diags) -> None:
         click.echo(first + ("\n" + rest if rest else ""), err=True, color=ctx.color)
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """The last line's tally of a fleet-wide run, "3 applied, 1 failed"; "none" when nothing was done."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "none"
+
+
 def _summary(diags) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors

@@ -20,6 +20,7 @@ from .common import (
     Context,
     Progress,
     build_option,
+    counts_text,
     guard,
     print_diagnostics,
     report_option,
@@ -137,10 +138,8 @@ def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_a
         _print_result(ctx, result, prune and yes)
         if report_path:
             write_report(report_path, result.report())
-        counts = result.counts()
-        summary = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
         ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(result.instances), 'instance')}: "
-                 f"{summary or 'none'}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
+                 f"{counts_text(result.counts())}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
                  + (" - interrupted" if result.interrupted else ""))
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)

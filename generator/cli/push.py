@@ -11,6 +11,7 @@ from .common import (
     Progress,
     build_option,
     controller_jobs_option,
+    counts_text,
     guard,
     print_diagnostics,
     report_option,
@@ -66,10 +67,8 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
             _print_table(ctx, fleet)
         if report_path:
             write_report(report_path, fleet.report())
-        counts = fleet.counts()
-        summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
         ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(fleet.results), 'controller')}: "
-                 f"{summary or 'none'} ({fleet.duration:.1f}s)"
+                 f"{counts_text(fleet.counts())} ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
         controllers.exit_after(ctx, fleet)
 

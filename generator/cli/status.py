@@ -13,6 +13,7 @@ from .common import (
     Progress,
     build_option,
     controller_jobs_option,
+    counts_text,
     guard,
     request_timeout_option,
     stdout_console,
@@ -68,10 +69,8 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
             click.echo(printable_json(json.dumps(fleet.report(), indent=2, sort_keys=True, ensure_ascii=False)))
         else:
             _print_table(ctx, fleet)
-        counts = fleet.counts()
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         saturated = sum(1 for s in fleet.statuses if s.saturated)
-        ctx.info(f"{plural(len(fleet.statuses), 'controller')}: {summary or 'none'}"
+        ctx.info(f"{plural(len(fleet.statuses), 'controller')}: {counts_text(fleet.counts())}"
                  + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
         controllers.exit_after(ctx, fleet)
