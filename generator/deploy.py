@@ -24,10 +24,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
-from . import __version__, output, yamlout
+from . import __version__, built, output, yamlout
 from .errors import Diagnostic, FleetError, plural
 from .kubectl import Kubectl, KubectlError, Processes, context_for, printable, ref
-from .names import pick_names
 from .value_diff import FULL, Change, diff_values, format_change
 
 SOURCE_ANNOTATION = "jenkins-fleet.io/source-sha256"
@@ -93,14 +92,7 @@ class Instance:
 
 def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
     """The selected instances' Kubernetes objects from build/, each file checked against fleet.json."""
-    index_path = os.path.join(build_dir, output.INDEX)
-    index = output.read_index(build_dir)
-    if index is None or not isinstance(index.get("instances"), dict):
-        raise FleetError([Diagnostic(index_path, 0, 0, "", f"no generated fleet here (missing or unreadable "
-                                     f"{output.INDEX})", hint="run 'fleet generate' first, or pass --build DIR")])
-    selected, diags = pick_names(index["instances"], names or ("*",), where=index_path,
-                                 missing="no generated instance matches '{}'",
-                                 hint="run 'fleet generate' for it, or check the name")
+    index, selected, diags = built.select_instances(build_dir, names)
     out = []
     for name in selected:
         entry = index["instances"][name]
@@ -109,15 +101,8 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
             if not rel.startswith("k8s/") or not rel.endswith(".yaml") or rel == "k8s/kustomization.yaml":
                 continue
             path = os.path.join(build_dir, name, *rel.split("/"))
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-            except OSError:
-                diags.append(Diagnostic(path, 0, 0, "", "generated file is missing", hint="run 'fleet generate'"))
-                continue
-            if output.sha256(data) != sha:
-                diags.append(Diagnostic(path, 0, 0, "", f"changed since generation (sha256 differs from "
-                                        f"{output.INDEX})", hint="do not edit build/; run 'fleet generate'"))
+            data = built.read_checked(path, sha, diags)
+            if data is None:
                 continue
             doc = yamlout.safe_load(data.decode("utf-8"))
             if not isinstance(doc, dict) or doc.get("kind") not in ORDER:

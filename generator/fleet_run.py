@@ -108,3 +108,23 @@ def run_parallel(items: Sequence, job: Callable, *, jobs: int, running: Running,
                 running.interrupt()
                 given_up_at = time.monotonic() + grace
     return result
+
+
+def run_controllers(targets: Sequence, job: Callable, salvage: Callable, *, jobs: int, running: Running,
+                    client_factory: Callable, progress: Callable | None = None) -> tuple[list, list, bool]:
+    """job(target, client_factory, sink) for every target, through run_parallel: each job keeps what it
+    has so far in sink[target.name], so that a job that raised or was cut still gives a result, from
+    salvage(target, slot, sink.get(target.name)). Returns the results in the order of the targets,
+    the bugs as (target name, what the job raised), and whether Ctrl-C stopped the run."""
+    sink: dict = {}
+    factory = running.factory(client_factory)
+    run = run_parallel(targets, lambda t: job(t, factory, sink), jobs=jobs, running=running, progress=progress)
+    results, bugs = [], []
+    for target, slot in zip(targets, run.finished, strict=True):
+        if slot.done and slot.error is None:
+            results.append(slot.value)
+            continue
+        if slot.error is not None:  # a bug: this controller's result says so, the others went on
+            bugs.append((target.name, slot.error))
+        results.append(salvage(target, slot, sink.get(target.name)))
+    return results, bugs, run.interrupted or running.stop.is_set()

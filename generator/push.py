@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from . import __version__, sources, version_number, yamlout
 from .errors import WARNING, Diagnostic, FleetError, plural
-from .fleet_run import Running, run_parallel
+from .fleet_run import Running, run_controllers
 from .jenkins_client import (
     InstalledPlugin,
     Interrupted,
@@ -376,19 +376,10 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
     calling thread) starts no controller, cuts the requests in flight, and reports what each did."""
     started = time.monotonic()
     running = running or Running()
-    sink: dict[str, Result] = {}
-    factory = running.factory(client_factory)
-    run = run_parallel(targets, lambda t: push_one(t, options, stop=running.stop, client_factory=factory,
-                                                   sink=sink),
-                       jobs=options.jobs, running=running, progress=progress)
-    results, bugs = [], []
-    for target, slot in zip(targets, run.finished, strict=True):
-        if slot.done and slot.error is None:
-            results.append(slot.value)
-            continue
-        result = sink.get(target.name) or Result(target.name, target.url, target.entry.cluster, target.mode)
+
+    def salvage(target: Target, slot, result: Result | None) -> Result:
+        result = result or Result(target.name, target.url, target.entry.cluster, target.mode)
         if slot.error is not None:  # a bug: this controller failed, the others were pushed
-            bugs.append((target.name, slot.error))
             result.outcome, result.internal = "failed", True
             result.reason = (f"internal error at {result.step or 'start'}: {type(slot.error).__name__}: "
                              f"{slot.error} (please report it)")
@@ -396,6 +387,10 @@ def push_fleet(targets: list[Target], options: PushOptions, *,
             result.outcome, result.interrupted, result.reason = "skipped", True, "interrupted before whoami"
         else:  # its request did not end within the grace period after Ctrl-C
             mark_interrupted(result)
-        results.append(result)
-    return FleetResult(sorted(results, key=lambda r: r.name), time.monotonic() - started,
-                       run.interrupted or running.stop.is_set(), options.dry_run, bugs)
+        return result
+
+    results, bugs, interrupted = run_controllers(
+        targets, lambda t, factory, sink: push_one(t, options, stop=running.stop, client_factory=factory, sink=sink),
+        salvage, jobs=options.jobs, running=running, client_factory=client_factory, progress=progress)
+    return FleetResult(sorted(results, key=lambda r: r.name), time.monotonic() - started, interrupted,
+                       options.dry_run, bugs)

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import __version__
-from .fleet_run import Running, run_parallel
+from .fleet_run import Running, run_controllers
 from .jenkins_client import (
     AuthError,
     Interrupted,
@@ -255,26 +255,21 @@ def fleet_status(targets: list[Target], options: StatusOptions, *,
     """Ask every target, `options.jobs` at a time; Ctrl-C cuts what is in flight and reports the rest."""
     started = time.monotonic()
     running = running or Running()
-    sink: dict[str, Status] = {}
-    factory = running.factory(client_factory)
-    run = run_parallel(targets, lambda t: status_one(t, options, client_factory=factory, sink=sink),
-                       jobs=options.jobs, running=running, progress=progress)
-    statuses, bugs = [], []
-    for target, slot in zip(targets, run.finished, strict=True):
-        if slot.done and slot.error is None:
-            statuses.append(slot.value)
-            continue
-        status = sink.get(target.name) or new_status(target)
+
+    def salvage(target: Target, slot, status: Status | None) -> Status:
+        status = status or new_status(target)
         status.state = "failed"
         if slot.error is not None:  # a bug: this controller's row says so, the others are asked
-            bugs.append((target.name, slot.error))
             status.reason = (f"internal error at {status.step or 'start'}: {type(slot.error).__name__}: "
                              f"{slot.error} (please report it)")
         else:
             status.reason = "interrupted" + (f" while reading the {status.step}" if status.step else "")
-        statuses.append(status)
-    return FleetStatus(sorted(statuses, key=lambda s: s.name), time.monotonic() - started,
-                       run.interrupted or running.stop.is_set(), bugs)
+        return status
+
+    statuses, bugs, interrupted = run_controllers(
+        targets, lambda t, factory, sink: status_one(t, options, client_factory=factory, sink=sink),
+        salvage, jobs=options.jobs, running=running, client_factory=client_factory, progress=progress)
+    return FleetStatus(sorted(statuses, key=lambda s: s.name), time.monotonic() - started, interrupted, bugs)
 
 
 def format_duration(seconds: float | None) -> str:

@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from . import output, sources, yamlout
+from . import built, output, sources, yamlout
 from .errors import WARNING, Diagnostic, FleetError, fail_if_errors, plural
 from .jenkins_client import Credentials
-from .names import matches, pick_names
+from .names import matches
 
 ENV_USER, ENV_TOKEN, ENV_RELOAD_TOKEN = "FLEET_JENKINS_USER", "FLEET_JENKINS_TOKEN", "FLEET_JENKINS_RELOAD_TOKEN"
 JCASC = os.path.join("jenkins", "jenkins.yaml")
@@ -39,30 +39,16 @@ class BuildEntry:
 
 def read_build(build_dir: str, names=()) -> list[BuildEntry]:
     """The selected instances of a `fleet generate` output; FleetError when it is missing or altered."""
-    index_path = os.path.join(build_dir, output.INDEX)
-    index = output.read_index(build_dir)
-    if index is None or not isinstance(index.get("instances"), dict):
-        raise FleetError([Diagnostic(index_path, 0, 0, "", "no generated fleet here (missing or unreadable "
-                                     f"{output.INDEX})", hint="run 'fleet generate' first, or pass --build DIR")])
-    selected, diags = pick_names(index["instances"], names or ("*",), where=index_path,
-                                 missing="no generated instance matches '{}'",
-                                 hint="run 'fleet generate' for it, or check the name")
+    index, selected, diags = built.select_instances(build_dir, names)
     entries = []
     for name in selected:
         info = index["instances"][name]
         texts = {}
         for rel in (JCASC, MODEL):
             path = os.path.join(build_dir, name, rel)
-            try:
-                with open(path, "rb") as fh:
-                    data = fh.read()
-            except OSError:
-                diags.append(Diagnostic(path, 0, 0, "", "generated file is missing", hint="run 'fleet generate'"))
-                continue
-            expected = info.get("files", {}).get(rel.replace(os.sep, "/"))
-            if expected and output.sha256(data) != expected:
-                diags.append(Diagnostic(path, 0, 0, "", f"changed since generation (sha256 differs from "
-                                        f"{output.INDEX})", hint="do not edit build/; run 'fleet generate'"))
+            # an index without a sum for the file (an older fleet.json) leaves it unchecked
+            data = built.read_checked(path, info.get("files", {}).get(rel.replace(os.sep, "/")) or None, diags)
+            if data is None:
                 continue
             texts[rel] = data.decode("utf-8")
         if len(texts) == 2:

@@ -38,6 +38,11 @@ def print_diagnostics(ctx: Context, diags) -> None:
         click.echo(first + ("\n" + rest if rest else ""), err=True, color=ctx.color)
 
 
+def counts_text(counts: dict[str, int]) -> str:
+    """The last line's tally of a fleet-wide run, "3 applied, 1 failed"; "none" when nothing was done."""
+    return ", ".join(f"{n} {what}" for what, n in counts.items() if n) or "none"
+
+
 def _summary(diags) -> str:
     errors = sum(1 for d in diags if d.is_error)
     warnings = len(diags) - errors
@@ -77,6 +82,41 @@ def guard(ctx: Context):
         else:
             click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                        "run again with --debug for the traceback, and please report it", err=True)
+        sys.exit(EXIT_INTERNAL)
+
+
+# Options that several commands take alike: declared once, so that their names, defaults and help
+# cannot drift apart between `fleet push`, `fleet status` and `fleet deploy`.
+
+def build_option(command):
+    """--build DIR: the output of `fleet generate` that a command reads."""
+    return click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
+                        type=click.Path(file_okay=False), help="The output of 'fleet generate'.")(command)
+
+
+def controller_jobs_option(verb: str):
+    """-j/--jobs for a command that talks to controllers in parallel; `verb` as in "Controllers pushed"."""
+    return click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
+                        help=f"Controllers {verb} in parallel.")
+
+
+def request_timeout_option(default: float):
+    """--timeout S for each HTTP request to a controller."""
+    return click.option("--timeout", type=click.FloatRange(0.1, 600), default=default, show_default=True, metavar="S",
+                        help="Seconds each HTTP request may take, whole answer included.")
+
+
+def report_option(help: str):
+    """--report FILE: the command's results as JSON as well (written by write_report)."""
+    return click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE", help=help)
+
+
+def write_report(path: str, data: dict) -> None:
+    """--report FILE, written atomically; a write error is the environment's: exit 4 after the results."""
+    try:
+        output.write_file(path, output.dump_json(data).encode("utf-8"))
+    except OSError as exc:
+        click.echo(f"error: cannot write the report {path}: {exc.strerror}", err=True)
         sys.exit(EXIT_INTERNAL)
 
 

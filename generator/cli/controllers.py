@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 import click
 
 from .. import output
 from ..errors import plural
-from .common import Context, print_diagnostics
+from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_REMOTE, Context, print_diagnostics
 
 
 def target_options(verb: str, targets_help: str):
@@ -79,3 +80,14 @@ def report_bugs(ctx: Context, bugs) -> None:
                "were handled and are reported above\n"
                + ("" if ctx.debug else "run again with --debug for the traceback, and ") + "please report it",
                err=True, color=ctx.color)
+
+
+def exit_after(ctx: Context, fleet) -> NoReturn:
+    """End a fleet-wide command once its results are shown: 130 interrupted, 4 a controller's job hit a
+    bug (reported here, after everything else), 3 a controller failed, 0 every controller succeeded."""
+    if fleet.interrupted:
+        sys.exit(EXIT_INTERRUPTED)
+    if fleet.bugs:
+        report_bugs(ctx, fleet.bugs)
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)

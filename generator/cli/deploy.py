@@ -14,22 +14,24 @@ from ..errors import Diagnostic, FleetError, plural
 from . import controllers
 from .common import (
     EXIT_INPUT,
-    EXIT_INTERNAL,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_REMOTE,
     Context,
     Progress,
+    build_option,
+    counts_text,
     guard,
     print_diagnostics,
+    report_option,
     stdout_console,
+    write_report,
 )
 
 
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
-              type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
+@build_option
 @click.option("--cluster", "clusters", multiple=True, metavar="NAME",
               help="Only the instances of this cluster (repeatable; a cluster of fleet.yaml).")
 @click.option("--dry-run", is_flag=True, help="Server-side dry run of every apply and prune: nothing changes.")
@@ -53,8 +55,7 @@ from .common import (
 @click.option("--yes", is_flag=True, help="Confirm --prune.")
 @click.option("--push", "push_reload", is_flag=True,
               help="For ConfigMap-only changes, run 'fleet push --reload' on those controllers afterwards.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write the result of every instance as JSON.")
+@report_option("Also write the result of every instance as JSON.")
 @controllers.target_options("probed", "YAML overriding controller URLs, as for 'fleet push'.")
 @click.pass_obj
 def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_all, canary, wave_size, jobs, timeout,
@@ -136,11 +137,9 @@ def deploy(ctx: Context, names, build_dir, clusters, dry_run, show_diff, force_a
         result.jcasc_mode = "pushed" if push_fn else ("printed" if result.reload_needed() else "none")
         _print_result(ctx, result, prune and yes)
         if report_path:
-            _write_report(report_path, result.report())
-        counts = result.counts()
-        summary = ", ".join(f"{n} {r}" for r, n in counts.items() if n)
+            write_report(report_path, result.report())
         ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(result.instances), 'instance')}: "
-                 f"{summary or 'none'}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
+                 f"{counts_text(result.counts())}; {plural(result.waves, 'wave')} ({result.duration:.1f}s)"
                  + (" - interrupted" if result.interrupted else ""))
         if result.interrupted:
             sys.exit(EXIT_INTERRUPTED)
@@ -238,7 +237,7 @@ def _diff(ctx: Context, instances, fleet, factory, jobs: int, report_path) -> No
             for line in deploy_lib.format_drift(d):
                 click.echo(line, color=ctx.color)
     if report_path:
-        _write_report(report_path, {"generator": "fleet deploy --diff", "clusters": clusters,
+        write_report(report_path, {"generator": "fleet deploy --diff", "clusters": clusters,
                                     "drifted": len(drifted), "failed": len(failed),
                                     "instances": [d.as_dict() for d in drifts]})
     ctx.info(f"{plural(len(drifts), 'instance')}: {len(drifted)} drifted, {len(failed)} could not be "
@@ -299,11 +298,3 @@ def _print_result(ctx: Context, result, pruning: bool) -> None:
                  f"  fleet push --reload {' '.join(reload)}")
     if result.health_probe and result.waves > 1:
         ctx.info(f"health probe between waves: {result.health_probe}")
-
-
-def _write_report(path: str, data: dict) -> None:
-    try:
-        output.write_file(path, output.dump_json(data).encode("utf-8"))
-    except OSError as exc:
-        click.echo(f"error: cannot write the report {path}: {exc.strerror}", err=True)
-        sys.exit(EXIT_INTERNAL)

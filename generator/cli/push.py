@@ -2,37 +2,32 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from .. import output
 from ..errors import plural, printable
 from . import controllers
 from .common import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REMOTE,
     Context,
     Progress,
+    build_option,
+    controller_jobs_option,
+    counts_text,
     guard,
     print_diagnostics,
+    report_option,
+    request_timeout_option,
     stdout_console,
+    write_report,
 )
 
 
 @click.command()
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
-              type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
+@build_option
 @click.option("--dry-run", is_flag=True, help="Check and show the diff; change nothing.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Controllers pushed in parallel.")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=30.0, show_default=True, metavar="S",
-              help="Seconds each HTTP request may take, whole answer included.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), metavar="FILE",
-              help="Also write the results as JSON.")
+@controller_jobs_option("pushed")
+@request_timeout_option(30.0)
+@report_option("Also write the results as JSON.")
 @controllers.target_options("pushed", "YAML overriding URLs (and mode) per cluster or instance.")
 @click.option("--reload", is_flag=True,
               help="Reload JCasC from the file mounted in the controller (the ConfigMap) instead of posting it.")
@@ -71,18 +66,11 @@ def push(ctx: Context, names, build_dir, dry_run, jobs, timeout, report_path, ur
         if not ctx.quiet:
             _print_table(ctx, fleet)
         if report_path:
-            _write_report(report_path, fleet)
-        counts = fleet.counts()
-        summary = ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+            write_report(report_path, fleet.report())
         ctx.info(f"{'dry run: ' if dry_run else ''}{plural(len(fleet.results), 'controller')}: "
-                 f"{summary or 'none'} ({fleet.duration:.1f}s)"
+                 f"{counts_text(fleet.counts())} ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
-        if fleet.interrupted:
-            sys.exit(EXIT_INTERRUPTED)
-        if fleet.bugs:
-            controllers.report_bugs(ctx, fleet.bugs)
-            sys.exit(EXIT_INTERNAL)
-        sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
+        controllers.exit_after(ctx, fleet)
 
 
 def _print_details(ctx: Context, fleet) -> None:
@@ -136,11 +124,3 @@ def _shorten(text: str, limit: int = 120) -> str:
 def _escape(text: str) -> str:
     from rich.markup import escape
     return escape(text)
-
-
-def _write_report(path: str, fleet) -> None:
-    try:
-        output.write_file(path, output.dump_json(fleet.report()).encode("utf-8"))
-    except OSError as exc:
-        click.echo(f"error: cannot write the report {path}: {exc.strerror}", err=True)
-        sys.exit(EXIT_INTERNAL)

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from ..errors import plural, printable, printable_json
 from . import controllers
 from .common import (
-    EXIT_INTERNAL,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_REMOTE,
     Context,
     Progress,
+    build_option,
+    controller_jobs_option,
+    counts_text,
     guard,
+    request_timeout_option,
     stdout_console,
 )
 
@@ -25,12 +24,9 @@ from .common import (
 @click.argument("names", nargs=-1, metavar="[NAME]...")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="table: one line per controller; json: everything, on stdout.")
-@click.option("--timeout", type=click.FloatRange(0.1, 600), default=10.0, show_default=True, metavar="S",
-              help="Seconds each HTTP request may take, whole answer included.")
-@click.option("-j", "--jobs", type=click.IntRange(1, 64), default=8, show_default=True,
-              help="Controllers asked in parallel.")
-@click.option("--build", "build_dir", default="build", show_default=True, metavar="DIR",
-              type=click.Path(file_okay=False), help="The output of 'fleet generate'.")
+@request_timeout_option(10.0)
+@controller_jobs_option("asked")
+@build_option
 @controllers.target_options("asked", "YAML overriding URLs per cluster or instance, as for 'fleet push'.")
 @click.pass_obj
 def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path, credentials_path, insecure):
@@ -73,18 +69,11 @@ def status(ctx: Context, names, fmt, timeout, jobs, build_dir, url, targets_path
             click.echo(printable_json(json.dumps(fleet.report(), indent=2, sort_keys=True, ensure_ascii=False)))
         else:
             _print_table(ctx, fleet)
-        counts = fleet.counts()
-        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
         saturated = sum(1 for s in fleet.statuses if s.saturated)
-        ctx.info(f"{plural(len(fleet.statuses), 'controller')}: {summary or 'none'}"
+        ctx.info(f"{plural(len(fleet.statuses), 'controller')}: {counts_text(fleet.counts())}"
                  + (f"; {saturated} saturated" if saturated else "") + f" ({fleet.duration:.1f}s)"
                  + (" - interrupted" if fleet.interrupted else ""))
-        if fleet.interrupted:
-            sys.exit(EXIT_INTERRUPTED)
-        if fleet.bugs:
-            controllers.report_bugs(ctx, fleet.bugs)
-            sys.exit(EXIT_INTERNAL)
-        sys.exit(EXIT_OK if fleet.ok else EXIT_REMOTE)
+        controllers.exit_after(ctx, fleet)
 
 
 COLUMNS = ("instance", "state", "version", "quiet", "running", "queue", "wait", "plugins", "saturated", "reason")
