@@ -25,9 +25,14 @@ def select_instances(build_dir: str, names=()) -> tuple[dict, list[str], list[Di
     return index, selected, diags
 
 
-def read_checked(path: str, expected: str | None, diags: list[Diagnostic]) -> bytes | None:
+def read_checked(path: str, expected: str | None, diags: list[Diagnostic], *, required: bool = False) -> bytes | None:
     """A generated file's bytes; None, with a Diagnostic added to `diags`, when it is missing or its
-    sha256 is not `expected` (None: fleet.json has no sum for it, nothing to compare)."""
+    sha256 is not `expected` (None: fleet.json has no sum for it, nothing to compare, unless `required`:
+    deploy records the sum on the live object, so it needs one)."""
+    if required and not isinstance(expected, str):
+        diags.append(Diagnostic(path, 0, 0, "", f"{output.INDEX} records no sha256 for this file",
+                                hint="run 'fleet generate'; do not edit build/"))
+        return None
     try:
         with open(path, "rb") as fh:
             data = fh.read()

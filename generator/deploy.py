@@ -101,7 +101,7 @@ def read_instances(build_dir: str, names=()) -> tuple[list[Instance], dict]:
             if not rel.startswith("k8s/") or not rel.endswith(".yaml") or rel == "k8s/kustomization.yaml":
                 continue
             path = os.path.join(build_dir, name, *rel.split("/"))
-            data = built.read_checked(path, sha, diags)
+            data = built.read_checked(path, sha, diags, required=True)
             if data is None:
                 continue
             doc = yamlout.safe_load(data.decode("utf-8"))
