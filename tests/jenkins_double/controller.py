@@ -36,7 +36,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.cookies import CookieError, SimpleCookie
 from urllib.parse import parse_qs
 
@@ -283,8 +283,10 @@ class JenkinsDouble:
             self.live = self._boot_configuration()
 
     def inject(self, *faults: Fault) -> None:
+        """Add faults; each double counts down its own copies (`times`, `skip`), so a Fault kept in a
+        module-level scenario list affects every double it is given to, in whatever order tests run."""
         with self._lock:
-            self.faults.extend(faults)
+            self.faults.extend(replace(f) for f in faults)
 
     def restart(self, requests: int = 3) -> None:
         """Begin a restart: `requests` answers of 503, then a new session id and no sessions."""
