@@ -66,7 +66,7 @@ FATAL = [
              step="diff", reason=r"diff: POST /configuration-as-code/export: connection (closed without answer|reset|"
                                  r"dropped mid-response|failed) \(after 4 attempts\)", configure_posts="none"),
     Scenario("technology.slow", [Fault("delay", path="/configuration-as-code/check", seconds=8)], outcome="failed",
-             step="check", reason=r"check: POST /configuration-as-code/check: no complete answer within 3 s$",
+             step="check", reason=r"check: POST /configuration-as-code/check: no complete answer within 2 s$",
              configure_posts="none"),
     Scenario("technology.error500", [Fault("status", path="/configuration-as-code/export", status=500, times=-1)],
              outcome="failed", step="diff",
@@ -185,7 +185,7 @@ MALFORMED = [
                                                       r"than 8 MiB: not read$", configure_posts="none"),
     Scenario("technology.trickle", [Fault("trickle", path="/configuration-as-code/export", seconds=0.2)],
              outcome="failed", step="diff", reason=r"^diff: POST /configuration-as-code/export: no complete answer "
-                                                   r"within 3 s$", configure_posts="none"),
+                                                   r"within 2 s$", configure_posts="none"),
     # /check answers that are not check results (200 and JSON, but not the documented list)
     Scenario("technology.checkok", [Fault("answer", path="/configuration-as-code/check", body=b'{"status": "ok"}')],
              outcome="failed", step="check",

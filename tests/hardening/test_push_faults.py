@@ -42,7 +42,7 @@ from jenkins_double.controller import LogEntry, Response
 from push_helpers import jcasc, model, run_fleet, write_build
 
 
-def push(fleet, *extra, timeout: str = "3"):  # 3 s: margin for a loaded machine; the slow double takes 8
+def push(fleet, *extra, timeout: str = "2"):  # 2 s: margin for a loaded machine; the slow double takes 8
     return run_fleet(["push", "--targets", fleet.targets, "--credentials", fleet.credentials,
                       "--report", "report.json", "--timeout", timeout, "--jobs", "16", *extra],
                      cwd=fleet.root, token=ENV_TOKEN, timeout=120)
@@ -114,7 +114,7 @@ STATUS_MALFORMED = [  # (controller, faults, state, reason)
     ("technology.flood", [Fault("flood", path="/queue/api/json")], "failed",
      "queue: GET /queue/api/json: the answer is larger than 8 MiB: not read"),
     ("technology.trickle", [Fault("trickle", path="/pluginManager", seconds=0.2)], "partial",
-     "plugins unknown: GET /pluginManager/api/json: no complete answer within 3 s"),
+     "plugins unknown: GET /pluginManager/api/json: no complete answer within 2 s"),
     ("technology.healthy", [], "ok", ""),
 ]
 
@@ -122,7 +122,7 @@ STATUS_MALFORMED = [  # (controller, faults, state, reason)
 def test_status_reads_every_controller_whatever_they_answer(tmp_path, serve):
     fleet = build_fleet(str(tmp_path), [Scenario(name, faults) for name, faults, _, _ in STATUS_MALFORMED], serve)
     run = run_fleet(["status", "--targets", fleet.targets, "--credentials", fleet.credentials, "--format", "json",
-                     "--timeout", "3"], cwd=fleet.root, token=ENV_TOKEN, timeout=120)
+                     "--timeout", "2"], cwd=fleet.root, token=ENV_TOKEN, timeout=120)
     assert run.code == 3, run.all
     assert "Traceback" not in run.all
     rows = {c["name"]: c for c in json.loads(run.out)["controllers"]}

@@ -127,7 +127,7 @@ def test_generation_commands_never_output_a_secret(tmp_path):
 def test_push_in_every_outcome_never_outputs_a_secret(tmp_path, serve, debug):
     fleet = build_fleet(str(tmp_path), FATAL + TRANSIENT, serve)
     base = ["--debug"] * debug + ["push", "--targets", fleet.targets, "--credentials", fleet.credentials,
-                                 "--report", "report.json", "--timeout", "3", "--jobs", "32"]
+                                 "--report", "report.json", "--timeout", "2", "--jobs", "32"]
     for extra in ([], ["--dry-run"]) if debug else ([],):
         proc = fleet_cmd(base + extra, tmp_path)
         assert proc.returncode in (0, 3), proc.stderr

@@ -74,7 +74,7 @@ def fleet(build, serve, tmp_path):
     d["busy"].queue = [queue_item("nightly", waited=42, label="macos")]
     d["busy"].quieting_down, d["busy"].quiet_down_reason = True, "upgrade at 18:00"
     d["reader"].computers = [builtin_node()] + agent_pods(1, busy=0)
-    d["slow"].inject(Fault("delay", path="/api/json", seconds=8))  # well past --timeout 3, even on a loaded machine
+    d["slow"].inject(Fault("delay", path="/api/json", seconds=8))  # well past --timeout 2, even on a loaded machine
     server = serve({f"/{k}": v for k, v in doubles.items()})
     targets = tmp_path / "targets.yaml"
     targets.write_text(f"clusters:\n  main:\n    url: \"http://127.0.0.1:{server.port}{{prefix}}\"\n"
@@ -89,7 +89,7 @@ def fleet(build, serve, tmp_path):
         env = {k: None for k in os.environ if k.startswith("FLEET_")}
         env.update({"NO_COLOR": "1", "COLUMNS": "250"})
         result = CliRunner().invoke(cli, ["--instances", FLEET, "status", "--build", str(build), "--targets",
-                                          str(targets), "--credentials", str(credentials), "--timeout", "3",
+                                          str(targets), "--credentials", str(credentials), "--timeout", "2",
                                           *args], env=env, catch_exceptions=False)
         for secret in (ADMIN.tokens[0], NOBODY.tokens[0], READER.tokens[0]):
             assert secret not in result.stdout + result.stderr
@@ -150,7 +150,7 @@ def test_json_report(fleet):
     assert "the status user needs Overall/SystemRead" in reader["reason"]
 
     slow = rows["ci.slow"]
-    assert slow["state"] == "unreachable" and slow["reason"] == "GET /api/json: no complete answer within 3 s"
+    assert slow["state"] == "unreachable" and slow["reason"] == "GET /api/json: no complete answer within 2 s"
 
     # read-only: GETs only, no crumb, four requests for a controller that answers everything
     for double in doubles.values():
