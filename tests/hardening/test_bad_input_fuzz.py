@@ -548,11 +548,7 @@ COMMANDS = [["generate", "--jobs", "1"]] * 6 + [["--debug", "generate", "--jobs"
     [["validate", "--jobs", "1"]] * 2 + [["generate", "--check", "--jobs", "1"]]
 
 
-@given(data=st.data())
-@settings(max_examples=FUZZ or DEFAULT_EXAMPLES, deadline=None, derandomize=not FUZZ,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
-          database=None)
-def test_bad_input_is_refused_with_a_position_and_build_untouched(sample, data):
+def refused_with_a_position_and_build_untouched(sample, data) -> None:
     case = data.draw(cases(sample), label="case")
     command = data.draw(st.sampled_from(COMMANDS), label="command")
     restore = apply(sample.root, case, sample.files)
@@ -565,6 +561,25 @@ def test_bad_input_is_refused_with_a_position_and_build_untouched(sample, data):
     check_outcome(sample, case, run.code, run.stdout, run.stderr)
     assert elapsed < 10, f"{case.label} took {elapsed:.1f}s"
     assert_build_intact(sample, case)
+
+
+# Two halves under different names: derandomize seeds each from its own name, so they draw different
+# examples, and pytest-xdist runs them side by side.
+FUZZ_SETTINGS = settings(max_examples=(FUZZ or DEFAULT_EXAMPLES) // 2, deadline=None, derandomize=not FUZZ,
+                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                                HealthCheck.data_too_large], database=None)
+
+
+@given(data=st.data())
+@FUZZ_SETTINGS
+def test_bad_input_is_refused_with_a_position_and_build_untouched(sample, data):
+    refused_with_a_position_and_build_untouched(sample, data)
+
+
+@given(data=st.data())
+@FUZZ_SETTINGS
+def test_bad_input_is_refused_with_a_position_and_build_untouched_second_half(sample, data):
+    refused_with_a_position_and_build_untouched(sample, data)
 
 
 # A few real processes: the exit code and stderr as a user sees them.

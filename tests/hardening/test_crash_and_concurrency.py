@@ -31,7 +31,7 @@ FUZZ = int(os.environ.get("FLEET_FUZZ_EXAMPLES", "0"))
 if FUZZ:
     pytestmark = pytest.mark.timeout(0)
 KILLS = max(3, FUZZ // 1000) if FUZZ else 2
-SYNTHETIC_INSTANCES = 80  # enough for a run long enough to kill in each phase; fuzz-long kills more often
+SYNTHETIC_INSTANCES = 50  # enough for a run long enough to kill in each phase; fuzz-long kills more often
 HOOKED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hooked_fleet.py")
 BUSY = re.compile(r"^error: \S*(build|out) is being written by fleet generate \(pid \d+\); wait for it to "
                   r"finish and run again$", re.MULTILINE)

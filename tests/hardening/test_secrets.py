@@ -87,13 +87,18 @@ def assert_clean(proc: subprocess.CompletedProcess, what: str) -> None:
 
 # --- generate, validate, audit, explain ------------------------------------------------------------
 
-def test_generation_commands_never_output_a_secret(tmp_path):
-    copy_sample_fleet(tmp_path)
-    creds = tmp_path / "outside" / "credentials.ini"
+def secret_credentials(root) -> str:
+    creds = root / "outside" / "credentials.ini"
     creds.parent.mkdir()
     creds.write_text(f"[default]\nuser = admin\ntoken = {FILE_TOKEN}\n")
     creds.chmod(0o600)
-    env = {"FLEET_CREDENTIALS": str(creds)}
+    return str(creds)
+
+
+def test_generation_commands_never_output_a_secret(tmp_path):
+    copy_sample_fleet(tmp_path)
+    creds = secret_credentials(tmp_path)
+    env = {"FLEET_CREDENTIALS": creds}
     commands = [["generate", "--jobs", "2"], ["--debug", "generate", "--jobs", "1", "--no-cache"],
                 ["validate"], ["--debug", "validate", "--no-cache"], ["generate", "--check"],
                 ["audit"], ["audit", "--format", "json", "-o", "audit.json"],
@@ -106,7 +111,14 @@ def test_generation_commands_never_output_a_secret(tmp_path):
     # the LDAP bind password is referenced by name only
     jcasc_text = (tmp_path / "build" / "technology.cbi" / "jenkins" / "jenkins.yaml").read_text()
     assert "managerPasswordSecret: \"${LDAP_MANAGER_PASSWORD}\"" in jcasc_text
-    # failing runs, with --debug: bad input, and a build directory that is not ours
+    assert files_with_secrets(str(tmp_path), skip=(creds,)) == []
+
+
+def test_failing_generation_never_outputs_a_secret(tmp_path):
+    """With --debug: bad input, and a build directory that is not ours."""
+    copy_sample_fleet(tmp_path)
+    creds = secret_credentials(tmp_path)
+    env = {"FLEET_CREDENTIALS": creds}
     bad = tmp_path / "instances" / "rt.jetty" / "instance.yaml"
     bad.write_text(bad.read_text().replace("resourcePacks: 6", "resourcePacks: six"))
     proc = fleet_cmd(["--debug", "generate", "--jobs", "1"], tmp_path, **env)
@@ -118,7 +130,7 @@ def test_generation_commands_never_output_a_secret(tmp_path):
     proc = fleet_cmd(["--debug", "generate", "--jobs", "1", "--out", "not-ours"], tmp_path, **env)
     assert proc.returncode == 1 and "refusing to replace this directory" in proc.stderr
     assert_clean(proc, "generate into a foreign directory")
-    assert files_with_secrets(str(tmp_path), skip=(str(creds),)) == []
+    assert files_with_secrets(str(tmp_path), skip=(creds,)) == []
 
 
 # --- push ------------------------------------------------------------------------------------------
