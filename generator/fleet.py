@@ -280,8 +280,8 @@ def input_keys(paths: Paths, checked: Checked) -> dict[str, str]:
 
 
 # What an index entry must hold to stand for its instance: the cross-instance rules read the
-# deployment keys, the fleet's alerting rules whether it is monitored.
-INDEX_KEYS = (*checks.DEPLOYMENT_KEYS, "monitored")
+# deployment keys, the fleet's alerting rules whether it is monitored and its home volume claim.
+INDEX_KEYS = (*checks.DEPLOYMENT_KEYS, "monitored", "homeClaim")
 
 
 def _cache_hits(cache: output.CacheState | None, keys: dict[str, str]) -> dict[str, dict]:
@@ -406,6 +406,8 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[s
             "url": dep["url"],
             "jenkinsVersion": model["jenkins"]["version"],
             "monitored": model["monitoring"]["enabled"],
+            # the StatefulSet's claim template names the claim of its pod 0
+            "homeClaim": f"{model['storage']['claimTemplateName']}-{dep['statefulSetName']}-0",
             "files": by_instance.get(name, {}),
         }
     return {"generator": f"jenkins-fleet {__version__}", "instances": dict(sorted(entries.items()))}

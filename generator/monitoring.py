@@ -60,11 +60,11 @@ def check_settings(doc: Document, instance_names=()) -> list[Diagnostic]:
 def controllers(entries: dict[str, dict]) -> list[dict]:
     """The monitored instances among index entries (fleet.json's `instances`), as the rules template takes them.
 
-    An entry written before the index recorded `monitored` does not say: it is left out
-    until its instance is generated again.
+    An entry written before the index recorded `monitored` and `homeClaim` does not say: it is left
+    out until its instance is generated again (fleet.INDEX_KEYS makes that the next run).
     """
-    return [{"name": name, "namespace": e["namespace"], "cluster": e["cluster"]}
-            for name, e in sorted(entries.items()) if e.get("monitored") is True]
+    return [{"name": name, "namespace": e["namespace"], "cluster": e["cluster"], "homeClaim": e["homeClaim"]}
+            for name, e in sorted(entries.items()) if e.get("monitored") is True and "homeClaim" in e]
 
 
 def rules(fleet: dict, templates_dir: str, monitored: list[dict] = ()) -> dict:

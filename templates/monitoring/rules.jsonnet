@@ -24,7 +24,9 @@
 //   reached.global.cap when it wants another agent pod for a waiting build and already runs
 //   containerCap (= maxConcurrency) of them (KubernetesProvisioningLimits.register); it never asks
 //   for labels no pod template has (KubernetesCloud.canProvision).
-// - kubelet_volume_stats_{used,capacity}_bytes of the StatefulSet's claim jenkins-home-jenkins-0.
+// - kubelet_volume_stats_{used,capacity}_bytes of each controller's home volume claim,
+//   <storage.claimTemplateName>-<deployment.statefulSetName>-0 (jenkins-home-jenkins-0 by default,
+//   Jiro's names for an imported controller): the claims the monitored controllers use.
 function(fleet, controllers=[])
   local mon = std.get(fleet, 'monitoring', {});
   local a = std.get(mon, 'alerts', {});
@@ -42,7 +44,13 @@ function(fleet, controllers=[])
   local counted(names) =
     'sum by (%(by)s) (increase({__name__=~"%(names)s", %(ours)s}[%(window)s])) > 0'
     % { by: by, names: names, ours: ours, window: window };
-  local home = 'persistentvolumeclaim="jenkins-home-jenkins-0"';
+  // Claim names are DNS subdomains: '.' is the one regex metacharacter they can hold.
+  local claims = std.set([c.homeClaim for c in controllers]);
+  local home =
+    if std.length(claims) <= 1 then
+      'persistentvolumeclaim="%s"' % (if claims == [] then 'jenkins-home-jenkins-0' else claims[0])
+    else
+      'persistentvolumeclaim=~"%s"' % std.join('|', [std.strReplace(c, '.', '\\\\.') for c in claims]);
   local homeUsed = |||
     100 * max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes{%(home)s})
       / max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{%(home)s})

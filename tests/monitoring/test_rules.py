@@ -108,6 +108,26 @@ def test_a_clusters_file_holds_only_that_clusters_controllers(tmp_path):
                                                "monitoring/jenkins-fleet.rules.yaml"]
 
 
+def test_home_volume_alerts_watch_the_claim_each_controller_mounts(tmp_path):
+    # technology.cbi keeps Jiro's names (an imported controller): its claim is jenkins-home-cephfs-cbi-0
+    instances = copy_sample_fleet(tmp_path)
+    path = os.path.join(instances, "technology.cbi", "instance.yaml")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    text = text.replace("deployment:\n", "deployment:\n  statefulSetName: cbi\n", 1)
+    write(path, text + "storage:\n  claimTemplateName: jenkins-home-cephfs\n")
+    run = fleet_in_process(["--instances", instances, "generate", "--out", tmp_path / "build", "-j", "1"], tmp_path)
+    assert run.code == 0, run.stderr
+    index = json.loads((tmp_path / "build" / "fleet.json").read_text())
+    assert index["instances"]["technology.cbi"]["homeClaim"] == "jenkins-home-cephfs-cbi-0"
+    assert index["instances"]["ee4j.jersey"]["homeClaim"] == "jenkins-home-jenkins-0"
+    alerts = by_alert(yaml.safe_load((tmp_path / "build" / "monitoring" / "jenkins-fleet.rules.yaml").read_text()))
+    for name in ("JenkinsHomeVolumeFilling", "JenkinsHomeVolumeFull"):
+        expr = alerts[name]["expr"]
+        assert expr.count('persistentvolumeclaim=~"jenkins-home-cephfs-cbi-0|jenkins-home-jenkins-0"') == 2, expr
+        promql_parser.parse(expr)
+
+
 @pytest.mark.parametrize("broken, message", [
     ({"groups": [{"name": "g", "rules": [{"alert": "A", "record": "b", "expr": "up"}]}]}, "oneOf"),
     ({"groups": [{"name": "g", "rules": [{"alert": "A", "expr": "up", "for": "5 minutes"}]}]}, "5 minutes"),
