@@ -10,6 +10,7 @@ same noisy machine at the same moment.
     .venv/bin/python benchmarks/run.py --large    # also 10,000 instances (minutes)
     .venv/bin/python benchmarks/run.py --workdir /dev/shm   # on tmpfs: the tool, not the disk
     .venv/bin/python benchmarks/run.py --small-changes      # only the quick scenarios (write path)
+    .venv/bin/python benchmarks/floors.py   # the floors (issue 17): each part of a full regeneration alone
 
 Writing 17 small files per instance makes the file system part of every figure: the run
 first times plain file creation where it works, so a slow disk shows as such.
