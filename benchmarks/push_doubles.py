@@ -78,7 +78,7 @@ def fleet_pushes(tmp: str, doubles: Doubles, jobs: int, pythonpath: str) -> list
             report = json.load(fh)
         per = sorted(c["requests"] for c in report["controllers"])
         rows.append({"label": label, "exit": proc.returncode, "wall": elapsed, "counts": report["counts"],
-                     "requests": (per[0], per[-1]),
+                     "requests": (per[0], per[-1]), "fleet": report["durationSeconds"],
                      "slowest": max(c["durationSeconds"] for c in report["controllers"])})
     return rows
 
@@ -192,11 +192,12 @@ def main() -> None:
                 rows = [r[i] for r in results[name]]
                 wall = statistics.median(r["wall"] for r in rows)
                 slowest = statistics.median(r["slowest"] for r in rows)
+                inside = statistics.median(r["fleet"] for r in rows)
                 lo, hi = rows[-1]["requests"]
                 runs = " ".join(f"{r['wall']:.2f}" for r in rows)
                 print(f"{label:26} {name:6} exit {','.join(str(r['exit']) for r in rows)}  {wall:6.2f}s wall "
                       f"(runs {runs})  {rows[-1]['counts']}  "
-                      f"requests/controller {lo}-{hi}  slowest controller {slowest:.2f}s  "
+                      f"requests/controller {lo}-{hi}  slowest controller {slowest:.2f}s  pushing {inside:.2f}s  "
                       f"floor {fl:.2f}s -> x{wall / fl:.1f}")
         print("floor (plain http.client, same requests as 'after'): first "
               + " ".join(f"{f[0]:.2f}" for f in floors) + "s, unchanged " + " ".join(f"{f[1]:.2f}" for f in floors)
