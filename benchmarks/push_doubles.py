@@ -12,9 +12,10 @@ The floor: a plain http.client (one keep-alive connection per controller,
 --jobs threads) sends the same request sequence as the push, read from the
 push's own report, to fresh doubles: what the doubles can serve, so that
 "ours" is the push's wall time over the floor's.  --before REV pushes with the
-generator package of that git revision too (fresh doubles for each), in the
-same run, for a before/after table; --repeat N runs everything N times
-(interleaved) and prints the medians.
+generator package of that git revision too, against that revision's doubles
+(fresh ones for each variant), in the same run, for a before/after table (the
+floor is the current doubles serving the current sequence); --repeat N runs
+everything N times, interleaved, and prints the medians.
 """
 
 from __future__ import annotations
@@ -53,9 +54,11 @@ SCENARIOS = (("first push (apply)", []), ("second push (unchanged)", []), ("dry 
 class Doubles:
     """A fresh server with N doubles (nothing applied yet)."""
 
-    def __init__(self, controllers: int, plugins: list[str]):
-        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, os.path.join(ROOT, "tests"), str(controllers),
-                                      json.dumps(plugins)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    def __init__(self, controllers: int, plugins: list[str], root: str = ROOT):
+        """`root`: the tree whose tests/jenkins_double (and generator, which it imports) serve."""
+        self.proc = subprocess.Popen([sys.executable, "-c", SERVE, os.path.join(root, "tests"), str(controllers),
+                                      json.dumps(plugins)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     env=dict(os.environ, PYTHONPATH=root))
         self.port = int(self.proc.stdout.readline())
 
     def close(self) -> None:
@@ -163,8 +166,8 @@ def main() -> None:
         if args.before:
             base = os.path.join(tmp, "before")
             os.makedirs(base)
-            archive = subprocess.run(["git", "-C", ROOT, "archive", args.before, "generator"], check=True,
-                                     capture_output=True).stdout
+            archive = subprocess.run(["git", "-C", ROOT, "archive", args.before, "generator", "tests/jenkins_double"],
+                                     check=True, capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", base], input=archive, check=True)
             variants = {"before": base, **variants}
         plugins = model["jenkins"]["plugins"]
@@ -172,7 +175,7 @@ def main() -> None:
         floors: list[list[float]] = []
         for _ in range(args.repeat):
             for name, path in variants.items():
-                doubles = Doubles(args.controllers, plugins)
+                doubles = Doubles(args.controllers, plugins, path)  # that revision's doubles too
                 try:
                     results[name].append(fleet_pushes(tmp, doubles, args.jobs, path))
                 finally:
