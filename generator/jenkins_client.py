@@ -495,6 +495,12 @@ class JenkinsClient:
         self._sleep = sleep or self._stop.wait  # a backoff ends at once on abort()
         self._rng = rng or random.Random()
         self._configure_available: bool | None = None
+        # POSTs go without a crumb until one is refused for the lack of it: requests authenticated with an
+        # API token skip the crumb check (core 2.96+, CrumbFilter; shared/reference/jenkins-http-api.md), so
+        # a token saves the GET /crumbIssuer round trip; a password (or an older core) pays one 403 and
+        # from then on every POST carries the session's crumb. The 403 comes from the filter, before any
+        # endpoint runs: sending the POST again applies nothing twice.
+        self._crumb_wanted = False
         with _CONSTRUCTING:  # the filter is on the root logger only while python-jenkins reads the variable
             root = logging.getLogger()
             root.addFilter(_QUIET)
@@ -722,13 +728,14 @@ class JenkinsClient:
         crumb = crumb and method == "POST"  # core checks crumbs on POSTs only (hudson/security/csrf/CrumbFilter)
 
         def once():
-            if crumb and self._server.crumb is None:
+            with_crumb = crumb and self._crumb_wanted
+            if with_crumb and self._server.crumb is None:
                 self._fetch_crumb()
             req = requests.Request(method, url, data=data, headers=dict(headers or {}))
             with self._guard.deadline():
-                return self._server.jenkins_request(req, add_crumb=crumb)
+                return self._server.jenkins_request(req, add_crumb=with_crumb)
 
-        resp = self._call(what, once, needs)
+        resp = self._call(what, once, needs, crumb=crumb)
         if not redirect_ok:
             self._unredirected(what, resp)
         return resp
@@ -749,8 +756,9 @@ class JenkinsClient:
         found = self._parsed(what, answers.crumb, self._document(what, resp))
         self._server.crumb = {"crumbRequestField": found.field, "crumb": found.value}
 
-    def _call(self, what: str, fn, needs: str = ""):
-        """Run one request with the retry policy and a single crumb refetch; raise JenkinsError."""
+    def _call(self, what: str, fn, needs: str = "", *, crumb: bool = False):
+        """Run one request with the retry policy and a single crumb refetch; raise JenkinsError.
+        `crumb`: the request is a POST that carries a crumb once the controller has asked for one."""
         crumb_refetched = False
         attempt = 0
         while True:
@@ -763,6 +771,10 @@ class JenkinsClient:
                 err = failed.error
             except (jenkins.JenkinsException, requests.RequestException, ValueError, _Cut) as exc:
                 err = self._translate(exc, what, needs)
+            if isinstance(err, _StaleCrumb) and crumb and not self._crumb_wanted:
+                self._crumb_wanted = True  # sent without one: not a stale crumb, and not an attempt
+                attempt -= 1
+                continue
             if isinstance(err, _StaleCrumb) and not crumb_refetched:
                 crumb_refetched = True
                 self._server.crumb = None  # python-jenkins caches the crumb forever: fetch a fresh one

@@ -114,6 +114,8 @@ def compare_plugins(required: list[str], installed: list[InstalledPlugin]) -> Pl
 
 def check_diagnostics(issues, path: str, text: str) -> list[Diagnostic]:
     """Jenkins' check issues as diagnostics positioned in the generated file (line -1 is located by key)."""
+    if not issues:  # the usual answer: no need to parse the file for positions
+        return []
     try:
         doc = sources.parse_text(text, path)
     except FleetError:

@@ -4,9 +4,12 @@ and the behaviour the reference lists: the contract a real controller keeps."""
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import re
+import time
+from urllib.parse import urlsplit
 
 import jenkins
 import pytest
@@ -401,3 +404,23 @@ def test_python_jenkins_works_against_the_double(served):
     double.restart(1)
     with pytest.raises(jenkins.BadHTTPException):  # 503 inside get_info is wrapped
         server.get_info()
+
+
+def test_answers_are_sent_without_nagle_delay(served):
+    """Jetty sets TCP_NODELAY on every accepted connection (ServerConnector _acceptedTcpNoDelay = true): a
+    keep-alive client gets small answers back to back, not one per delayed ACK (40 ms on Linux)."""
+    _, url = served()
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    headers = basic(ADMIN.name, ADMIN.tokens[0])
+    try:
+        started = time.monotonic()
+        for _ in range(20):
+            conn.request("GET", parts.path + "me/api/json", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == 200
+        elapsed = time.monotonic() - started
+    finally:
+        conn.close()
+    assert elapsed < 0.4, f"20 answers took {elapsed:.2f} s: the double waits for delayed ACKs"

@@ -53,8 +53,19 @@ def test_whoami_version_session_and_plugins(double_url):
     assert ("scm-api", False) in plugins["git"].dependencies
     assert [(r.method, r.path, r.status) for r in c.log] == [  # no crumb: only POSTs need one
         ("GET", "/ci/me/api/json", 200), ("GET", "/ci/pluginManager/api/json", 200)]
+    c.check("jenkins: {}\n")  # an API token skips the crumb check: no crumb fetched
+    assert [r.path for r in c.log[2:]] == ["/ci/configuration-as-code/check"]
+
+
+def test_a_password_gets_a_crumb_after_the_first_refused_post_then_keeps_it(double_url):
+    double, url = double_url()
+    c = client(url, secret=ADMIN.password)
     c.check("jenkins: {}\n")
-    assert [r.path for r in c.log[2:]] == ["/ci/crumbIssuer/api/json", "/ci/configuration-as-code/check"]
+    c.export()
+    assert [(r.path, r.status) for r in c.log] == [
+        ("/ci/configuration-as-code/check", 403), ("/ci/crumbIssuer/api/json", 200),
+        ("/ci/configuration-as-code/check", 200), ("/ci/configuration-as-code/export", 200)]
+    assert [r.auth for r in double.requests("/configuration-as-code/check")] == ["password", "password"]
 
 
 def test_check_results_in_both_formats(double_url):
@@ -124,7 +135,7 @@ def test_auth_errors_name_user_and_permission(double_url):
 def test_stale_crumb_is_refetched_once_then_reported(double_url):
     double, url = double_url()
     c = client(url, secret=ADMIN.password)
-    c.check("jenkins: {}\n")  # a POST: fetches the crumb
+    c.check("jenkins: {}\n")  # a POST: 403 without a crumb, then fetches one
     double.expire_crumbs()
     assert c.export()  # 403, fresh crumb, retry
     assert [r.status for r in double.requests("/configuration-as-code/export")] == [403, 200]
@@ -137,10 +148,11 @@ def test_stale_crumb_is_refetched_once_then_reported(double_url):
 def test_api_token_needs_no_valid_crumb(double_url):
     double, url = double_url()
     c = client(url)
-    c.check("jenkins: {}\n")  # a POST: fetches the crumb
+    c.check("jenkins: {}\n")  # a POST: fetches no crumb
     double.expire_crumbs()
     assert c.export()
     assert [r.status for r in double.requests("/configuration-as-code/export")] == [200]
+    assert double.requests("/crumbIssuer") == []
 
 
 def test_retries_503_storm_with_backoff_bounded(double_url):
