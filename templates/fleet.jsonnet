@@ -17,8 +17,8 @@ local model = import 'model/instance.libsonnet';
 function(fleet, instances, objects=true, view='full')
   local ctx = model.context(fleet);
   {
-    [inst.name]: {
-      local m = model.resolve(ctx, inst, inst.profiles),
+    // m is bound outside the object: an object local is evaluated again for each field.
+    [inst.name]: local m = model.resolve(ctx, inst, inst.profiles); {
       model: if view == 'checks' then {
         deployment: m.deployment,
         resources: { limitRange: m.resources.limitRange },

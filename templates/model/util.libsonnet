@@ -8,10 +8,13 @@
       a + { [k]: if std.objectHas(a, k) then $.merge(a[k], b[k]) else b[k] for k in std.objectFields(b) }
     else b,
 
+  // By index, not by slicing the path: path[1:] costs more than the lookup itself (std.slice).
   get(obj, path, default=null)::
-    if std.length(path) == 0 then obj
-    else if std.isObject(obj) && std.objectHas(obj, path[0]) then $.get(obj[path[0]], path[1:], default)
-    else default,
+    local at(o, i) =
+      if i == std.length(path) then o
+      else if std.isObject(o) && std.objectHas(o, path[i]) then at(o[path[i]], i + 1)
+      else default;
+    at(obj, 0),
 
   lastSegment(name):: local parts = std.split(name, '.'); parts[std.length(parts) - 1],
 
