@@ -55,7 +55,8 @@ def jcasc_scalar(value: Any) -> str:
 class _CompiledTemplates(jinja2.BytecodeCache):
     """Compiled templates shared by the renderers of one process (each test, each `fleet` run in a
     long-lived process builds its own Renderer). Safe to share: Jinja keys a bucket on the template's
-    name and file, and discards it when the checksum of the source differs."""
+    name and file, and discards it when the checksum of the source differs. The key does not hold the
+    environment's options, so only Renderer, whose options never change, may use it."""
 
     LIMIT = 256  # a few dozen templates per tree; tests copy trees to many directories
 

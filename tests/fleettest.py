@@ -23,21 +23,22 @@ UPDATE = os.environ.get("FLEET_UPDATE_GOLDEN") == "1"
 
 @dataclass
 class Run:
+    """What one `fleet` run printed (the push and deploy suites say out/err/all)."""
     code: int
     stdout: str
     stderr: str
 
+    @property
+    def out(self) -> str:
+        return self.stdout
 
-@dataclass
-class Output:
-    """What one `fleet` run printed, for the push and deploy suites."""
-    code: int
-    out: str
-    err: str
+    @property
+    def err(self) -> str:
+        return self.stderr
 
     @property
     def all(self) -> str:
-        return self.out + self.err
+        return self.stdout + self.stderr
 
 
 def fleet_in_process(args: list[str], cwd: str | os.PathLike, environ: dict[str, str] | None = None) -> Run:

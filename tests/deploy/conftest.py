@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import fleettest  # tests/conftest.py puts tests/ on sys.path
 import pytest
-from fleettest import Output
+from fleettest import Run
 from kube_double import KubeDouble, KubeServer, make_certificate, write_kubeconfig
 
 KUBECTL = shutil.which("kubectl", path=os.path.dirname(sys.executable))
@@ -107,7 +107,7 @@ def kube_target(request, workdir):
 def deploy(workdir, tmp_path_factory):
     cache = str(tmp_path_factory.mktemp("kubecache"))
 
-    def run(cluster: Cluster, *args, env=None, process: bool = False, timeout: float = 90) -> Output:
+    def run(cluster: Cluster, *args, env=None, process: bool = False, timeout: float = 90) -> Run:
         """`fleet deploy ARGS` in this process (click's runner), or with `process=True` in a fresh interpreter."""
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("FLEET_", "KUBE"))}
         environ.update({"KUBECONFIG": cluster.kubeconfig, "KUBECACHEDIR": cache, "FLEET_KUBECTL": KUBECTL,
@@ -117,10 +117,9 @@ def deploy(workdir, tmp_path_factory):
         if process:
             proc = subprocess.run([sys.executable, "-m", "generator", "deploy", *map(str, args)], cwd=workdir,
                                   env=environ, capture_output=True, text=True, timeout=timeout, check=False)
-            done = Output(proc.returncode, proc.stdout, proc.stderr)
+            done = Run(proc.returncode, proc.stdout, proc.stderr)
         else:
-            ran = fleettest.fleet_in_process(["deploy", *args], workdir, environ)
-            done = Output(ran.code, ran.stdout, ran.stderr)
+            done = fleettest.fleet_in_process(["deploy", *args], workdir, environ)
         for token in TOKENS.values():  # whatever happened, a kubeconfig token never reaches our output
             assert token not in done.all
         return done

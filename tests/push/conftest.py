@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from fleettest import Output
+from fleettest import Run
 
 # pytest puts this directory on sys.path for its conftest (push_helpers), tests/conftest.py puts
 # tests/ there (the jenkins_double package)
@@ -31,7 +31,7 @@ from push_helpers import (
 @pytest.fixture
 def fleet(tmp_path):
     """Run `fleet ...` in a scratch directory (outside the repository)."""
-    def run(*args, **kw) -> Output:
+    def run(*args, **kw) -> Run:
         return run_fleet(list(args), cwd=str(tmp_path), **kw)
     return run
 

@@ -14,7 +14,7 @@ if TESTS not in sys.path:
     sys.path.insert(0, TESTS)
 
 import fleettest  # noqa: E402 - benchmarks/push_doubles.py imports this file outside pytest
-from fleettest import Output  # noqa: E402
+from fleettest import Run  # noqa: E402
 from jenkins_double import default_users  # noqa: E402
 
 ADMIN = default_users()["admin"]
@@ -72,7 +72,7 @@ def users():
 
 
 def run_fleet(args: list[str], *, cwd: str, user: str = "admin", token: str | None = None, env=None,
-              process: bool = False, timeout: float = 60) -> Output:
+              process: bool = False, timeout: float = 60) -> Run:
     """`fleet ARGS` with the push credentials in its environment: in this process (click's runner, no
     interpreter start-up), or with `process=True` in a fresh interpreter, as a user runs it."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("FLEET_")}
@@ -83,10 +83,9 @@ def run_fleet(args: list[str], *, cwd: str, user: str = "admin", token: str | No
     if process:
         proc = subprocess.run([sys.executable, "-m", "generator", *args], cwd=cwd, env=environ,
                               capture_output=True, text=True, timeout=timeout, check=False)
-        run = Output(proc.returncode, proc.stdout, proc.stderr)
+        run = Run(proc.returncode, proc.stdout, proc.stderr)
     else:
-        done = fleettest.fleet_in_process(args, cwd, environ)
-        run = Output(done.code, done.stdout, done.stderr)
+        run = fleettest.fleet_in_process(args, cwd, environ)
     # Whatever the scenario, the token never reaches the output.
     if environ.get("FLEET_JENKINS_TOKEN"):
         assert environ["FLEET_JENKINS_TOKEN"] not in run.all
