@@ -81,3 +81,13 @@ def instance_key(fleet_part: str, fleet: dict, name: str, profiles: tuple[str, .
         h.update(part)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def fleet_files_key(common: str, fleet: dict, controllers: list[dict]) -> str:
+    """The key of the fleet-level files (generator/monitoring.py): the whole fleet settings and the
+    monitored instances of the output, as the rules template takes them."""
+    h = hashlib.sha256()
+    for part in (b"fleet-files", common.encode(), _canonical(fleet), _canonical(controllers)):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()

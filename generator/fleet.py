@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
+from .cache import common_key, fleet_files_key
 from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
@@ -59,6 +60,8 @@ class Generated:
     warnings: list[Diagnostic]
     cached: list[str] = field(default_factory=list)  # not re-rendered: carry their files over
     keys: dict[str, str] = field(default_factory=dict)  # inputs key per instance, for the cache file
+    fleet_key: str | None = None  # inputs key of the fleet-level files (None: monitoring is off)
+    fleet_cached: bool = False  # the fleet-level files are the cached output's: carry them over
 
 
 def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
@@ -85,7 +88,10 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
         raise FleetError(diags)  # instance checks need a sound fleet file
     sources.catalogs, catalog_diags = load_catalogs(paths.instances, sources.fleet)
     diags.extend(catalog_diags)
-    diags.extend(acknowledgement_problems(sources.fleet, sources.catalogs, datetime.date.today().isoformat()))
+    today = datetime.date.today().isoformat()
+    diags.extend(acknowledgement_problems(sources.fleet, sources.catalogs, today))
+    acknowledged = acknowledged_advisories(sources.fleet.data, today)
+    views: dict[int, dict] = {}  # instances with the same requests share one resolution, and its model view
     inputs = []
     for name, src in sorted(sources.instances.items()):
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
@@ -93,15 +99,17 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
         own += checks.check_instance(src, sources)
         resolved = None
         if not any(d.is_error for d in own):
-            resolved, plugin_diags = resolve_plugins(src, sources)
+            resolved, plugin_diags = resolve_plugins(src, sources, acknowledged)
             own += plugin_diags
         if src.override is not None and not any(d.is_error for d in own):
             own += checks.check_override_jcasc(src, sources.fleet.data, jenkins_version(
                 sources.fleet.data, name, src.doc.data), resolved.installed if resolved is not None else None)
         diags.extend(own)
         if not any(d.is_error for d in own):
+            if resolved is not None and id(resolved) not in views:
+                views[id(resolved)] = resolved.as_model()
             inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name),
-                                     resolved.as_model() if resolved is not None else None))
+                                     views[id(resolved)] if resolved is not None else None))
     return Checked(sources, inputs, diags)
 
 
@@ -115,9 +123,11 @@ def jenkins_version(fleet: dict, name: str, data: dict) -> str:
     return fleet["controllers"]["latest"] if requested == "latest" else requested
 
 
-def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources) -> tuple[Resolution | None,
-                                                                                  list[Diagnostic]]:
-    """The instance's pinned plugin closure, or None when its Jenkins version has no catalog."""
+def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources,
+                    acknowledged: frozenset) -> tuple[Resolution | None, list[Diagnostic]]:
+    """The instance's pinned plugin closure, or None when its Jenkins version has no catalog.
+
+    acknowledged: plugins.acknowledged_advisories of the fleet, today."""
     fleet = sources.fleet.data
     profiles = fleetdir.matching_profiles(fleet, src.name)
     version = jenkins_version(fleet, src.name, src.doc.data)
@@ -126,8 +136,7 @@ def resolve_plugins(src: fleetdir.InstanceSource, sources: FleetSources) -> tupl
         return None, []
     requests = requests_for(sources.fleet, src.doc, version, profiles,
                             (f"while resolving the plugins of instance '{src.name}'",))
-    return resolve_closure(found, requests, version, found.label(version),
-                           acknowledged_advisories(fleet, datetime.date.today().isoformat()))
+    return resolve_closure(found, requests, version, found.label(version), acknowledged)
 
 
 def kubernetes_version(fleet: dict) -> str:
@@ -265,10 +274,12 @@ def _expect_many(paths: Paths, names, cache: output.CacheState | None) -> bool:
 
 # --- the incremental cache ----------------------------------------------------------------------
 
-def input_keys(paths: Paths, checked: Checked) -> dict[str, str]:
-    """The inputs key of every checked instance (what the cache and deploy's staleness compare)."""
+def input_keys(paths: Paths, checked: Checked, common: str | None = None) -> dict[str, str]:
+    """The inputs key of every checked instance (what the cache and deploy's staleness compare).
+
+    common: cache.common_key of the paths, when the caller has it already."""
     fleet = checked.sources.fleet.data
-    fleet_part = cache.fleet_key(cache.common_key(paths.templates, paths.schemas), fleet)
+    fleet_part = cache.fleet_key(common or cache.common_key(paths.templates, paths.schemas), fleet)
     digests = {found.reference: found.digest for found in checked.sources.catalogs.values()}
     keys = {}
     for inp in checked.inputs:
@@ -278,6 +289,10 @@ def input_keys(paths: Paths, checked: Checked) -> dict[str, str]:
                                             digests[inp.plugins["catalog"]] if inp.plugins else "")
     return keys
 
+
+# The fleet-level files' inputs key, among the instances' keys in the cache state: a name no
+# instance can have (names are DNS labels).
+FLEET_FILES_KEY = "monitoring/"
 
 # What an index entry must hold to stand for its instance: the cross-instance rules read the
 # deployment keys, the fleet's alerting rules whether it is monitored and its home volume claim.
@@ -358,7 +373,8 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
         sources = checked.sources
         fleet = sources.fleet.data
         overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
-        keys = input_keys(paths, checked)
+        common = common_key(paths.templates, paths.schemas)
+        keys = input_keys(paths, checked, common)
         hits = _cache_hits(cache, keys)
         if progress and hits:
             progress(len(hits))
@@ -368,16 +384,39 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     diags.extend(checks.check_models(models, sources, cached=hits))
     index = build_index(models, files, hits)
     # Fleet-level files (the alerting rules) depend on fleet.yaml and on which instances the
-    # output holds: rendered on every run.
+    # output holds: rendered again whenever either changed.
     kept = kept_entries(previous, names, sorted(sources.instances), paths.instances)
-    fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, {**kept, **index["instances"]},
-                                                      paths.templates, paths.schemas)
-    diags.extend(fleet_diags)
-    files.update(fleet_files)
+    entries = {**kept, **index["instances"]}
+    fleet_key = (fleet_files_key(common, fleet, monitoring.controllers(entries))
+                 if monitoring.enabled(fleet) else None)
+    fleet_cached = fleet_key is not None and _fleet_files_hit(cache, fleet_key)
+    if fleet_cached:
+        index["fleet"] = cache.index["fleet"]
+    else:
+        fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, entries, paths.templates, paths.schemas)
+        diags.extend(fleet_diags)
+        files.update(fleet_files)
+        if fleet_files:
+            index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     warnings = fail_if_errors(diags)
-    if fleet_files:
-        index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
-    return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys)
+    return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys,
+                     fleet_key, fleet_cached)
+
+
+def _fleet_files_hit(cache: output.CacheState | None, key: str) -> bool:
+    """The cached output's fleet-level files are what `key` renders to, all there and untouched."""
+    if cache is None or cache.keys.get(FLEET_FILES_KEY) != key:
+        return False
+    recorded = (cache.index.get("fleet") or {}).get("files")
+    if not isinstance(recorded, dict) or not recorded:
+        return False
+    by_dir: dict[str, dict[str, str]] = {}
+    for rel, digest in recorded.items():
+        top, _, inner = rel.partition("/")
+        if top not in monitoring.FLEET_DIRS or not inner:
+            return False
+        by_dir.setdefault(top, {})[inner] = digest
+    return all(output.files_intact(cache.out_dir, top, inner, cache.written_ns) for top, inner in by_dir.items())
 
 
 def kept_entries(previous: dict | None, names, selected: list[str], instances_dir: str) -> dict[str, dict]:

@@ -277,6 +277,10 @@ def missing_helpers(checkout: str) -> list[str]:
     return [name for name in JIRO_HELPERS if not os.path.isfile(os.path.join(checkout, "templates", name))]
 
 
+class _Refused(Exception):
+    """An import the Jiro checkout cannot or may not give."""
+
+
 class _Imports:
     """Jsonnet imports: the stand-in by name, everything else from inside the Jiro checkout only."""
 
@@ -285,6 +289,15 @@ class _Imports:
         self.config_lib = os.path.join(self.root, "templates", "config.libsonnet") if self.root else None
 
     def __call__(self, base: str, rel: str):
+        try:
+            return self._find(base, rel)
+        except _Refused as exc:
+            # Not raised into the binding: go-jsonnet's C bridge copies a callback's exception text
+            # unreliably (now and then a UnicodeDecodeError with stray bytes, seen in our tests), so
+            # a refused import is a file whose evaluation fails with our message.
+            return f"<refused import {rel}>", f"error {json.dumps(str(exc))}".encode()
+
+    def _find(self, base: str, rel: str):
         if rel == STAND_IN_NAME:
             return STAND_IN_NAME, STAND_IN.encode()
         if rel.startswith(HELPER_PREFIX):
@@ -294,17 +307,17 @@ class _Imports:
                 return rel, JIRO_HELPERS[name].encode()
             rel, base = path, ""
         if self.root is None:
-            raise RuntimeError(f"import '{rel}' is not available here")
+            raise _Refused(f"import '{rel}' is not available here")
         path = os.path.realpath(os.path.join(base, rel))
         if path == self.config_lib:
             return path, STAND_IN.encode()  # Jiro's defaults: the stand-in
         if os.path.commonpath([path, self.root]) != self.root:
-            raise RuntimeError(f"import '{rel}' leaves the Jiro checkout")
+            raise _Refused(f"import '{rel}' leaves the Jiro checkout")
         try:
             with open(path, "rb") as fh:
                 return path, fh.read()
         except OSError as exc:
-            raise RuntimeError(f"cannot import '{rel}': {exc.strerror}") from None
+            raise _Refused(f"cannot import '{rel}': {exc.strerror}") from None
 
 
 def _stand_in_params(agent_tag: str) -> dict[str, str]:

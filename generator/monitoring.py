@@ -5,8 +5,10 @@ scrape annotations) comes from the templates like every other object; this modul
 writes the files that belong to no instance, under build/monitoring/:
 jenkins-fleet.rules.yaml (from the fleet settings alone) and, per cluster of fleet.yaml,
 controllers-<cluster>.rules.yaml (one "is it running at all" rule per monitored instance of
-the output on that cluster). They are rendered on every run (a single Jsonnet evaluation),
-so they are never stale whatever instances were selected or cached.
+the output on that cluster). They are rendered whenever their inputs key changes (fleet.yaml,
+the monitored instances of the whole output, code, templates and schemas: cache.fleet_files_key),
+so they are never stale whatever instances were selected or cached; a run that changes none of
+that carries them over (160 ms of Jsonnet saved per run at 1,000 instances).
 """
 
 from __future__ import annotations

@@ -161,7 +161,114 @@ def acknowledged_advisories(fleet: dict, today: str) -> frozenset:
 
 def _solve(catalog: Catalog, specs: tuple, jenkins: str, label: str) -> tuple[Resolution, list[tuple]]:
     """resolve() on (plugin, version, origin) triples; problems are (request index, message, hint, severity)."""
-    return _Solver(catalog, specs, jenkins, label).solve()
+    quick = _clean_closure(catalog, specs, jenkins)
+    return quick if quick is not None else _Solver(catalog, specs, jenkins, label).solve()
+
+
+def _clean_closure(catalog: Catalog, specs: tuple, jenkins: str) -> tuple[Resolution, list[tuple]] | None:
+    """The resolution of requests that pin nothing and reach only clean plugins (see _clean), or
+    None: the solver then works it out request by request, with every problem in place.
+
+    Without pins every plugin is at the catalog's release, so the closure is the union of what
+    each requested plugin reaches through non-optional dependencies (an optional one is installed
+    only when requested, and then reached from its own request), and with every release clean
+    there is nothing to report but the advisories of requested plugins, which the solver places
+    at their own (last) request. Most of a fleet resolves this way; `_Solver` gives the same
+    result (tests/properties/test_plugin_closure_properties.py)."""
+    installed: set[str] = set()
+    origins: dict[str, list[str]] = {}
+    deciding: dict[str, int] = {}  # plugin -> its last request, which the solver's messages name
+    for index, (plugin, version, origin) in enumerate(specs):
+        reach = None if version is not None else _reach(catalog, plugin, jenkins)
+        if reach is None:
+            return None
+        installed |= reach
+        deciding[plugin] = index
+        seen = origins.setdefault(plugin, [])
+        if origin not in seen:
+            seen.append(origin)
+    result = Resolution(jenkins, catalog.reference or catalog.path)
+    problems = []
+    dependents = _dependents(catalog)
+    for pid in sorted(installed):
+        release, checksum = catalog.plugins[pid], _checksum(catalog, pid)
+        result.installed[pid] = release.version
+        if pid in origins:
+            result.requested_by[pid] = origins[pid]
+        if checksum:
+            result.checksums[pid] = checksum
+        users = dependents.get(pid)
+        if users:
+            users = sorted(users & installed)
+            if users:
+                result.dependency_of[pid] = users
+        if _clean(catalog, pid, jenkins) is ADVISED:
+            if pid not in deciding:
+                return None  # reached through dependencies: its message names the chain the walk takes
+            for entry, problem in _advisories(catalog, pid, release, catalog.active_warnings(pid, release.version),
+                                              pid, deciding[pid]):
+                result.advisories.append(entry)
+                problems.append(problem)
+    return result, problems
+
+
+CLEAN, ADVISED = "clean", "advised"  # _clean's answers besides None
+
+
+def _clean(catalog: Catalog, pid: str, jenkins: str) -> str | None:
+    """CLEAN when nothing is to be reported about the catalog's release of `pid` whatever else is
+    installed: known, for this Jenkins, every dependency in the catalog at a release that
+    satisfies it (optional ones too, when the catalog has them: they may be installed; one it
+    lacks can only be requested, and that request is unknown), none named twice, no active
+    warning, not deprecated. ADVISED: all that but for warnings or a deprecation. Else None."""
+    key = ("clean", pid, jenkins)
+    if key not in catalog.closures:
+        release = catalog.plugins.get(pid)
+        sound = release is not None and (
+            (release.required_core is None or compare(release.required_core, jenkins) <= 0)
+            and len({d.name for d in release.dependencies}) == len(release.dependencies)
+            and all(compare(catalog.plugins[d.name].version, d.version) >= 0 if d.name in catalog.plugins
+                    else d.optional for d in release.dependencies))
+        advised = sound and (bool(catalog.active_warnings(pid, release.version)) or pid in catalog.deprecations)
+        catalog.closures[key] = (ADVISED if advised else CLEAN) if sound else None
+    return catalog.closures[key]
+
+
+def _reach(catalog: Catalog, pid: str, jenkins: str) -> frozenset | None:
+    """`pid` and every plugin its non-optional dependencies reach, or None when one is unsound."""
+    key = ("reach", pid, jenkins)
+    if key not in catalog.closures:
+        found, stack = set(), [pid]
+        while stack:
+            node = stack.pop()
+            if node in found:
+                continue
+            if _clean(catalog, node, jenkins) is None:
+                found = None
+                break
+            found.add(node)
+            stack.extend(d.name for d in catalog.plugins[node].dependencies if not d.optional)
+        catalog.closures[key] = frozenset(found) if found is not None else None
+    return catalog.closures[key]
+
+
+def _dependents(catalog: Catalog) -> dict[str, frozenset]:
+    """id -> the plugins whose catalog release depends on it (optional or not)."""
+    if "dependents" not in catalog.closures:
+        out: dict[str, set] = {}
+        for pid, release in catalog.plugins.items():
+            for dep in release.dependencies:
+                out.setdefault(dep.name, set()).add(pid)
+        catalog.closures["dependents"] = {k: frozenset(v) for k, v in out.items()}
+    return catalog.closures["dependents"]
+
+
+def _checksum(catalog: Catalog, pid: str) -> str | None:
+    key = ("sha256", pid)
+    if key not in catalog.closures:
+        digest = catalog.plugins[pid].sha256
+        catalog.closures[key] = _hex(digest) if digest else None
+    return catalog.closures[key]
 
 
 class _Solver:
@@ -276,26 +383,41 @@ class _Solver:
 
     def check_release(self, pid: str, release: Release, result: Resolution) -> None:
         """The release's requiredCore, its active security warnings and a deprecation."""
-        catalog, label, chain, root = self.catalog, self.label, _chain(pid, self.via), self.root[pid]
-        if release.required_core is not None and compare(release.required_core, self.jenkins) > 0:
+        catalog, label = self.catalog, self.label
+        too_new = release.required_core is not None and compare(release.required_core, self.jenkins) > 0
+        warnings = catalog.active_warnings(pid, release.version)
+        if not (too_new or warnings or pid in catalog.deprecations):
+            return  # the common case: the chain below is built only for a message
+        chain, root = _chain(pid, self.via), self.root[pid]
+        if too_new:
             self.problem(self.effective.get(pid, root),
                          f"{chain} {release.version} requires Jenkins {release.required_core} or newer; "
                          f"this instance runs {self.jenkins}",
                          f"move the instance to a newer jenkins.version, or pin an older release of {pid} "
                          f"that {label} knows: {', '.join(catalog.versions(pid))}")
-        for warning in catalog.active_warnings(pid, release.version):
-            result.advisories.append({"plugin": pid, "version": release.version, "kind": "security",
-                                      "id": warning.id, "message": warning.message, "url": warning.url})
-            self.problem(root, f"{chain} {release.version} has an active security warning "
-                               f"{warning.id}: {warning.message}",
-                         f"see {warning.url}; refresh the catalog and use a fixed release, or record why you run it "
-                         f"meanwhile under acknowledgedAdvisories in fleet.yaml", WARNING, (pid, warning.id))
-        if pid in catalog.deprecations:
-            url = catalog.deprecations[pid]
-            result.advisories.append({"plugin": pid, "version": release.version, "kind": "deprecated",
-                                      "id": "deprecated", "message": "deprecated", "url": url})
-            self.problem(root, f"{chain} is deprecated", f"see {url}; plan its replacement", WARNING,
-                         (pid, "deprecated"))
+        for entry, problem in _advisories(catalog, pid, release, warnings, chain, root):
+            result.advisories.append(entry)
+            self.problems.append(problem)
+
+
+def _advisories(catalog: Catalog, pid: str, release: Release, warnings: list, chain: str,
+                root: int) -> list[tuple[dict, tuple]]:
+    """(model.json advisory, problem) per active security warning of the release, and its deprecation."""
+    out = []
+    for warning in warnings:
+        out.append(({"plugin": pid, "version": release.version, "kind": "security",
+                     "id": warning.id, "message": warning.message, "url": warning.url},
+                    (root, f"{chain} {release.version} has an active security warning {warning.id}: "
+                           f"{warning.message}",
+                     f"see {warning.url}; refresh the catalog and use a fixed release, or record why you run it "
+                     f"meanwhile under acknowledgedAdvisories in fleet.yaml", WARNING, (pid, warning.id))))
+    if pid in catalog.deprecations:
+        url = catalog.deprecations[pid]
+        out.append(({"plugin": pid, "version": release.version, "kind": "deprecated",
+                     "id": "deprecated", "message": "deprecated", "url": url},
+                    (root, f"{chain} is deprecated", f"see {url}; plan its replacement", WARNING,
+                     (pid, "deprecated"))))
+    return out
 
 
 def _get(data, *path):

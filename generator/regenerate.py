@@ -76,10 +76,14 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
             warn(gen.warnings)
         keep, carry = _carry_over(old_index, gen, names, paths.instances)
         keys = {**_kept_keys(previous, keep), **gen.keys}
+        if gen.fleet_key is not None:
+            keys[fleet.FLEET_FILES_KEY] = gen.fleet_key
         index = merged_index(gen.index, old_index, keep + gen.cached)
         changed = _changed_files(old_index, index)
+        # Anything rendered is written: an instance or rules file edited by hand is rendered again
+        # (the cache saw its time) and must be put back even though the index does not change.
         written = bool(changed or not os.path.isdir(out_dir) or old_index != index
-                       or gen.keys.keys() - set(gen.cached))
+                       or gen.keys.keys() - set(gen.cached) or (gen.fleet_key is not None and not gen.fleet_cached))
         if written:
             files = dict(gen.files)
             files[output.INDEX] = fleet.index_bytes(index)
@@ -149,6 +153,8 @@ def _carry_over(old_index, gen: fleet.Generated, names, instances_dir: str) -> t
     entries = old_index.get("instances", {})
     keep = list(fleet.kept_entries(old_index, names, gen.names, instances_dir))
     carry = {f"{n}/{rel}": digest for n in keep + gen.cached for rel, digest in entries[n]["files"].items()}
+    if gen.fleet_cached:
+        carry.update(gen.index["fleet"]["files"])
     return keep, carry
 
 
@@ -170,6 +176,6 @@ def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:
     instances = {k: v for k, v in instances.items() if k in keep}
     instances.update(new["instances"])
     merged = {"generator": new["generator"], "instances": dict(sorted(instances.items()))}
-    if "fleet" in new:  # fleet-level files are rendered on every run: the new entry is complete
+    if "fleet" in new:  # rendered now or carried over whole: the new entry is complete
         merged["fleet"] = new["fleet"]
     return merged

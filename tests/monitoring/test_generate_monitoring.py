@@ -108,3 +108,48 @@ def test_absent_rules_follow_the_instances_of_the_output(tmp_path):
     assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
     assert absent_for(read_tree(out)) == [n for n in full if n not in ("tools.cdt", "science.january")]
     assert run(instances, tmp_path, "generate", "--check", "--out", out).code == 0
+
+
+def test_rules_are_carried_over_when_nothing_of_theirs_changed(tmp_path, monkeypatch):
+    """The rules are rendered again only when their inputs key changes (cache.fleet_files_key):
+    fleet.yaml, the monitored instances of the output; a rules file changed by hand is rewritten."""
+    from generator import monitoring
+    rendered = []
+    real_rules = monitoring.rules
+    monkeypatch.setattr(monitoring, "rules", lambda *a, **k: rendered.append(1) or real_rules(*a, **k))
+    instances = copy_sample_fleet(tmp_path)
+    out = tmp_path / "build"
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    tree = read_tree(out)
+    assert len(rendered) == 1
+
+    # another instance's resources change: the rules do not depend on them
+    path = os.path.join(instances, "technology.cbi", "instance.yaml")
+    with open(path, "a") as fh:
+        fh.write("storage:\n  size: 77Gi\n")
+    changed = run(instances, tmp_path, "generate", "--out", out, "-j", "1")
+    assert changed.code == 0, changed.stderr
+    assert len(rendered) == 1
+    after = read_tree(out)
+    assert {p: after[p] for p in after if p.startswith("monitoring/")} == \
+        {p: tree[p] for p in tree if p.startswith("monitoring/")}
+    assert json.loads(after["fleet.json"])["fleet"] == json.loads(tree["fleet.json"])["fleet"]
+
+    # a rules file edited by hand: rendered again, and the edit undone
+    with open(out / RULES, "ab") as fh:
+        fh.write(b"# edited\n")
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    assert len(rendered) == 2
+    assert read_tree(out)[RULES] == tree[RULES]
+
+    # what they depend on changes: the fleet settings, then whether an instance is monitored
+    edit_fleet(instances, "queueWaitMinutes: 15", "queueWaitMinutes: 20")
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    assert len(rendered) == 3
+    assert "for: 20m" in read_tree(out)[RULES].decode()
+    with open(os.path.join(instances, "tools.cdt", "instance.yaml"), "a") as fh:
+        fh.write("monitoring:\n  enabled: false\n")
+    assert run(instances, tmp_path, "generate", "--out", out, "-j", "1").code == 0
+    assert len(rendered) == 4
+    assert "tools.cdt" not in read_tree(out)["monitoring/controllers-okd-c1.rules.yaml"].decode()
+    assert run(instances, tmp_path, "generate", "--check", "--out", out).code == 0

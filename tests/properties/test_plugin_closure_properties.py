@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from generator.catalog import Catalog, Dependency, Release
-from generator.plugins import Request, resolve
+from generator.catalog import Catalog, Dependency, Release, Warning
+from generator.plugins import Request, _clean_closure, _Solver, resolve
 from generator.sources import parse_text
 from generator.version_number import compare
 
@@ -112,3 +112,62 @@ def test_every_minimum_version_is_met_or_reported(case):
             for dep in catalog.plugins[pid].dependencies:
                 if dep.name in installed:
                     assert compare(installed[dep.name], dep.version) >= 0
+
+
+# --- the quick path (plugins._clean_closure) against the solver ------------------------------------
+
+@st.composite
+def advised_cases(draw):
+    """A random catalog with warnings, deprecations and optional dependencies it lacks, and requests
+    that may repeat a plugin (several origins), pin one, or name one the catalog lacks."""
+    catalog = draw(catalogs())
+    ids = sorted(catalog.plugins)
+    for pid in ids:
+        kind = draw(st.sampled_from(["", "", "warning", "deprecated"]))
+        if kind == "warning":
+            catalog.warnings[pid] = [Warning(f"SECURITY-{pid}", pid, "bad", "https://example.org/w", ())]
+        elif kind == "deprecated":
+            catalog.deprecations[pid] = "https://example.org/d"
+    if draw(st.booleans()):  # an optional dependency on a plugin the catalog does not have
+        pid = draw(st.sampled_from(ids))
+        release = catalog.plugins[pid]
+        catalog.plugins[pid] = Release(pid, release.version, release.required_core,
+                                       release.dependencies + (Dependency("absent", "1.0", True),))
+    names = st.sampled_from(ids + ["absent"])
+    specs = draw(st.lists(st.tuples(names, st.sampled_from([None, None, None, "1.0", "1.3"]),
+                                    st.sampled_from(["fleet", "monitoring", "profile p", "instance"])),
+                          min_size=1, max_size=8))
+    return catalog, tuple(specs)
+
+
+@EXAMPLES
+@given(advised_cases())
+def test_the_quick_path_agrees_with_the_solver(case):
+    catalog, specs = case
+    quick = _clean_closure(catalog, specs, JENKINS)
+    solved, problems = _Solver(catalog, specs, JENKINS, "the catalog").solve()
+    if quick is not None:
+        assert (quick[0].as_model(), quick[1]) == (solved.as_model(), problems)
+
+
+def test_the_sample_fleet_resolves_the_same_either_way():
+    """Every instance of instances/ (and a few variations) takes the quick path, with the solver's result."""
+    from generator import fleet, fleetdir
+    from generator.catalog import load_all
+    from generator.plugins import requests_for
+    paths = fleet.Paths(instances=os.path.join(os.path.dirname(__file__), "..", "..", "instances"))
+    sources, _ = fleetdir.read_all(paths.instances, ())
+    sources.catalogs, _ = load_all(paths.instances, sources.fleet)
+    quick_count = 0
+    for name, src in sorted(sources.instances.items()):
+        version = fleet.jenkins_version(sources.fleet.data, name, src.doc.data)
+        catalog = sources.catalogs[version]
+        requests = requests_for(sources.fleet, src.doc, version,
+                                fleetdir.matching_profiles(sources.fleet.data, name), ())
+        specs = tuple((r.plugin, r.version, r.origin) for r in requests)
+        quick = _clean_closure(catalog, specs, version)
+        solved, problems = _Solver(catalog, specs, version, "the catalog").solve()
+        if quick is not None:
+            quick_count += 1
+            assert (quick[0].as_model(), quick[1]) == (solved.as_model(), problems), name
+    assert quick_count >= len(sources.instances) - 2  # the point of it: most of a fleet
