@@ -18,7 +18,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
 STEPS = [
-    ("fleetdir", "read_all"), ("fleet", "check_sources"), ("catalog", "load_all"), ("fleet", "resolve_plugins"),
+    ("fleetdir", "read_all"), ("fleet", "check_sources"), ("fleet", "load_catalogs"), ("fleet", "resolve_plugins"),
+    ("fleet", "validate_document"), ("checks", "check_instance"), ("checks", "check_override_jcasc"),
+    ("checks", "check_fleet"), ("fleet", "Schemas"), ("fleet", "links_below"), ("fleet", "acknowledgement_problems"),
     ("fleet", "input_keys"), ("fleet", "_cache_hits"),
     ("fleet", "_run"), ("monitoring", "fleet_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
     ("output", "read_index"), ("output", "write_tree"), ("output", "write_cache"),

@@ -91,3 +91,16 @@ def fleet_files_key(common: str, fleet: dict, controllers: list[dict]) -> str:
         h.update(part)
         h.update(b"\0")
     return h.hexdigest()
+
+
+def sources_context(common: str, fleet_doc, catalogs: dict, today: str, instances_dir: str) -> str:
+    """Everything besides an instance's own files that its pre-model checks read (fleet.check_sources):
+    the code, templates and schemas, the fleet settings as written, the plugin catalogs, the date
+    (acknowledged advisories expire) and where the instances are (messages name their files)."""
+    h = hashlib.sha256()
+    for part in (b"sources", common.encode(), "\n".join(fleet_doc.lines).encode(), _canonical(fleet_doc.data),
+                 _canonical(sorted((c.reference, c.digest) for c in catalogs.values())), today.encode(),
+                 os.path.abspath(instances_dir).encode()):
+        h.update(part)
+        h.update(b"\0")
+    return h.hexdigest()

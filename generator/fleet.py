@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
-from .cache import common_key, fleet_files_key
+from .cache import common_key, fleet_files_key, sources_context
 from .catalog import load_all as load_catalogs
 from .errors import Diagnostic, FleetError, fail_if_errors
 from .fleetdir import FleetSources
@@ -47,8 +47,26 @@ class Checked:
     """Sources that passed every pre-model check, ready for the Jsonnet step."""
 
     sources: FleetSources
-    inputs: list[ModelInput]
+    inputs: list[ModelInput]  # the instances checked now (not the settled ones)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    settled: dict[str, str] = field(default_factory=dict)  # not checked again: name -> recorded inputs key
+    clean: dict[str, str] = field(default_factory=dict)  # settled, or checked with nothing found: fingerprints
+    context: str = ""  # cache.sources_context of this run (with `settled` asked for)
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What the last `fleet generate` recorded of its sources (output.CacheState.sources): instances
+    whose files, as fingerprinted, passed every check with nothing to report, under the sources
+    context then. Under the same context, the same files need no parsing and no checks: their
+    inputs key is the one recorded (`keys`)."""
+
+    context: str
+    fingerprints: dict[str, str]  # name -> fleetdir.fingerprint of its files
+    keys: dict[str, str]  # name -> inputs key (the cache state's)
+
+
+NOTHING_SETTLED = Settled("", {}, {})  # check everything, and work out the context to record
 
 
 @dataclass
@@ -62,15 +80,23 @@ class Generated:
     keys: dict[str, str] = field(default_factory=dict)  # inputs key per instance, for the cache file
     fleet_key: str | None = None  # inputs key of the fleet-level files (None: monitoring is off)
     fleet_cached: bool = False  # the fleet-level files are the cached output's: carry them over
+    sources: dict = field(default_factory=dict)  # {context, fingerprints} to record (Settled)
 
 
-def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Checked:
-    """Load and validate the fleet file and the selected instances; raise with every error."""
+def check_sources(paths: Paths, names=(), schemas: Schemas | None = None, settled: Settled | None = None,
+                  common: str | None = None) -> Checked:
+    """Load and validate the fleet file and the selected instances; raise with every error.
+
+    settled: what the last run recorded; an instance it names with the same fingerprint, under the
+    same sources context, is neither parsed nor checked (common: cache.common_key, if known)."""
     links = links_below(paths.templates, paths.schemas)  # before anything reads them
     if links:
         raise FleetError(links)
     schemas = schemas or Schemas(paths.schemas)
-    sources, load_diags = fleetdir.read_all(paths.instances, names)
+    recorded = settled.fingerprints if settled else {}
+    sources, load_diags = fleetdir.read_all(
+        paths.instances, names,
+        (lambda name, printed: recorded.get(name) == printed and name in settled.keys) if settled else None)
     if sources is None:
         raise FleetError(load_diags)  # instance checks need the fleet settings
     fleet_diags = validate_document(sources.fleet, schemas.fleet, "while validating the fleet settings")
@@ -91,9 +117,15 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
     today = datetime.date.today().isoformat()
     diags.extend(acknowledgement_problems(sources.fleet, sources.catalogs, today))
     acknowledged = acknowledged_advisories(sources.fleet.data, today)
+    context = (sources_context(common or common_key(paths.templates, paths.schemas), sources.fleet,
+                               sources.catalogs, today, paths.instances) if settled else "")
+    skip = context == settled.context if settled else False
     views: dict[int, dict] = {}  # instances with the same requests share one resolution, and its model view
-    inputs = []
+    inputs, kept, clean = [], {}, {}
     for name, src in sorted(sources.instances.items()):
+        if skip and isinstance(src, fleetdir.SettledInstanceSource):
+            kept[name], clean[name] = settled.keys[name], src.fingerprint
+            continue  # (under another context it is parsed now, on first use, and checked)
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
         # Semantic rules run even on schema-invalid files, so one run reports everything.
         own += checks.check_instance(src, sources)
@@ -105,12 +137,14 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None) -> Che
             own += checks.check_override_jcasc(src, sources.fleet.data, jenkins_version(
                 sources.fleet.data, name, src.doc.data), resolved.installed if resolved is not None else None)
         diags.extend(own)
+        if not own:
+            clean[name] = src.fingerprint
         if not any(d.is_error for d in own):
             if resolved is not None and id(resolved) not in views:
                 views[id(resolved)] = resolved.as_model()
             inputs.append(ModelInput(name, src.doc.data, fleetdir.matching_profiles(sources.fleet.data, name),
                                      views[id(resolved)] if resolved is not None else None))
-    return Checked(sources, inputs, diags)
+    return Checked(sources, inputs, diags, kept, clean, context)
 
 
 def jenkins_version(fleet: dict, name: str, data: dict) -> str:
@@ -281,7 +315,7 @@ def input_keys(paths: Paths, checked: Checked, common: str | None = None) -> dic
     fleet = checked.sources.fleet.data
     fleet_part = cache.fleet_key(common or cache.common_key(paths.templates, paths.schemas), fleet)
     digests = {found.reference: found.digest for found in checked.sources.catalogs.values()}
-    keys = {}
+    keys = dict(checked.settled)
     for inp in checked.inputs:
         src = checked.sources.instances[inp.name]
         keys[inp.name] = cache.instance_key(fleet_part, fleet, inp.name, inp.profiles, inp.data,
@@ -369,16 +403,25 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     selected stay in the output, and the fleet's alerting rules cover them too.
     """
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
-        checked = check_sources(paths, names)
-        sources = checked.sources
-        fleet = sources.fleet.data
-        overrides = {n: s.override for n, s in sources.instances.items() if s.override is not None}
         common = common_key(paths.templates, paths.schemas)
+        settled = settled_of(cache) or NOTHING_SETTLED
+        checked = check_sources(paths, names, settled=settled, common=common)
         keys = input_keys(paths, checked, common)
         hits = _cache_hits(cache, keys)
+        unsettled = [n for n in checked.settled if n not in hits]
+        if unsettled:  # its output is gone or was edited: it is modelled again, from checked sources
+            settled = Settled(settled.context, {n: p for n, p in settled.fingerprints.items() if n not in unsettled},
+                              settled.keys)
+            checked = check_sources(paths, names, settled=settled, common=common)
+            keys = input_keys(paths, checked, common)
+            hits = _cache_hits(cache, keys)
+        sources = checked.sources
+        fleet = sources.fleet.data
         if progress and hits:
             progress(len(hits))
         todo = [i for i in checked.inputs if i.name not in hits]
+        overrides = {i.name: sources.instances[i.name].override for i in todo
+                     if sources.instances[i.name].override is not None}
         models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, pool, True, progress)
     diags = list(checked.diagnostics) + diags
     diags.extend(checks.check_models(models, sources, cached=hits))
@@ -400,7 +443,14 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
             index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     warnings = fail_if_errors(diags)
     return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys,
-                     fleet_key, fleet_cached)
+                     fleet_key, fleet_cached, {"context": checked.context, "fingerprints": checked.clean})
+
+
+def settled_of(cache: output.CacheState | None) -> Settled | None:
+    """What the cached output's run recorded of its sources, to skip what did not change since."""
+    if cache is None or not cache.sources.get("context"):
+        return None
+    return Settled(cache.sources["context"], dict(cache.sources.get("fingerprints", {})), cache.keys)
 
 
 def _fleet_files_hit(cache: output.CacheState | None, key: str) -> bool:

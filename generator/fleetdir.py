@@ -8,15 +8,16 @@ names the link. Whatever else lies in the directory is reported with where it be
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from . import nofollow
 from .errors import WARNING, Diagnostic, FleetError
 from .names import matches, select_names
-from .sources import Document, load
+from .sources import Document, load, parse_text, read_text
 
 FLEET_FILE = "fleet.yaml"
 INSTANCE_FILE = "instance.yaml"
@@ -46,10 +47,54 @@ class InstanceSource:
     directory: str
     doc: Document
     override: Document | None  # hand-written JCasC merged over the generated one
+    fingerprint: str = ""  # sha256 of the files' text (fingerprint()): what a settled record names
 
     @property
     def files(self) -> list[str]:
         return [self.doc.path] + ([self.override.path] if self.override else [])
+
+
+class SettledInstanceSource(InstanceSource):
+    """An instance whose files were read but not parsed: their fingerprint is one whose checks
+    found nothing, under the same fleet settings, catalogs and code (generator/settled.py). Parsed
+    on first use (a message that must point into it), from the text that was read."""
+
+    def __init__(self, name: str, directory: str, texts: dict[str, str], fingerprint: str):
+        self.name, self.directory, self.fingerprint = name, directory, fingerprint
+        self._texts, self._parsed = texts, None
+
+    def _documents(self) -> tuple[Document, Document | None]:
+        if self._parsed is None:
+            self._parsed = (_parse_instance_file(self.directory, self._texts[INSTANCE_FILE]),
+                            _parse_override(self.directory, self._texts[OVERRIDE_FILE])
+                            if OVERRIDE_FILE in self._texts else None)
+        return self._parsed
+
+    @property
+    def doc(self) -> Document:
+        return self._documents()[0]
+
+    @property
+    def override(self) -> Document | None:
+        return self._documents()[1]
+
+
+def fingerprint(texts: dict[str, str]) -> str:
+    """sha256 of an instance's files by name (instance.yaml, jenkins.yaml when present)."""
+    h = hashlib.sha256()
+    for name in sorted(texts):
+        data = texts[name].encode()
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def _parse_instance_file(inst_dir: str, text: str) -> Document:
+    return parse_text(text, os.path.join(inst_dir, INSTANCE_FILE), strict_scalars=True)
+
+
+def _parse_override(inst_dir: str, text: str) -> Document:
+    return parse_text(text, os.path.join(inst_dir, OVERRIDE_FILE))
 
 
 @dataclass
@@ -137,12 +182,15 @@ def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
     return load(path, dir_fd=fd, strict_scalars=True)
 
 
-def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[FleetSources | None, list[Diagnostic]]:
+def read_all(directory: str, names: list[str] | tuple[str, ...] = (),
+             settled: Callable[[str, str], bool] | None = None) -> tuple[FleetSources | None, list[Diagnostic]]:
     """Load fleet.yaml and the selected instances, keeping going past unreadable files.
 
     Returns the sources that loaded (None when fleet.yaml did not) and a
     diagnostic for every file that did not, and for every entry that is not part
     of the layout, so one broken file never hides the problems of the others.
+    settled(name, fingerprint): whether that instance, as read, needs no parsing now; it is
+    then a SettledInstanceSource.
     """
     with _opened(directory) as root:
         entries = _entries(root)
@@ -154,14 +202,15 @@ def read_all(directory: str, names: list[str] | tuple[str, ...] = ()) -> tuple[F
             diags.extend(exc.diagnostics)
         instances: dict[str, InstanceSource] = {}
         for name in _select(directory, _instance_dirs(entries), names):
-            src, found = _read_instance(directory, root, name)
+            src, found = _read_instance(directory, root, name, settled)
             diags.extend(found)
             if src is not None:
                 instances[name] = src
     return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
 
 
-def _read_instance(directory: str, root: int, name: str) -> tuple[InstanceSource | None, list[Diagnostic]]:
+def _read_instance(directory: str, root: int, name: str,
+                   settled: Callable[[str, str], bool] | None = None) -> tuple[InstanceSource | None, list[Diagnostic]]:
     inst_dir = os.path.join(directory, name)
     try:
         fd = nofollow.open_dir(name, dir_fd=root)
@@ -174,20 +223,31 @@ def _read_instance(directory: str, root: int, name: str) -> tuple[InstanceSource
         diags = _instance_layout(inst_dir, fd, entries)
         if INSTANCE_FILE not in entries:
             return None, diags + _missing_instance_file(inst_dir, fd, entries)
-        doc = override = None
-        try:
-            doc = load(os.path.join(inst_dir, INSTANCE_FILE), dir_fd=fd, strict_scalars=True)
-        except FleetError as exc:
-            diags.extend(exc.diagnostics)
-        if OVERRIDE_FILE in entries:
+        texts: dict[str, str] = {}
+        for file in (INSTANCE_FILE, OVERRIDE_FILE) if OVERRIDE_FILE in entries else (INSTANCE_FILE,):
             try:
-                override = load(os.path.join(inst_dir, OVERRIDE_FILE), dir_fd=fd)
+                texts[file] = read_text(os.path.join(inst_dir, file), dir_fd=fd)
             except FleetError as exc:
                 diags.extend(exc.diagnostics)
-                doc = None  # an instance whose override is unreadable is not modelled
     finally:
         os.close(fd)
-    return (InstanceSource(name, inst_dir, doc, override) if doc is not None else None), diags
+    if len(texts) < (2 if OVERRIDE_FILE in entries else 1):
+        return None, diags  # an instance with an unreadable file is not modelled
+    printed = fingerprint(texts)
+    if settled is not None and not diags and settled(name, printed):
+        return SettledInstanceSource(name, inst_dir, texts, printed), diags
+    doc = override = None
+    try:
+        doc = _parse_instance_file(inst_dir, texts[INSTANCE_FILE])
+    except FleetError as exc:
+        diags.extend(exc.diagnostics)
+    if OVERRIDE_FILE in texts:
+        try:
+            override = _parse_override(inst_dir, texts[OVERRIDE_FILE])
+        except FleetError as exc:
+            diags.extend(exc.diagnostics)
+            doc = None  # an instance whose override is unreadable is not modelled
+    return (InstanceSource(name, inst_dir, doc, override, printed) if doc is not None else None), diags
 
 
 def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:

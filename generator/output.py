@@ -27,7 +27,7 @@ import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Self
 
 from . import nofollow, yamlout
@@ -228,6 +228,7 @@ class _State:
     index: str  # sha256 of the output's fleet.json when the keys were recorded
     keys: dict[str, str]
     trees: list[list]  # identities of the trees this tool wrote here: the output and the spare
+    sources: dict  # what the run recorded of its sources (fleet.Settled): {context, fingerprints}
 
 
 def _read_state(out_dir: str) -> _State | None:
@@ -240,13 +241,19 @@ def _read_state(out_dir: str) -> _State | None:
         body = doc["state"]
         if not hmac.compare_digest(str(doc["mac"]), _mac(key, body)):
             return None
-        return _State(body["index"], dict(body["keys"]), [list(t) for t in body["trees"]])
+        sources = body.get("sources") or {}
+        if not (isinstance(sources.get("context", ""), str) and isinstance(sources.get("fingerprints", {}), dict)):
+            sources = {}
+        return _State(body["index"], dict(body["keys"]), [list(t) for t in body["trees"]], sources)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def _write_state(out_dir: str, index_sha: str, keys: dict[str, str], trees: list[list]) -> None:
+def _write_state(out_dir: str, index_sha: str, keys: dict[str, str], trees: list[list],
+                 sources: dict | None = None) -> None:
     body = {"version": 2, "index": index_sha, "keys": dict(sorted(keys.items())), "trees": trees}
+    if sources:
+        body["sources"] = {"context": sources["context"], "fingerprints": dict(sorted(sources["fingerprints"].items()))}
     key = _key()
     doc = {"state": body, "mac": _mac(key, body) if key else ""}  # unsigned: never trusted
     write_file(cache_path(out_dir), json.dumps(doc, separators=(",", ":")).encode())  # read by us only
@@ -260,6 +267,7 @@ class CacheState:
     index: dict  # its fleet.json
     keys: dict[str, str]  # the inputs key of each instance it rendered or kept
     written_ns: int  # fleet.json's mtime: files newer than it were changed by hand
+    sources: dict = field(default_factory=dict)  # {context, fingerprints}: see fleet.Settled
 
 
 def read_cache(out_dir: str) -> CacheState | None:
@@ -272,10 +280,10 @@ def read_cache(out_dir: str) -> CacheState | None:
         index = json.loads(tree.raw)
     except ValueError:
         return None
-    return CacheState(out_dir, index, state.keys, tree.mtime_ns)
+    return CacheState(out_dir, index, state.keys, tree.mtime_ns, state.sources)
 
 
-def write_cache(out_dir: str, keys: dict[str, str]) -> None:
+def write_cache(out_dir: str, keys: dict[str, str], sources: dict | None = None) -> None:
     """Record the inputs keys of the current tree when nothing was written (call with the lock held).
 
     A tree this tool did not record gets no keys: it is written, and recorded, by the next run.
@@ -285,7 +293,7 @@ def write_cache(out_dir: str, keys: dict[str, str]) -> None:
     if tree is None or tree.ident not in state.trees:
         return
     with _reported(out_dir):
-        _write_state(out_dir, tree.ident[0], keys, state.trees)
+        _write_state(out_dir, tree.ident[0], keys, state.trees, sources)
 
 
 # --- when the machine says no ---------------------------------------------------------------------
@@ -586,12 +594,13 @@ def _refuse(out_dir: str, why: str | None) -> None:
 
 
 def write_tree(out_dir: str, files: dict[str, bytes], carry_over: dict[str, str] | None = None,
-               keys: dict[str, str] | None = None) -> None:
+               keys: dict[str, str] | None = None, sources: dict | None = None) -> None:
     """Replace `out_dir` with exactly `files` plus the `carry_over` files of the current tree.
 
     `carry_over` maps paths of the current tree to their sha256 (as its index lists them); `keys`
-    are the inputs keys to record for the cache. Only a directory that does not exist, is empty,
-    or was written by this tool is replaced. Must be called with OutputLock held.
+    are the inputs keys to record for the cache, `sources` what the run found of its sources
+    (fleet.Settled). Only a directory that does not exist, is empty, or was written by this tool
+    is replaced. Must be called with OutputLock held.
     Raises OutputWriteError when the machine refuses a write (disk full, read-only).
     """
     carry_over = carry_over or {}
@@ -622,7 +631,7 @@ def write_tree(out_dir: str, files: dict[str, bytes], carry_over: dict[str, str]
             # Both trees recorded before the swap, so that a crash on either side of it leaves a tree
             # we know; the current one only if it was ours already (it becomes the spare).
             known = [current.ident] if current is not None and current.ident in trees else []
-            _write_state(out_dir, new[0], keys or {}, [new] + known)
+            _write_state(out_dir, new[0], keys or {}, [new] + known, sources)
             _swap(spare, out_dir)
         except BaseException:
             shutil.rmtree(spare, ignore_errors=True)

@@ -84,12 +84,13 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
         # (the cache saw its time) and must be put back even though the index does not change.
         written = bool(changed or not os.path.isdir(out_dir) or old_index != index
                        or gen.keys.keys() - set(gen.cached) or (gen.fleet_key is not None and not gen.fleet_cached))
+        recorded = _recorded_sources(previous, gen, keep, keys)
         if written:
             files = dict(gen.files)
             files[output.INDEX] = fleet.index_bytes(index)
-            output.write_tree(out_dir, files, carry, keys)
+            output.write_tree(out_dir, files, carry, keys, recorded)
         else:
-            output.write_cache(out_dir, keys)
+            output.write_cache(out_dir, keys, recorded)
     return Regenerated(gen, changed, written, widened)
 
 
@@ -156,6 +157,19 @@ def _carry_over(old_index, gen: fleet.Generated, names, instances_dir: str) -> t
     if gen.fleet_cached:
         carry.update(gen.index["fleet"]["files"])
     return keep, carry
+
+
+def _recorded_sources(previous: output.CacheState | None, gen: fleet.Generated, keep: list[str],
+                      keys: dict[str, str]) -> dict | None:
+    """The sources record for the new state (fleet.Settled): the instances of this run whose checks
+    found nothing, and those kept unselected as the last run recorded them if the context is the same."""
+    if not gen.sources.get("context"):
+        return None
+    prints = dict(gen.sources["fingerprints"])
+    if previous and previous.sources.get("context") == gen.sources["context"]:
+        old = previous.sources.get("fingerprints", {})
+        prints.update((n, old[n]) for n in keep if n in old)
+    return {"context": gen.sources["context"], "fingerprints": {n: p for n, p in prints.items() if n in keys}}
 
 
 def _kept_keys(previous: output.CacheState | None, keep: list[str]) -> dict[str, str]:
