@@ -370,13 +370,14 @@ def validate(paths: Paths, names=(), jobs: int = 1, cache: output.CacheState | N
     """Every check short of rendering; returns warnings, raises FleetError on errors.
     `introduced`: the instances a change adds or edits, when its base is known (checks.check_models)."""
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
-        checked = check_sources(paths, names)
+        if cache:
+            checked, _, hits = _checked_against(cache, paths, names, common_key(paths.templates, paths.schemas))
+        else:
+            checked, hits = check_sources(paths, names), {}
         diags = list(checked.diagnostics)
         if any(d.is_error for d in diags):
             raise FleetError(diags)
         fleet = checked.sources.fleet.data
-        keys = input_keys(paths, checked) if cache else {}
-        hits = _cache_hits(cache, keys)
         todo = [i for i in checked.inputs if i.name not in hits]
         models, _, d = _run(paths, kubernetes_version(fleet), fleet, todo, {}, pool, render=False, progress=None)
         diags.extend(d)
@@ -404,17 +405,7 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     """
     with _pool(paths, jobs, _expect_many(paths, names, cache)) as pool:
         common = common_key(paths.templates, paths.schemas)
-        settled = settled_of(cache) or NOTHING_SETTLED
-        checked = check_sources(paths, names, settled=settled, common=common)
-        keys = input_keys(paths, checked, common)
-        hits = _cache_hits(cache, keys)
-        unsettled = [n for n in checked.settled if n not in hits]
-        if unsettled:  # its output is gone or was edited: it is modelled again, from checked sources
-            settled = Settled(settled.context, {n: p for n, p in settled.fingerprints.items() if n not in unsettled},
-                              settled.keys)
-            checked = check_sources(paths, names, settled=settled, common=common)
-            keys = input_keys(paths, checked, common)
-            hits = _cache_hits(cache, keys)
+        checked, keys, hits = _checked_against(cache, paths, names, common)
         sources = checked.sources
         fleet = sources.fleet.data
         if progress and hits:
@@ -444,6 +435,23 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
     warnings = fail_if_errors(diags)
     return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys,
                      fleet_key, fleet_cached, {"context": checked.context, "fingerprints": checked.clean})
+
+
+def _checked_against(cache: output.CacheState | None, paths: Paths, names,
+                     common: str) -> tuple[Checked, dict[str, str], dict[str, dict]]:
+    """check_sources with what the cached output's run recorded, the inputs keys, and the cache hits."""
+    settled = settled_of(cache) or NOTHING_SETTLED
+    checked = check_sources(paths, names, settled=settled, common=common)
+    keys = input_keys(paths, checked, common)
+    hits = _cache_hits(cache, keys)
+    unsettled = [n for n in checked.settled if n not in hits]
+    if unsettled:  # its output is gone or was edited: it is modelled again, from checked sources
+        settled = Settled(settled.context, {n: p for n, p in settled.fingerprints.items() if n not in unsettled},
+                          settled.keys)
+        checked = check_sources(paths, names, settled=settled, common=common)
+        keys = input_keys(paths, checked, common)
+        hits = _cache_hits(cache, keys)
+    return checked, keys, hits
 
 
 def settled_of(cache: output.CacheState | None) -> Settled | None:

@@ -1,0 +1,120 @@
+"""Settled sources (fleet.Settled): an instance whose files and sources context are as the last
+`fleet generate` recorded them, with nothing found then, is neither parsed nor checked again, and
+whatever changes brings it back: its files, fleet.yaml, a catalog, its output, a message about it."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from fleettest import copy_sample_fleet, read_tree, write
+
+from generator import cache, fleet, fleetdir, regenerate
+from generator.errors import FleetError
+
+
+@pytest.fixture
+def parsed(monkeypatch):
+    """The names of the instances whose instance.yaml was parsed, in order."""
+    seen: list[str] = []
+    real = fleetdir._parse_instance_file
+    monkeypatch.setattr(fleetdir, "_parse_instance_file",
+                        lambda directory, text: seen.append(os.path.basename(directory)) or real(directory, text))
+    return seen
+
+
+def setup(tmp_path):
+    paths = fleet.Paths(instances=copy_sample_fleet(tmp_path))
+    out = str(tmp_path / "build")
+    regenerate.regenerate(paths, out)
+    return paths, out, read_tree(out)
+
+
+def append(paths, name, text):
+    path = os.path.join(paths.instances, name, "instance.yaml")
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def test_an_unchanged_fleet_parses_no_instance_and_a_change_parses_only_it(tmp_path, parsed):
+    paths, out, tree = setup(tmp_path)
+    parsed.clear()
+    again = regenerate.regenerate(paths, out)
+    assert parsed == [] and again.generated.cached == again.generated.names
+    assert read_tree(out) == tree
+    append(paths, "technology.cbi", "storage:\n  size: 77Gi\n")
+    changed = regenerate.regenerate(paths, out)
+    assert parsed == ["technology.cbi"]
+    assert changed.changed == ["technology.cbi/k8s/statefulset.yaml", "technology.cbi/model.json"]
+    parsed.clear()
+    regenerate.regenerate(paths, out)
+    assert parsed == []  # recorded again, with its new fingerprint
+
+
+@pytest.mark.parametrize("change", ["fleet.yaml", "catalog", "no-cache"])
+def test_what_every_check_reads_brings_every_instance_back(tmp_path, parsed, change):
+    paths, out, _ = setup(tmp_path)
+    parsed.clear()
+    if change == "fleet.yaml":
+        path = os.path.join(paths.instances, "fleet.yaml")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        write(path, text + "\n# a comment changes no data, but messages point into the file as written\n")
+    elif change == "catalog":
+        path = os.path.join(paths.instances, "catalogs", "2.555.2.json")
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        write(path, text + "\n")
+    regenerate.regenerate(paths, out, use_cache=change != "no-cache")
+    assert sorted(parsed) == sorted(fleetdir.instance_names(paths.instances))
+
+
+def test_the_date_is_part_of_the_context(tmp_path):
+    """Acknowledged advisories expire: a record of yesterday settles nothing today."""
+    paths = fleet.Paths(instances=copy_sample_fleet(tmp_path))
+    sources, _ = fleetdir.read_all(paths.instances)
+    one, other = (cache.sources_context("c", sources.fleet, {}, day, paths.instances)
+                  for day in ("2026-12-05", "2026-12-06"))
+    assert one != other
+
+
+def test_a_settled_instance_whose_output_was_damaged_is_checked_and_rendered_again(tmp_path, parsed):
+    paths, out, tree = setup(tmp_path)
+    os.unlink(os.path.join(out, "tools.cdt", "k8s", "statefulset.yaml"))
+    parsed.clear()
+    done = regenerate.regenerate(paths, out)
+    assert "tools.cdt" in parsed and "tools.cdt" not in done.generated.cached
+    assert read_tree(out) == tree
+
+
+def test_a_new_instance_clashing_with_a_settled_one_is_told_where_both_are(tmp_path, parsed):
+    paths, out, _ = setup(tmp_path)
+    source = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
+    with open(source, encoding="utf-8") as fh:
+        text = fh.read()
+    os.makedirs(os.path.join(paths.instances, "technology.cbi2"))
+    write(os.path.join(paths.instances, "technology.cbi2", "instance.yaml"),
+          text.replace("fullName: technology.cbi", "fullName: technology.cbi2")
+          .replace("deployment:\n", "deployment:\n  namespace: cbi\n"))
+    parsed.clear()
+    with pytest.raises(FleetError) as caught:
+        regenerate.regenerate(paths, out)
+    messages = [d.format() for d in caught.value.diagnostics]
+    assert any("technology.cbi2/instance.yaml:" in m and "is also used by technology.cbi" in m for m in messages), \
+        messages
+    assert "technology.cbi" in parsed  # the settled instance, parsed for the message about it
+    assert any("technology.cbi/instance.yaml:4:" in m and "is also used by technology.cbi2" in m for m in messages), \
+        messages
+
+
+def test_an_instance_with_a_warning_is_checked_every_time(tmp_path, parsed):
+    paths, out, _ = setup(tmp_path)
+    path = os.path.join(paths.instances, "tools.cdt", "instance.yaml")
+    with open(path, encoding="utf-8") as fh:
+        lines = fh.read().splitlines(keepends=True)
+    write(path, "".join(lines[1:]))  # without the schema modeline: a warning
+    for _ in range(2):
+        parsed.clear()
+        done = regenerate.regenerate(paths, out)
+        assert parsed == ["tools.cdt"]
+        assert any("should name the schema" in w.message for w in done.generated.warnings)
