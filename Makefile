@@ -104,8 +104,9 @@ fuzz-long: $(STAMP) tools
 jcasc-model: $(STAMP)
 	$(BIN)/python -m generator.jcasc.refresh $(if $(SOURCES),--sources $(SOURCES))
 
+# JIRO=../jiro (a checkout of eclipse-cbi/jiro) also times Jiro's own instances, imported.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py $(if $(JIRO),--jiro $(JIRO))
 
 clean:
 	rm -rf build .build.lock .build.cache.json .build.spare check-summary.md .pytest_cache .hypothesis

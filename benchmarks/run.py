@@ -10,7 +10,13 @@ same noisy machine at the same moment.
     .venv/bin/python benchmarks/run.py --large    # also 10,000 instances (minutes)
     .venv/bin/python benchmarks/run.py --workdir /dev/shm   # on tmpfs: the tool, not the disk
     .venv/bin/python benchmarks/run.py --small-changes      # only the quick scenarios (write path)
-    .venv/bin/python benchmarks/floors.py   # the floors (issue 17): each part of a full regeneration alone
+    .venv/bin/python benchmarks/run.py --jiro ../jiro       # also Jiro's real instances, imported (issue 17)
+    .venv/bin/python benchmarks/floors.py   # the floors (issue 17): each part of a full regeneration alone, 3 rounds
+
+Every run prints, beside the figures, the naive baseline, one round of the floors
+(benchmarks/floors.py) on the same fleet, each scenario as a ratio to its floor, and the
+targets of issue 17. Our modules are byte-compiled first, as an installed tool's are: where
+PYTHONDONTWRITEBYTECODE is set, every run would otherwise compile them (about 0.1 s).
 
 Writing 17 small files per instance makes the file system part of every figure: the run
 first times plain file creation where it works, so a slow disk shows as such.
@@ -37,14 +43,44 @@ import synthetic  # noqa: E402 - a script: after the sys.path set-up above
 FLEET = [sys.executable, "-m", "generator"]
 
 
+# Issue 17's targets, in seconds, by scenario (rows without one are shown for what they say).
+TARGETS = {
+    (1000, "validate (cold, no cache)"): 1.0,
+    (1000, "full regeneration, empty --out"): 5.0,
+    (1000, "one instance changed"): 0.5,
+    (10000, "full regeneration, empty --out"): 60.0,
+    (10000, "one instance changed"): 1.0,
+    (10000, "nothing changed"): 1.0,
+    ("jiro", "Jiro's instances, full generate --no-cache"): 1.0,  # 207 in the issue's checkout
+}
+# Which floor (benchmarks/floors.py) bounds each scenario from below: what it cannot do without.
+FLOOR_OF = {
+    "validate (cold, no cache)": "sources",
+    "full regeneration, empty --out": "split",
+    "full regeneration, over the last tree": "split",
+    "  and again (the spare in use)": "split",
+    "validate (cache warm)": "help",
+    "nothing changed": "help",
+    "one instance changed": "help",
+}
+
+
+def compile_bytecode() -> None:
+    """Our modules compiled once, as pip does for an installed package."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(ROOT, "generator")], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
 def run(args: list[str]) -> tuple[float, float, int]:
     """(wall s, cpu s incl. worker processes, peak RSS MiB) of one CLI run."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(FLEET + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    stderr = proc.stderr.read().decode()
-    proc.stderr.close()
+    # stderr into a file, not a pipe: a run with many warnings would fill a pipe nobody reads yet
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        proc = subprocess.Popen(FLEET + args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"fleet {' '.join(args)} failed:\n{stderr}")
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024
@@ -158,6 +194,51 @@ def _small_change_rows(n: int, fleet_dir: str, names: list[str], gen: list[str],
     return rows
 
 
+def jiro_rows(checkout: str, work: str, jobs: int, repeats: int) -> list[tuple]:
+    """Jiro's own instances (a checkout of eclipse-cbi/jiro), imported, then generated from scratch."""
+    fleet_dir, out = os.path.join(work, "jiro-fleet"), os.path.join(work, "jiro-build")
+    start = time.perf_counter()
+    proc = subprocess.run(FLEET + ["import-jiro", checkout, "--into", fleet_dir, "--image-repository",
+                                   "quay.io/example"], cwd=ROOT, capture_output=True, text=True, check=False)
+    imported = time.perf_counter() - start
+    if proc.returncode not in (0, 1) or not os.path.isdir(fleet_dir):
+        raise SystemExit(f"fleet import-jiro {checkout} failed:\n{proc.stderr[-2000:]}")
+    count = sum(1 for e in os.scandir(fleet_dir) if e.is_dir() and e.name != "catalogs")
+
+    def once(i: int):
+        shutil.rmtree(out, ignore_errors=True)
+        return run(["--instances", fleet_dir, "generate", "--out", out, "--no-cache", "-j", str(jobs)])
+    return [(f"import-jiro of {count} instances (once)", imported, 0.0, 0, count, None),
+            ("Jiro's instances, full generate --no-cache", *_median_of(repeats, count, once))]
+
+
+def print_rows(title: str, rows: list[tuple], size, floors: dict | None = None) -> None:
+    print(f"\n{title}")
+    print(f"{'scenario':54} {'wall s':>8} {'ms/inst':>8} {'cpu s':>8} {'peak MiB':>9} {'target':>7} "
+          f"{'x floor':>8}")
+    for name, wall, cpu, rss, count, fastest in rows:
+        best = f"  [{fastest:.2f}]" if fastest is not None else ""
+        target = TARGETS.get((size, name))
+        mark = "" if target is None else f"{target:g}{' ok' if wall <= target else ' NO'}"
+        floor = floors.get(FLOOR_OF.get(name)) if floors else None
+        ratio = f"{wall / floor:.2f}x" if floor else ""
+        print(f"{name:54} {wall:8.2f} {wall / count * 1000:8.2f} {cpu:8.2f} {rss:9d} {mark:>7} {ratio:>8}{best}")
+
+
+def floor_figures(n: int, work: str, jobs: int) -> tuple[dict[str, float], list[str]]:
+    """One round of benchmarks/floors.py on a fresh synthetic fleet of n: wall s per floor, and its table."""
+    import floors  # a script beside this one
+    fleet_dir = os.path.join(work, f"floors{n}")
+    synthetic.make(fleet_dir, n)
+    got, files = floors.one_round(fleet_dir, work, jobs, 60 + n * 0.15)
+    wall = {key: value[0] for key, value in got.items()}
+    wall["split"] = (sum(wall[k] for k, _, counted in floors.ROWS if counted)
+                     - (wall["jsonnet"] + wall["jinja"]) * (1 - 1 / jobs))
+    wall["sources"] = wall["help"] + wall["yaml"] + wall["checks"]
+    lines = [f"floors (benchmarks/floors.py, one round, {files} files):"] + floors.table([got], jobs)
+    return wall, lines
+
+
 def filesystem(path: str) -> str:
     """The mount point and type holding `path` (from /proc/mounts)."""
     best = ("?", "?")
@@ -198,21 +279,28 @@ def main() -> None:
     parser.add_argument("--small-changes", action="store_true",
                         help="only 'nothing changed' and 'one instance changed' (no baseline): before/after a change "
                              "to the write path")
+    parser.add_argument("--jiro", metavar="CHECKOUT", default=os.environ.get("FLEET_BENCH_JIRO"),
+                        help="a checkout of eclipse-cbi/jiro: also import its instances and time their generation "
+                             "(default: $FLEET_BENCH_JIRO)")
     args = parser.parse_args()
+    compile_bytecode()
     sizes = [1000] + ([10000] if args.large else [])
     work = tempfile.mkdtemp(prefix="fleet-bench-", dir=args.workdir)
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}")
     print(f"date: {time.strftime('%Y-%m-%d %H:%M %Z')}; jobs: {args.jobs}")
     print(f"work directory: {work} ({filesystem(work)}); creating a small file there: "
           f"{file_creation_us(work):.0f} us")
+    print(f"load average: {os.getloadavg()[0]:.2f}; 'x floor': the scenario against what it cannot do without "
+          "(floors below: cold validate (b)+(c)+(f), full runs the floors' sum with Jsonnet and "
+          "Jinja shared by the workers, small changes (b) the interpreter and imports)")
     try:
         for n in sizes:
             rows = scenario_rows(n, work, args.jobs, args.repeats, args.small_changes)
-            print(f"\n{n} instances (quick scenarios: median of {args.repeats} runs, fastest in brackets)")
-            print(f"{'scenario':38} {'wall s':>8} {'ms/inst':>8} {'cpu s':>8} {'peak MiB':>9}")
-            for name, wall, cpu, rss, count, fastest in rows:
-                best = f"  [{fastest:.2f}]" if fastest is not None else ""
-                print(f"{name:38} {wall:8.2f} {wall / count * 1000:8.2f} {cpu:8.2f} {rss:9d}{best}")
+            floors, lines = floor_figures(n, work, args.jobs) if not args.small_changes else (None, [])
+            print_rows(f"{n} instances (quick scenarios: median of {args.repeats} runs, fastest in brackets)",
+                       rows, n, floors)
+            if lines:
+                print("\n" + "\n".join(lines))
             if n == sizes[0] and not args.small_changes:
                 full = rows[1]  # into an empty directory: the baseline writes everything too
                 naive = naive_baseline(os.path.join(work, f"fleet{n}"), args.baseline_sample)
@@ -222,6 +310,13 @@ def main() -> None:
                 bindings = binding_comparison(os.path.join(work, f"fleet{n}"), 200)
                 print("Jsonnet bindings, one evaluation of 200 instances: "
                       + ", ".join(f"{k} {v:.1f} ms/instance" for k, v in sorted(bindings.items())))
+        if args.jiro and not args.small_changes:
+            print_rows(f"Jiro's instances, imported from {args.jiro} (median of {args.repeats} runs, fastest "
+                       "in brackets)",
+                       jiro_rows(args.jiro, work, args.jobs, args.repeats), "jiro")
+        elif not args.small_changes:
+            print("\nJiro's instances: not timed (pass --jiro CHECKOUT or set FLEET_BENCH_JIRO to a checkout of "
+                  "eclipse-cbi/jiro)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

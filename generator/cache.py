@@ -22,7 +22,7 @@ from . import __version__, nofollow
 CODE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 # Libraries whose behaviour shapes the bytes we write.
-_LIBRARIES = ("gojsonnet", "jsonnet", "jinja2", "pyyaml", "kubernetes-validate", "jsonschema-rs")
+_LIBRARIES = ("gojsonnet", "jsonnet", "jinja2", "pyyaml", "kubernetes-validate", "jsonschema-rs", "orjson")
 
 
 def _library_versions() -> list[str]:
