@@ -122,3 +122,8 @@ def test_a_cached_run_renders_only_what_changed_and_writes_what_a_full_run_write
     generate(world, "--no-cache", "--out", "full")
     cached, full = read_tree(world / "build"), read_tree(world / "full")
     assert cached == full, tree_diff(cached, full)
+
+
+def test_library_versions_are_what_importlib_metadata_says():
+    from importlib import metadata
+    assert cache._library_versions() == [f"{name}=={metadata.version(name)}" for name in cache._LIBRARIES]
