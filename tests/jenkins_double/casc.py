@@ -66,11 +66,17 @@ class CheckFailed(Exception):
         super().__init__(issues[0].message if issues else "invalid configuration")
 
 
+# libyaml where PyYAML has it: the doubles of 200 controllers share one process, and parsing was
+# most of their CPU (BENCHMARKS.md, Push). Refused documents are parsed again by the pure-Python
+# parser, whose messages the tests were written against.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _positions(text: str) -> dict[tuple, int]:
     """Line (1-based) of every mapping key, by key path."""
     out: dict[tuple, int] = {}
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_FAST_LOADER)
     except yaml.YAMLError:
         return out
 
@@ -94,7 +100,14 @@ def parse(text: str) -> dict:
     if not text.strip():
         raise CheckFailed([Issue(-1, "Request body cannot be empty.")])
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_FAST_LOADER)
+    except yaml.YAMLError:
+        data = None  # the pure-Python parser again, for its message and position
+    else:
+        text = None
+    try:
+        if text is not None:
+            data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" in 'request', line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -303,7 +303,7 @@ class JenkinsDouble:
 
     def exported(self) -> dict:
         with self._lock:
-            return yaml.safe_load(casc.export(self.live))
+            return yaml.load(casc.export(self.live), Loader=casc._FAST_LOADER)
 
     @property
     def casc_version(self) -> str:
