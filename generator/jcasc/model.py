@@ -203,6 +203,7 @@ class World:
         self._descriptors = None
         self._custom = None
         self._roots = None
+        self._by_category: dict[str, list[dict]] | None = None
 
     def component_of(self, name: str) -> str | None:
         """The component (core or a plugin id) that declares a type; an anonymous descriptor is its owner's."""
@@ -607,11 +608,19 @@ class World:
                     roots.setdefault(n.lower(), conf)
         return roots
 
+    def _global_descriptors(self, category: str) -> list[dict]:
+        """The descriptors with a global configuration page under `category`, in descriptors() order;
+        grouped in one pass over all of them (once per category cost 40 ms per world)."""
+        if self._by_category is None:
+            self._by_category = {}
+            for d in self.descriptors():
+                if self._has_global_page(d):
+                    self._by_category.setdefault(self._category_of(d["base"]), []).append(d)
+        return self._by_category.get(category, [])
+
     def _category_children(self, category: str) -> dict[str, Attr]:
         attrs: dict[str, Attr] = {}
-        for d in self.descriptors():
-            if self._category_of(d["base"]) != category or not self._has_global_page(d):
-                continue
+        for d in self._global_descriptors(category):
             if d["symbols"]:
                 names = list(d["symbols"])
             else:
