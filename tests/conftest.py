@@ -16,6 +16,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 # (generator/output.py): tests and the processes they start use a private one, not the user's.
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="fleet-test-state-")
 atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)
+# and the compiled Jinja templates in $XDG_CACHE_HOME/jenkins-fleet/ (generator/render.py)
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="fleet-test-cache-")
+atexit.register(shutil.rmtree, os.environ["XDG_CACHE_HOME"], True)
 
 # In CI (CI=true) hypothesis replays the same examples every run, so a red build is reproducible
 # and never depends on luck; a developer's `make test` explores new ones each time.

@@ -91,3 +91,48 @@ def test_every_jcasc_value_goes_through_a_quoting_filter():
             if not re.search(r"\|\s*(yaml|jcasc)\s*$", expr):
                 unfiltered.append(f"{name}: {{{{ {expr} }}}}")
     assert not unfiltered, "values without | yaml or | jcasc:\n" + "\n".join(unfiltered)
+
+
+COMPILES = """
+import json, sys, jinja2
+from generator.render import Renderer
+compiled = []
+real = jinja2.Environment.compile
+jinja2.Environment.compile = lambda self, *a, **k: compiled.append(1) or real(self, *a, **k)
+out = Renderer(sys.argv[1]).render("t.j2", who="fleet")
+print(json.dumps([len(compiled), out]))
+"""
+
+
+def _render_in_a_process(templates, cache_home):
+    import json
+    import subprocess
+    import sys
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache_home), PYTHONPATH=ROOT)
+    done = subprocess.run([sys.executable, "-c", COMPILES, str(templates)], env=env, capture_output=True,
+                          text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_compiled_templates_are_kept_for_the_next_run_in_a_private_directory(tmp_path):
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "t.j2").write_text("hello {{ who }}\n")
+    cache_home = tmp_path / "cache"
+    assert _render_in_a_process(templates, cache_home) == [1, "hello fleet\n"]
+    assert _render_in_a_process(templates, cache_home) == [0, "hello fleet\n"]  # loaded, not compiled
+    (directory,) = (cache_home / "jenkins-fleet").iterdir()
+    assert directory.stat().st_mode & 0o777 == 0o700
+    # the source changed: Jinja's checksum no longer matches, it is compiled again
+    (templates / "t.j2").write_text("bye {{ who }}\n")
+    assert _render_in_a_process(templates, cache_home) == [1, "bye fleet\n"]
+    # a damaged file is compiled again, not run
+    for cached in directory.iterdir():
+        cached.write_bytes(b"j2" + b"\0" * 40)
+    assert _render_in_a_process(templates, cache_home) == [1, "bye fleet\n"]
+    # a directory others may write is not used at all
+    directory.chmod(0o777)
+    for cached in directory.iterdir():
+        cached.unlink()
+    assert _render_in_a_process(templates, cache_home) == [1, "bye fleet\n"]
+    assert not list(directory.iterdir())
