@@ -104,9 +104,10 @@ fuzz-long: $(STAMP) tools
 jcasc-model: $(STAMP)
 	$(BIN)/python -m generator.jcasc.refresh $(if $(SOURCES),--sources $(SOURCES))
 
-# JIRO=../jiro (a checkout of eclipse-cbi/jiro) also times Jiro's own instances, imported.
+# JIRO=../jiro (a checkout of eclipse-cbi/jiro) also times Jiro's own instances, imported;
+# BENCH_ARGS passes options through, e.g. BENCH_ARGS="--workdir /dev/shm" (tmpfs: the tool, not the disk).
 bench: $(STAMP)
-	$(BIN)/python benchmarks/run.py $(if $(JIRO),--jiro $(JIRO))
+	$(BIN)/python benchmarks/run.py $(if $(JIRO),--jiro $(JIRO)) $(BENCH_ARGS)
 
 clean:
 	rm -rf build .build.lock .build.cache.json .build.spare check-summary.md .pytest_cache .hypothesis

@@ -178,9 +178,18 @@ def _kept_keys(previous: output.CacheState | None, keep: list[str]) -> dict[str,
 
 
 def _changed_files(old_index, new_index) -> list[str]:
-    """Files whose hash differs between two indexes (added, changed or removed)."""
-    old, new = output.indexed_files(old_index), output.indexed_files(new_index)
-    return sorted(p for p in old.keys() | new.keys() if old.get(p) != new.get(p))
+    """Files whose hash differs between two indexes (added, changed or removed). Instances whose
+    file lists are equal are passed over whole: at 10,000 instances, comparing 190,000 paths one
+    by one took 0.2-0.4 s of a run that changed one instance."""
+    old, new = (old_index or {}).get("instances", {}), (new_index or {}).get("instances", {})
+    changed = []
+    for name in old.keys() | new.keys():
+        before, after = (old.get(name) or {}).get("files", {}), (new.get(name) or {}).get("files", {})
+        if before != after:
+            changed.extend(f"{name}/{rel}" for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
+    before, after = ((index or {}).get("fleet", {}).get("files", {}) for index in (old_index, new_index))
+    changed.extend(rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
+    return sorted(changed)
 
 
 def merged_index(new: dict, old: dict | None, keep: list[str]) -> dict:

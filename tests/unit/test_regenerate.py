@@ -90,3 +90,18 @@ def test_freshness_against_the_current_sources(tmp_path):
     copy = str(tmp_path / "copy")
     shutil.copytree(out, copy)
     assert not regenerate.freshness(paths, copy, checked, ("technology.*",)).recorded
+
+
+def test_changed_files_are_what_comparing_every_indexed_file_gives():
+    from generator import output
+    from generator.regenerate import _changed_files
+    old = {"instances": {"a": {"files": {"x": "1", "y": "2"}}, "b": {"files": {"x": "1"}},
+                         "gone": {"files": {"z": "9"}}},
+           "fleet": {"files": {"monitoring/r.yaml": "5"}}}
+    new = {"instances": {"a": {"files": {"x": "1", "y": "3", "w": "4"}}, "b": {"files": {"x": "1"}},
+                         "new": {"files": {"q": "7"}}}}
+    before, after = output.indexed_files(old), output.indexed_files(new)
+    expected = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert _changed_files(old, new) == expected == ["a/w", "a/y", "gone/z", "monitoring/r.yaml", "new/q"]
+    assert _changed_files(None, new) == sorted(output.indexed_files(new))
+    assert _changed_files(new, new) == []
