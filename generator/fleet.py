@@ -511,4 +511,4 @@ def build_index(models: dict[str, dict], files: dict[str, bytes], cached: dict[s
 
 
 def index_bytes(index: dict) -> bytes:
-    return dump_json(index).encode()
+    return dump_json(index, plain=True).encode()  # names, digests, versions and flags: no floats
