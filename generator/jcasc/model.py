@@ -318,7 +318,7 @@ class World:
     def custom(self) -> dict[str, dict]:
         """Configurator classes registered as extensions, by the type they configure."""
         if self._custom is None:
-            self._custom = {}
+            custom: dict[str, dict] = {}  # assigned whole when complete, as _global_descriptors says why
             for name, entry in sorted(self.types.items()):
                 if not entry.get("extension") or self.is_abstract(name) or not self.is_sub(name, CONFIGURATOR):
                     continue
@@ -331,7 +331,8 @@ class World:
                 # Configurator.canConfigure: getTarget() unless overridden
                 handled = self.inherited_cfg(name, "canConfigure")
                 for t in (handled if handled is not None else [target]):
-                    self._custom.setdefault(t, facts)
+                    custom.setdefault(t, facts)
+            self._custom = custom
         return self._custom
 
     def inherited_cfg(self, name: str, key: str):
@@ -612,10 +613,13 @@ class World:
         """The descriptors with a global configuration page under `category`, in descriptors() order;
         grouped in one pass over all of them (once per category cost 40 ms per world)."""
         if self._by_category is None:
-            self._by_category = {}
+            grouped: dict[str, list[dict]] = {}
             for d in self.descriptors():
                 if self._has_global_page(d):
-                    self._by_category.setdefault(self._category_of(d["base"]), []).append(d)
+                    grouped.setdefault(self._category_of(d["base"]), []).append(d)
+            # Assigned whole: a world is shared by threads (the Jenkins doubles of a test run
+            # answer /check from one), and a half-filled table would hide a category's children.
+            self._by_category = grouped
         return self._by_category.get(category, [])
 
     def _category_children(self, category: str) -> dict[str, Attr]:
