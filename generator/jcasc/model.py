@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from functools import cache, lru_cache
 
@@ -199,6 +200,7 @@ class World:
                 self.types.setdefault(name, entry)
                 self.origin.setdefault(name, comp["component"])
         self._sub: dict[tuple[str, str], bool] = {}
+        self._pending = threading.local()  # is_sub's questions in progress, per thread
         self._conf: dict[str, Conf] = {}
         self._descriptors = None
         self._custom = None
@@ -224,10 +226,20 @@ class World:
         if name == base:
             return True
         key = (name, base)
-        if key in self._sub:
-            return self._sub[key]
-        self._sub[key] = False
-        result = any(s.kind == "class" and self.is_sub(s.name, base) for s in self.supertypes(name))
+        known = self._sub.get(key)
+        if known is not None:
+            return known
+        # The questions this thread is answering: met again, the type graph has a cycle (not Java,
+        # but the model is read from source). Kept per thread, not as a False in the shared table
+        # that another thread would take for the answer (the doubles' threads share a world).
+        pending = self._pending.__dict__.setdefault("keys", set())
+        if key in pending:
+            return False
+        pending.add(key)
+        try:
+            result = any(s.kind == "class" and self.is_sub(s.name, base) for s in self.supertypes(name))
+        finally:
+            pending.discard(key)
         if not result and base in ("java.util.Collection", "java.lang.Iterable"):
             result = name in COLLECTIONS
         self._sub[key] = result
