@@ -120,12 +120,14 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None, settle
     context = (sources_context(common or common_key(paths.templates, paths.schemas), sources.fleet,
                                sources.catalogs, today, paths.instances) if settled else "")
     skip = context == settled.context if settled else False
+    if settled and not skip:
+        diags.extend(fleetdir.unsettle(sources))  # recorded under another context: checked like the rest
     views: dict[int, dict] = {}  # instances with the same requests share one resolution, and its model view
     inputs, kept, clean = [], {}, {}
     for name, src in sorted(sources.instances.items()):
         if skip and isinstance(src, fleetdir.SettledInstanceSource):
             kept[name], clean[name] = settled.keys[name], src.fingerprint
-            continue  # (under another context it is parsed now, on first use, and checked)
+            continue
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")
         # Semantic rules run even on schema-invalid files, so one run reports everything.
         own += checks.check_instance(src, sources)

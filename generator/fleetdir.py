@@ -236,6 +236,13 @@ def _read_instance(directory: str, root: int, name: str,
     printed = fingerprint(texts)
     if settled is not None and not diags and settled(name, printed):
         return SettledInstanceSource(name, inst_dir, texts, printed), diags
+    src, found = _parsed(name, inst_dir, texts, printed)
+    return src, diags + found
+
+
+def _parsed(name: str, inst_dir: str, texts: dict[str, str], printed: str) -> tuple[InstanceSource | None,
+                                                                                  list[Diagnostic]]:
+    diags: list[Diagnostic] = []
     doc = override = None
     try:
         doc = _parse_instance_file(inst_dir, texts[INSTANCE_FILE])
@@ -248,6 +255,22 @@ def _read_instance(directory: str, root: int, name: str,
             diags.extend(exc.diagnostics)
             doc = None  # an instance whose override is unreadable is not modelled
     return (InstanceSource(name, inst_dir, doc, override, printed) if doc is not None else None), diags
+
+
+def unsettle(sources: FleetSources) -> list[Diagnostic]:
+    """Parse every SettledInstanceSource of `sources` now (their record does not hold: another
+    context), as read_all would have: an instance that no longer parses is dropped and reported,
+    with every other problem, instead of failing on first use."""
+    diags: list[Diagnostic] = []
+    for name, src in list(sources.instances.items()):
+        if isinstance(src, SettledInstanceSource):
+            parsed, found = _parsed(name, src.directory, src._texts, src.fingerprint)
+            diags.extend(found)
+            if parsed is None:
+                del sources.instances[name]
+            else:
+                sources.instances[name] = parsed
+    return diags
 
 
 def read(directory: str, names: list[str] | tuple[str, ...] = ()) -> FleetSources:

@@ -118,3 +118,25 @@ def test_an_instance_with_a_warning_is_checked_every_time(tmp_path, parsed):
         done = regenerate.regenerate(paths, out)
         assert parsed == ["tools.cdt"]
         assert any("should name the schema" in w.message for w in done.generated.warnings)
+
+
+def test_a_settled_instance_that_no_longer_parses_is_reported_with_everything_else(tmp_path, monkeypatch):
+    """Under another context (here a new fleet.yaml; in life a new version of the tool and its parser)
+    settled instances are parsed like the rest: one that fails is one error among all of them."""
+    from generator.errors import Diagnostic
+    paths, out, _ = setup(tmp_path)
+    path = os.path.join(paths.instances, "fleet.yaml")
+    with open(path, encoding="utf-8") as fh:
+        write(path, fh.read() + "\n# another context\n")
+    append(paths, "technology.cbi", "project: [\n")  # broken YAML, and not settled: its bytes changed
+    real = fleetdir._parse_instance_file
+
+    def stricter(directory, text):
+        if os.path.basename(directory) == "tools.cdt":
+            raise FleetError([Diagnostic(os.path.join(directory, "instance.yaml"), 1, 1, "", "refused now")])
+        return real(directory, text)
+    monkeypatch.setattr(fleetdir, "_parse_instance_file", stricter)
+    with pytest.raises(FleetError) as caught:
+        regenerate.regenerate(paths, out)
+    files = {os.path.relpath(d.file, paths.instances) for d in caught.value.diagnostics if d.is_error}
+    assert files == {"tools.cdt/instance.yaml", "technology.cbi/instance.yaml"}
