@@ -87,7 +87,7 @@ from .jiro_defaults import (
     STAND_IN_NAME,
     STANDARD_WRAPPER,
     TEMPLATE_REASON,
-    THEME_PLUGIN,
+    THEME_PLUGINS,
 )
 from .model import ModelEngine, ModelInput
 from .output import dump_yaml, write_file
@@ -820,7 +820,8 @@ def new_fleet(facts: JiroFacts, clusters: list[str], versions: list[str], stand_
         "controllers": {
             "latest": facts.latest,
             "versions": {v: {"image": facts.image(v),
-                             "plugins": [p for p in facts.base_plugins(v) if p != THEME_PLUGIN] + [THEME_PLUGIN]}
+                             "plugins": [p for p in facts.base_plugins(v) if p not in THEME_PLUGINS]
+                                        + list(THEME_PLUGINS)}
                          for v in versions},
         },
         "profiles": [{
@@ -845,7 +846,8 @@ def fleet_text(data: dict, facts: JiroFacts, modeline: str) -> str:
         f"#  - controllers.latest is what Jiro's 'latest' meant in the committed output ({facts.latest})"
         if facts.latest_known else
         f"#  - controllers.latest ({facts.latest}) is a guess: the checkout has no committed target/config.json.",
-        f"#  - every controller version also gets the {THEME_PLUGIN} plugin, for the imported themes.",
+        f"#  - every controller version also gets the {' and '.join(THEME_PLUGINS)} plugins, for the imported "
+        "themes.",
         *(["#  - security: what Jiro's generated JCasC had (builds run as the triggering user, no legacy API",
            "#    tokens, SSH server off, approved git host keys); the plugins they need are added to every controller."]
           if "security" in data else []),
