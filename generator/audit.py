@@ -461,7 +461,7 @@ def snapshot(paths: fleet_mod.Paths, names: Iterable[str] = (), *, build_dir: st
     warnings: list[Diagnostic] = []
     if build_dir is None:
         chosen = fleetdir.select(paths.instances, names) if names else None  # a typo fails before the work
-        gen = fleet_mod.generate(paths, (), jobs=jobs)
+        gen = fleet_mod.generate(paths, (), jobs=jobs, whole_models=False)  # files and names are read
         warnings = gen.warnings
         art = Artifacts(files=gen.files)
         all_names = sorted(gen.models)

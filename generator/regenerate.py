@@ -71,7 +71,7 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
         with _bar(progress, total) as advance:
             gen = fleet.generate(paths, names, jobs=jobs, progress=advance,
                                  cache=previous if use_cache else None,
-                                 previous=old_index if previous else None)
+                                 previous=old_index if previous else None, whole_models=False)
         if warn:
             warn(gen.warnings)
         keep, carry = _carry_over(old_index, gen, names, paths.instances)
@@ -102,7 +102,7 @@ def compare(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, progre
     total = len(fleetdir.select(paths.instances, names))
     old_index = output.read_index(out_dir)
     with _bar(progress, total) as advance:
-        gen = fleet.generate(paths, names, jobs=jobs, progress=advance, previous=old_index)
+        gen = fleet.generate(paths, names, jobs=jobs, progress=advance, previous=old_index, whole_models=False)
     if warn:
         warn(gen.warnings)
     keep, _ = _carry_over(old_index, gen, names, paths.instances)
