@@ -30,6 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Self
 
+import lz4.block
 import orjson
 
 from . import nofollow, yamlout
@@ -90,6 +91,37 @@ def _orjson_safe(data) -> bool:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class Packed:
+    """A generated file held compressed (LZ4) with its sha256 until it is written: a run that
+    renders thousands of instances holds every file until the swap (46 KB an instance, 457 MB at
+    10,000; 53% of that compressed). Made by the worker that rendered it. LZ4, not zlib: on our
+    files (40,000 of a 10,000-instance tree, 115 MB) zlib level 1 took 1.33 s to compress and
+    0.66 s to decompress, LZ4 0.18 s and 0.10 s, for 37% and 53% of the size."""
+
+    __slots__ = ("data", "digest")
+
+    def __init__(self, raw: bytes):
+        self.digest = sha256(raw)
+        self.data = lz4.block.compress(raw)
+
+    def __getstate__(self):
+        return self.digest, self.data
+
+    def __setstate__(self, state) -> None:
+        self.digest, self.data = state
+
+    def raw(self) -> bytes:
+        return lz4.block.decompress(self.data)
+
+
+def digest_of(data: bytes | Packed) -> str:
+    return data.digest if isinstance(data, Packed) else sha256(data)
+
+
+def raw_of(data: bytes | Packed) -> bytes:
+    return data.raw() if isinstance(data, Packed) else data
 
 
 # --- the lock -----------------------------------------------------------------------------
@@ -628,7 +660,7 @@ def _refuse(out_dir: str, why: str | None) -> None:
                                           "fleet generate replaces the whole directory")])
 
 
-def write_tree(out_dir: str, files: dict[str, bytes], carry_over: dict[str, str] | None = None,
+def write_tree(out_dir: str, files: dict[str, bytes | Packed], carry_over: dict[str, str] | None = None,
                keys: dict[str, str] | None = None, sources: dict | None = None) -> None:
     """Replace `out_dir` with exactly `files` plus the `carry_over` files of the current tree.
 
@@ -685,7 +717,7 @@ def _bring_up_to_date(spare: str, have: dict[str, str], written_ns: int, out_dir
     """Make the spare hold exactly the wanted files, and all of it on disk (a power loss after the
     swap must not leave a tree whose files the kernel had not written yet)."""
     want = dict(carry_over)
-    want.update((rel, sha256(data)) for rel, data in files.items() if rel != INDEX)
+    want.update((rel, digest_of(data)) for rel, data in files.items() if rel != INDEX)
     root = spare + "/"
     keep = {rel for rel, digest in want.items() if have.get(rel) == digest
             and os.lstat(root + rel).st_mtime_ns <= written_ns}
@@ -712,7 +744,7 @@ def _bring_up_to_date(spare: str, have: dict[str, str], written_ns: int, out_dir
                 raise
             shutil.copy2(src, dst, follow_symlinks=False)
     for rel in written:
-        _write_new_file(os.path.join(spare, rel), files[rel], sync=each)
+        _write_new_file(os.path.join(spare, rel), raw_of(files[rel]), sync=each)
     # The index last: no file or directory of the tree is newer than it unless changed afterwards.
     _write_new_file(os.path.join(spare, INDEX), files[INDEX], sync=each)
     if each:

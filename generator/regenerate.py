@@ -71,7 +71,7 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
         with _bar(progress, total) as advance:
             gen = fleet.generate(paths, names, jobs=jobs, progress=advance,
                                  cache=previous if use_cache else None,
-                                 previous=old_index if previous else None, whole_models=False)
+                                 previous=old_index if previous else None, whole_models=False, pack_files=True)
         if warn:
             warn(gen.warnings)
         keep, carry = _carry_over(old_index, gen, names, paths.instances)

@@ -105,3 +105,24 @@ def test_changed_files_are_what_comparing_every_indexed_file_gives():
     assert _changed_files(old, new) == expected == ["a/w", "a/y", "gone/z", "monitoring/r.yaml", "new/q"]
     assert _changed_files(None, new) == sorted(output.indexed_files(new))
     assert _changed_files(new, new) == []
+
+
+def test_a_large_run_holds_its_files_packed_and_writes_the_same_tree(tmp_path, monkeypatch):
+    import pickle
+
+    from generator.output import Packed
+    paths = sample(tmp_path)
+    plain, packed = str(tmp_path / "plain"), str(tmp_path / "packed")
+    regenerate.regenerate(paths, plain)
+    monkeypatch.setattr(fleet, "PACK_FROM", 1)  # "large" from one instance rendered
+    done = regenerate.regenerate(paths, packed)
+    held = [v for rel, v in done.generated.files.items() if not rel.startswith("monitoring/")]
+    assert held and all(isinstance(v, Packed) for v in held)
+    assert read_tree(packed) == read_tree(plain)
+    one = held[0]
+    again = pickle.loads(pickle.dumps(one))  # what a worker process sends back
+    assert (again.digest, again.raw()) == (one.digest, one.raw())
+    with_workers = str(tmp_path / "workers")
+    monkeypatch.setattr(fleet, "MIN_PARALLEL", 1)
+    regenerate.regenerate(paths, with_workers, jobs=2)
+    assert read_tree(with_workers) == read_tree(plain)
