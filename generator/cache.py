@@ -80,10 +80,16 @@ def _tree_digest(root: str) -> list[str]:
 
 def common_key(templates_dir: str, schemas_dir: str, code_dir: str = CODE_DIR) -> str:
     """The part of every key shared by all instances (code, templates, schemas)."""
+    return _digest(*(part.encode() for part in [
+        f"jenkins-fleet=={__version__}", *_library_versions(), "code", *_tree_digest(code_dir),
+        "templates", *_tree_digest(templates_dir), "schemas", *_tree_digest(schemas_dir)]))
+
+
+def _digest(*parts: bytes) -> str:
+    """sha256 of the parts, each followed by a NUL byte."""
     h = hashlib.sha256()
-    for part in [f"jenkins-fleet=={__version__}", *_library_versions(), "code", *_tree_digest(code_dir),
-                 "templates", *_tree_digest(templates_dir), "schemas", *_tree_digest(schemas_dir)]:
-        h.update(part.encode())
+    for part in parts:
+        h.update(part)
         h.update(b"\0")
     return h.hexdigest()
 
@@ -102,32 +108,20 @@ def instance_key(fleet_part: str, fleet: dict, name: str, profiles: tuple[str, .
     """catalog: the content hash of the plugin catalog of the instance's Jenkins version (with
     the rest, it decides the instance's plugin closure)."""
     by_name = {p["name"]: p for p in fleet.get("profiles", [])}
-    h = hashlib.sha256()
-    for part in (fleet_part.encode(), name.encode(), _canonical([by_name[p] for p in profiles]),
-                 _canonical(instance_data), _canonical(override_data), catalog.encode()):
-        h.update(part)
-        h.update(b"\0")
-    return h.hexdigest()
+    return _digest(fleet_part.encode(), name.encode(), _canonical([by_name[p] for p in profiles]),
+                   _canonical(instance_data), _canonical(override_data), catalog.encode())
 
 
 def fleet_files_key(common: str, fleet: dict, controllers: list[dict]) -> str:
     """The key of the fleet-level files (generator/monitoring.py): the whole fleet settings and the
     monitored instances of the output, as the rules template takes them."""
-    h = hashlib.sha256()
-    for part in (b"fleet-files", common.encode(), _canonical(fleet), _canonical(controllers)):
-        h.update(part)
-        h.update(b"\0")
-    return h.hexdigest()
+    return _digest(b"fleet-files", common.encode(), _canonical(fleet), _canonical(controllers))
 
 
 def sources_context(common: str, fleet_doc, catalogs: dict, today: str, instances_dir: str) -> str:
     """Everything besides an instance's own files that its pre-model checks read (fleet.check_sources):
     the code, templates and schemas, the fleet settings as written, the plugin catalogs, the date
     (acknowledged advisories expire) and where the instances are (messages name their files)."""
-    h = hashlib.sha256()
-    for part in (b"sources", common.encode(), "\n".join(fleet_doc.lines).encode(), _canonical(fleet_doc.data),
-                 _canonical(sorted((c.reference, c.digest) for c in catalogs.values())), today.encode(),
-                 os.path.abspath(instances_dir).encode()):
-        h.update(part)
-        h.update(b"\0")
-    return h.hexdigest()
+    return _digest(b"sources", common.encode(), "\n".join(fleet_doc.lines).encode(), _canonical(fleet_doc.data),
+                   _canonical(sorted((c.reference, c.digest) for c in catalogs.values())), today.encode(),
+                   os.path.abspath(instances_dir).encode())

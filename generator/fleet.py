@@ -119,13 +119,12 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None, settle
     acknowledged = acknowledged_advisories(sources.fleet.data, today)
     context = (sources_context(common or common_key(paths.templates, paths.schemas), sources.fleet,
                                sources.catalogs, today, paths.instances) if settled else "")
-    skip = context == settled.context if settled else False
-    if settled and not skip:
+    if settled and context != settled.context:
         diags.extend(fleetdir.unsettle(sources))  # recorded under another context: checked like the rest
     views: dict[int, dict] = {}  # instances with the same requests share one resolution, and its model view
     inputs, kept, clean = [], {}, {}
     for name, src in sorted(sources.instances.items()):
-        if skip and isinstance(src, fleetdir.SettledInstanceSource):
+        if isinstance(src, fleetdir.SettledInstanceSource):  # same files, same context: nothing to check
             kept[name], clean[name] = settled.keys[name], src.fingerprint
             continue
         own = validate_document(src.doc, schemas.instance, f"while validating instance '{name}'")

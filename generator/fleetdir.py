@@ -56,7 +56,7 @@ class InstanceSource:
 
 class SettledInstanceSource(InstanceSource):
     """An instance whose files were read but not parsed: their fingerprint is one whose checks
-    found nothing, under the same fleet settings, catalogs and code (generator/settled.py). Parsed
+    found nothing, under the same fleet settings, catalogs and code (fleet.Settled). Parsed
     on first use (a message that must point into it), from the text that was read."""
 
     def __init__(self, name: str, directory: str, texts: dict[str, str], fingerprint: str):

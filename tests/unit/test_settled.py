@@ -23,7 +23,7 @@ def parsed(monkeypatch):
     return seen
 
 
-def setup(tmp_path):
+def generated_sample(tmp_path):
     paths = fleet.Paths(instances=copy_sample_fleet(tmp_path))
     out = str(tmp_path / "build")
     regenerate.regenerate(paths, out)
@@ -37,7 +37,7 @@ def append(paths, name, text):
 
 
 def test_an_unchanged_fleet_parses_no_instance_and_a_change_parses_only_it(tmp_path, parsed):
-    paths, out, tree = setup(tmp_path)
+    paths, out, tree = generated_sample(tmp_path)
     parsed.clear()
     again = regenerate.regenerate(paths, out)
     assert parsed == [] and again.generated.cached == again.generated.names
@@ -53,7 +53,7 @@ def test_an_unchanged_fleet_parses_no_instance_and_a_change_parses_only_it(tmp_p
 
 @pytest.mark.parametrize("change", ["fleet.yaml", "catalog", "no-cache"])
 def test_what_every_check_reads_brings_every_instance_back(tmp_path, parsed, change):
-    paths, out, _ = setup(tmp_path)
+    paths, out, _ = generated_sample(tmp_path)
     parsed.clear()
     if change == "fleet.yaml":
         path = os.path.join(paths.instances, "fleet.yaml")
@@ -79,7 +79,7 @@ def test_the_date_is_part_of_the_context(tmp_path):
 
 
 def test_a_settled_instance_whose_output_was_damaged_is_checked_and_rendered_again(tmp_path, parsed):
-    paths, out, tree = setup(tmp_path)
+    paths, out, tree = generated_sample(tmp_path)
     os.unlink(os.path.join(out, "tools.cdt", "k8s", "statefulset.yaml"))
     parsed.clear()
     done = regenerate.regenerate(paths, out)
@@ -88,7 +88,7 @@ def test_a_settled_instance_whose_output_was_damaged_is_checked_and_rendered_aga
 
 
 def test_a_new_instance_clashing_with_a_settled_one_is_told_where_both_are(tmp_path, parsed):
-    paths, out, _ = setup(tmp_path)
+    paths, out, _ = generated_sample(tmp_path)
     source = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
     with open(source, encoding="utf-8") as fh:
         text = fh.read()
@@ -108,7 +108,7 @@ def test_a_new_instance_clashing_with_a_settled_one_is_told_where_both_are(tmp_p
 
 
 def test_an_instance_with_a_warning_is_checked_every_time(tmp_path, parsed):
-    paths, out, _ = setup(tmp_path)
+    paths, out, _ = generated_sample(tmp_path)
     path = os.path.join(paths.instances, "tools.cdt", "instance.yaml")
     with open(path, encoding="utf-8") as fh:
         lines = fh.read().splitlines(keepends=True)
@@ -124,7 +124,7 @@ def test_a_settled_instance_that_no_longer_parses_is_reported_with_everything_el
     """Under another context (here a new fleet.yaml; in life a new version of the tool and its parser)
     settled instances are parsed like the rest: one that fails is one error among all of them."""
     from generator.errors import Diagnostic
-    paths, out, _ = setup(tmp_path)
+    paths, out, _ = generated_sample(tmp_path)
     path = os.path.join(paths.instances, "fleet.yaml")
     with open(path, encoding="utf-8") as fh:
         write(path, fh.read() + "\n# another context\n")
