@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import __version__, cache, checks, fleetdir, manifests, monitoring, output
 from .cache import common_key, fleet_files_key, sources_context
@@ -28,6 +27,9 @@ from .plugins import resolve as resolve_closure
 from .produce import Producer
 from .render import Renderer
 from .schema import Schemas, validate_document
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_KUBERNETES_VERSION = "1.30"
@@ -251,8 +253,50 @@ MIN_PARALLEL = 40
 PACK_FROM = 2000
 
 
+class _Workers:
+    """Worker processes for the Jsonnet and rendering step, started on first use.
+
+    A ProcessPoolExecutor is not free even unused: its queues' semaphores start multiprocessing's
+    resource tracker, one more interpreter (about 20 ms of CPU), for a run that renders one instance.
+    """
+
+    def __init__(self, paths: Paths, jobs: int):
+        self.jobs = jobs
+        self._paths = paths
+        self._executor: ProcessPoolExecutor | None = None
+
+    def executor(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            # Imported here: 25 ms that a run rendering a few instances in this process does without.
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
+            self._executor = ProcessPoolExecutor(max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                 initializer=_init_worker, initargs=(self._paths,))
+        return self._executor
+
+    def start(self) -> None:
+        executor = self.executor()
+        for _ in range(self.jobs):
+            executor.submit(_ready)
+
+    def stop(self, now: bool) -> None:
+        """Wait for the workers to finish; `now`: stop them first (an error or Ctrl-C while they start
+        is reported at once rather than after they finish importing)."""
+        if self._executor is None:
+            return
+        if now:
+            if hasattr(self._executor, "terminate_workers"):  # public from Python 3.14
+                self._executor.terminate_workers()
+            else:
+                for proc in list((getattr(self._executor, "_processes", None) or {}).values()):
+                    proc.terminate()
+        self._executor.shutdown(wait=True, cancel_futures=now)
+
+
 @contextmanager
-def _pool(paths: Paths, jobs: int, start_now: bool) -> Iterator[ProcessPoolExecutor | None]:
+def _pool(paths: Paths, jobs: int, start_now: bool) -> Iterator[_Workers | None]:
     """Worker processes for the Jsonnet and rendering step, or None to work in this process.
 
     start_now: the caller expects to model many instances; the workers start (a second or so
@@ -262,25 +306,15 @@ def _pool(paths: Paths, jobs: int, start_now: bool) -> Iterator[ProcessPoolExecu
     if jobs <= 1:
         yield None
         return
-    # spawn, not fork: the Go runtime of gojsonnet does not survive fork() (children hang).
-    spawn = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=spawn, initializer=_init_worker, initargs=(paths,))
+    workers = _Workers(paths, jobs)
     try:
         if start_now:
-            for _ in range(jobs):
-                pool.submit(_ready)
-        yield pool
+            workers.start()
+        yield workers
     except BaseException:
-        # A mistake in the input (or Ctrl-C) while the workers start: report it now rather than
-        # after they finish importing. terminate_workers() is public from Python 3.14.
-        if hasattr(pool, "terminate_workers"):
-            pool.terminate_workers()
-        else:
-            for proc in list((getattr(pool, "_processes", None) or {}).values()):
-                proc.terminate()
-        pool.shutdown(wait=True, cancel_futures=True)
+        workers.stop(now=True)
         raise
-    pool.shutdown(wait=True)
+    workers.stop(now=False)
 
 
 def _chunks(items: list, jobs: int) -> list[list]:
@@ -290,7 +324,7 @@ def _chunks(items: list, jobs: int) -> list[list]:
 
 
 def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrides: dict,
-         pool: ProcessPoolExecutor | None, render: bool, progress: Progress | None, whole: bool = True,
+         pool: _Workers | None, render: bool, progress: Progress | None, whole: bool = True,
          pack: bool = False):
     models: dict[str, dict] = {}
     files: dict[str, bytes] = {}
@@ -306,11 +340,11 @@ def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrid
             if progress:
                 progress(len(chunk))
         return models, files, diags
-    jobs = pool._max_workers
-    futures = [(chunk, pool.submit(_run_chunk, kube, fleet, chunk,
+    executor = pool.executor()
+    futures = [(chunk, executor.submit(_run_chunk, kube, fleet, chunk,
                                    {i.name: overrides[i.name] for i in chunk if i.name in overrides}, render,
                                    whole, pack))
-               for chunk in _chunks(inputs, jobs)]
+               for chunk in _chunks(inputs, pool.jobs)]
     for chunk, future in futures:
         m, f, d = future.result()
         models.update(m), files.update(f), diags.extend(d)

@@ -74,7 +74,7 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
                                  previous=old_index if previous else None, whole_models=False, pack_files=True)
         if warn:
             warn(gen.warnings)
-        keep, carry = _carry_over(old_index, gen, names, paths.instances)
+        keep = _kept(old_index, gen, names, paths.instances)
         keys = {**_kept_keys(previous, keep), **gen.keys}
         if gen.fleet_key is not None:
             keys[fleet.FLEET_FILES_KEY] = gen.fleet_key
@@ -88,7 +88,8 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
         if written:
             files = dict(gen.files)
             files[output.INDEX] = fleet.index_bytes(index)
-            output.write_tree(out_dir, files, carry, keys, recorded)
+            output.write_tree(out_dir, files, _carried(old_index, gen, keep), keys, recorded,
+                              current_index=previous.index if previous else None)
         else:
             output.write_cache(out_dir, keys, recorded)
     return Regenerated(gen, changed, written, widened)
@@ -105,7 +106,7 @@ def compare(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, progre
         gen = fleet.generate(paths, names, jobs=jobs, progress=advance, previous=old_index, whole_models=False)
     if warn:
         warn(gen.warnings)
-    keep, _ = _carry_over(old_index, gen, names, paths.instances)
+    keep = _kept(old_index, gen, names, paths.instances)
     files = dict(gen.files)
     files[output.INDEX] = fleet.index_bytes(merged_index(gen.index, old_index, keep))
     scope = (set(gen.names) | {output.INDEX} | set(monitoring.FLEET_DIRS)) if names else None
@@ -147,16 +148,21 @@ def _bar(progress: ProgressFactory | None, total: int) -> AbstractContextManager
     return progress(total) if progress else nullcontext(None)
 
 
-def _carry_over(old_index, gen: fleet.Generated, names, instances_dir: str) -> tuple[list[str], dict[str, str]]:
-    """Instances kept from the current output (not selected, or unchanged) and their files' sha256."""
+def _kept(old_index, gen: fleet.Generated, names, instances_dir: str) -> list[str]:
+    """Instances of the current output that a run with NAMEs keeps (not selected, still defined)."""
+    return list(fleet.kept_entries(old_index, names, gen.names, instances_dir)) if old_index else []
+
+
+def _carried(old_index, gen: fleet.Generated, keep: list[str]) -> dict[str, str]:
+    """The files carried over from the current output (kept or unchanged instances) and their sha256.
+    Built only when a tree is written: 190,000 entries at 10,000 instances, 80 ms."""
     if not old_index:
-        return [], {}
+        return {}
     entries = old_index.get("instances", {})
-    keep = list(fleet.kept_entries(old_index, names, gen.names, instances_dir))
     carry = {f"{n}/{rel}": digest for n in keep + gen.cached for rel, digest in entries[n]["files"].items()}
     if gen.fleet_cached:
         carry.update(gen.index["fleet"]["files"])
-    return keep, carry
+    return carry
 
 
 def _recorded_sources(previous: output.CacheState | None, gen: fleet.Generated, keep: list[str],

@@ -9,6 +9,7 @@ import os
 import shutil
 from contextlib import contextmanager
 
+import yaml
 from fleettest import age_tree, copy_sample_fleet, read_tree, write
 
 from generator import fleet, regenerate
@@ -126,3 +127,52 @@ def test_a_large_run_holds_its_files_packed_and_writes_the_same_tree(tmp_path, m
     monkeypatch.setattr(fleet, "MIN_PARALLEL", 1)
     regenerate.regenerate(paths, with_workers, jobs=2)
     assert read_tree(with_workers) == read_tree(plain)
+
+
+def test_a_run_with_little_to_render_starts_no_worker_processes(tmp_path, monkeypatch):
+    """Creating the pool is not free even unused (its semaphores start multiprocessing's resource
+    tracker, one more interpreter): it is made when a chunk goes to the workers, not before."""
+    from concurrent import futures
+    made = []
+
+    class Spy(futures.ProcessPoolExecutor):
+        def __init__(self, *args, **kwargs):
+            made.append(kwargs.get("max_workers"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(futures, "ProcessPoolExecutor", Spy)
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out, jobs=2)  # 13 instances: fewer than fleet.MIN_PARALLEL
+    assert made == []
+    monkeypatch.setattr(fleet, "MIN_PARALLEL", 1)
+    regenerate.regenerate(paths, out, jobs=2, use_cache=False)
+    assert made == [2]
+
+
+def test_after_a_small_change_the_spare_is_known_by_what_it_does_not_share(tmp_path):
+    """The state records which files the output and the spare do not share (output._sharing_record);
+    the next small change keeps the shared ones without looking at them again, and the trees
+    stay exactly what a fresh run writes."""
+    from generator import output
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out)
+    names = fleet.fleetdir.instance_names(paths.instances)
+    for name in names[:3]:
+        path = os.path.join(paths.instances, name, "instance.yaml")
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+        data["project"]["displayName"] += " (changed)"
+        with open(path, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(data, fh)
+        assert regenerate.regenerate(paths, out).written
+    state = output._read_state(out)
+    record = state.sharing
+    assert record["output"] == state.trees[0] and record["spare"] == state.trees[1]
+    changed = {f.split("/", 1)[0] for f in record["fresh"]} | {f.split("/", 1)[0] for f in record["own"]}
+    assert changed == {names[2]}  # only the instance of the last change: everything else is one file in two trees
+    shared = [rel for rel in output.indexed_files(output.read_index(out)) if not rel.startswith(names[2] + "/")]
+    spare = output.spare_path(out)
+    assert all(os.path.samefile(os.path.join(out, rel), os.path.join(spare, rel)) for rel in shared)
+    fresh = str(tmp_path / "fresh")
+    regenerate.regenerate(paths, fresh, use_cache=False)
+    assert read_tree(out) == read_tree(fresh)
