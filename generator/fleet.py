@@ -98,7 +98,7 @@ def check_sources(paths: Paths, names=(), schemas: Schemas | None = None, settle
     recorded = settled.fingerprints if settled else {}
     sources, load_diags = fleetdir.read_all(
         paths.instances, names,
-        (lambda name, printed: recorded.get(name) == printed and name in settled.keys) if settled else None)
+        {n: p for n, p in recorded.items() if n in settled.keys} if settled else None)
     if sources is None:
         raise FleetError(load_diags)  # instance checks need the fleet settings
     fleet_diags = validate_document(sources.fleet, schemas.fleet, "while validating the fleet settings")

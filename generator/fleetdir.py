@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Iterator
+import stat
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -55,19 +57,29 @@ class InstanceSource:
 
 
 class SettledInstanceSource(InstanceSource):
-    """An instance whose files were read but not parsed: their fingerprint is one whose checks
-    found nothing, under the same fleet settings, catalogs and code (fleet.Settled). Parsed
-    on first use (a message that must point into it), from the text that was read."""
+    """An instance whose files were not parsed: their fingerprint is one whose checks found
+    nothing, under the same fleet settings, catalogs and code (fleet.Settled). Parsed on first
+    use (a message that must point into it), from the text that was read, or read then when the
+    files' metadata showed them unchanged since they were fingerprinted (`texts` None)."""
 
-    def __init__(self, name: str, directory: str, texts: dict[str, str], fingerprint: str):
+    def __init__(self, name: str, directory: str, texts: dict[str, str] | None, fingerprint: str):
         self.name, self.directory, self.fingerprint = name, directory, fingerprint
         self._texts, self._parsed = texts, None
 
+    def texts(self) -> dict[str, str]:
+        """Raises FleetError when a file can no longer be read."""
+        if self._texts is None:
+            names = [INSTANCE_FILE] + ([OVERRIDE_FILE] if os.path.lexists(os.path.join(self.directory, OVERRIDE_FILE))
+                                       else [])
+            self._texts = {n: read_text(os.path.join(self.directory, n)) for n in names}
+        return self._texts
+
     def _documents(self) -> tuple[Document, Document | None]:
         if self._parsed is None:
-            self._parsed = (_parse_instance_file(self.directory, self._texts[INSTANCE_FILE]),
-                            _parse_override(self.directory, self._texts[OVERRIDE_FILE])
-                            if OVERRIDE_FILE in self._texts else None)
+            texts = self.texts()
+            self._parsed = (_parse_instance_file(self.directory, texts[INSTANCE_FILE]),
+                            _parse_override(self.directory, texts[OVERRIDE_FILE])
+                            if OVERRIDE_FILE in texts else None)
         return self._parsed
 
     @property
@@ -87,6 +99,39 @@ def fingerprint(texts: dict[str, str]) -> str:
         h.update(f"{name}\0{len(data)}\0".encode())
         h.update(data)
     return h.hexdigest()
+
+
+# A settled instance's record may add, after '@', what the file system said of its directory
+# and files when they were read (inode, size, times, as git's index does): the same answer now
+# means the same files, and they are not read again (10,000 instance directories: 0.25 s read,
+# 0.05 s looked at). Not recorded for anything changed in the last seconds before the read: a
+# write in the same clock tick as the read could leave the times as they were (git's "racy" files).
+RACY_NS = 2_000_000_000
+
+
+def _metadata(inst_dir: str, files: list[str], since_ns: int) -> str:
+    """The digest of the instance directory's and its files' metadata, or "" when any of them
+    changed after `since_ns` (or is not a plain directory or file)."""
+    parts = []
+    for path, want in ((inst_dir, stat.S_IFDIR), *((f"{inst_dir}/{f}", stat.S_IFREG) for f in files)):
+        try:
+            info = os.lstat(path)
+        except OSError:
+            return ""
+        if stat.S_IFMT(info.st_mode) != want or info.st_ctime_ns >= since_ns or info.st_mtime_ns >= since_ns:
+            return ""
+        parts.append(f"{path}:{info.st_mode}:{info.st_ino}:{info.st_dev}:{info.st_size}:"
+                     f"{info.st_mtime_ns}:{info.st_ctime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def _unchanged(inst_dir: str, recorded: str) -> bool:
+    """Whether an instance's directory and files answer as when `recorded` (a settled record) was made."""
+    meta = recorded.partition("@")[2]
+    if not meta:
+        return False
+    files = [INSTANCE_FILE, OVERRIDE_FILE] if meta.endswith("+") else [INSTANCE_FILE]
+    return _metadata(inst_dir, files, 1 << 62) + ("+" if len(files) > 1 else "") == meta
 
 
 def _parse_instance_file(inst_dir: str, text: str) -> Document:
@@ -183,14 +228,14 @@ def _load_fleet(directory: str, fd: int, entries: dict[str, str]) -> Document:
 
 
 def read_all(directory: str, names: list[str] | tuple[str, ...] = (),
-             settled: Callable[[str, str], bool] | None = None) -> tuple[FleetSources | None, list[Diagnostic]]:
+             settled: Mapping[str, str] | None = None) -> tuple[FleetSources | None, list[Diagnostic]]:
     """Load fleet.yaml and the selected instances, keeping going past unreadable files.
 
     Returns the sources that loaded (None when fleet.yaml did not) and a
     diagnostic for every file that did not, and for every entry that is not part
     of the layout, so one broken file never hides the problems of the others.
-    settled(name, fingerprint): whether that instance, as read, needs no parsing now; it is
-    then a SettledInstanceSource.
+    settled: name -> the fingerprint recorded for an instance that needs no parsing if its files
+    are the same (fleet.Settled); such an instance is then a SettledInstanceSource.
     """
     with _opened(directory) as root:
         entries = _entries(root)
@@ -201,16 +246,21 @@ def read_all(directory: str, names: list[str] | tuple[str, ...] = (),
         except FleetError as exc:
             diags.extend(exc.diagnostics)
         instances: dict[str, InstanceSource] = {}
+        since = time.time_ns() - RACY_NS
         for name in _select(directory, _instance_dirs(entries), names):
-            src, found = _read_instance(directory, root, name, settled)
+            recorded = settled.get(name) if settled else None
+            if recorded and _unchanged(f"{directory}/{name}", recorded):
+                instances[name] = SettledInstanceSource(name, os.path.join(directory, name), None, recorded)
+                continue
+            src, found = _read_instance(directory, root, name, recorded, since)
             diags.extend(found)
             if src is not None:
                 instances[name] = src
     return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
 
 
-def _read_instance(directory: str, root: int, name: str,
-                   settled: Callable[[str, str], bool] | None = None) -> tuple[InstanceSource | None, list[Diagnostic]]:
+def _read_instance(directory: str, root: int, name: str, recorded: str | None = None,
+                   since: int = 0) -> tuple[InstanceSource | None, list[Diagnostic]]:
     inst_dir = os.path.join(directory, name)
     try:
         fd = nofollow.open_dir(name, dir_fd=root)
@@ -223,18 +273,23 @@ def _read_instance(directory: str, root: int, name: str,
         diags = _instance_layout(inst_dir, fd, entries)
         if INSTANCE_FILE not in entries:
             return None, diags + _missing_instance_file(inst_dir, fd, entries)
+        files = [INSTANCE_FILE, OVERRIDE_FILE] if OVERRIDE_FILE in entries else [INSTANCE_FILE]
+        # Before the read: a change during it shows as a later time next run.
+        meta = _metadata(f"{directory}/{name}", files, since) if since else ""
         texts: dict[str, str] = {}
-        for file in (INSTANCE_FILE, OVERRIDE_FILE) if OVERRIDE_FILE in entries else (INSTANCE_FILE,):
+        for file in files:
             try:
                 texts[file] = read_text(os.path.join(inst_dir, file), dir_fd=fd)
             except FleetError as exc:
                 diags.extend(exc.diagnostics)
     finally:
         os.close(fd)
-    if len(texts) < (2 if OVERRIDE_FILE in entries else 1):
+    if len(texts) < len(files):
         return None, diags  # an instance with an unreadable file is not modelled
     printed = fingerprint(texts)
-    if settled is not None and not diags and settled(name, printed):
+    if meta:
+        printed += "@" + meta + ("+" if len(files) > 1 else "")
+    if recorded is not None and not diags and recorded.partition("@")[0] == printed.partition("@")[0]:
         return SettledInstanceSource(name, inst_dir, texts, printed), diags
     src, found = _parsed(name, inst_dir, texts, printed)
     return src, diags + found
@@ -264,7 +319,13 @@ def unsettle(sources: FleetSources) -> list[Diagnostic]:
     diags: list[Diagnostic] = []
     for name, src in list(sources.instances.items()):
         if isinstance(src, SettledInstanceSource):
-            parsed, found = _parsed(name, src.directory, src._texts, src.fingerprint)
+            try:
+                texts = src.texts()
+            except FleetError as exc:
+                diags.extend(exc.diagnostics)
+                del sources.instances[name]
+                continue
+            parsed, found = _parsed(name, src.directory, texts, src.fingerprint)
             diags.extend(found)
             if parsed is None:
                 del sources.instances[name]

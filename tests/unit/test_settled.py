@@ -140,3 +140,78 @@ def test_a_settled_instance_that_no_longer_parses_is_reported_with_everything_el
         regenerate.regenerate(paths, out)
     files = {os.path.relpath(d.file, paths.instances) for d in caught.value.diagnostics if d.is_error}
     assert files == {"tools.cdt/instance.yaml", "technology.cbi/instance.yaml"}
+
+
+def _tick(path: str) -> None:
+    """Wait until a change to `path` gets a later change time than the last one (coarse file-system clocks)."""
+    import time
+    before = os.stat(path).st_ctime_ns
+    # not beside it: its directory's times are part of what is compared
+    probe = os.path.join(os.path.dirname(os.path.dirname(path)), ".clock-probe")
+    for _ in range(500):
+        write(probe, "x")
+        later = os.stat(probe).st_ctime_ns > before
+        os.unlink(probe)
+        if later:
+            return
+        time.sleep(0.002)
+
+
+@pytest.fixture
+def read(monkeypatch):
+    """The instance directories whose files were read, in order (fleet.yaml and catalogs aside)."""
+    seen: list[str] = []
+    real = fleetdir.read_text
+
+    def spy(path, *args, **kwargs):
+        if os.path.basename(path) in fleetdir.INSTANCE_FILES:
+            seen.append(os.path.basename(os.path.dirname(path)))
+        return real(path, *args, **kwargs)
+    monkeypatch.setattr(fleetdir, "read_text", spy)
+    return seen
+
+
+def test_files_unchanged_since_they_were_fingerprinted_are_not_read_again(tmp_path, monkeypatch, read):
+    monkeypatch.setattr(fleetdir, "RACY_NS", -10**12)  # the sample was written just now: record it all the same
+    paths, out, _ = generated_sample(tmp_path)
+    regenerate.regenerate(paths, out)  # the record now says what the files' metadata was
+    recorded = fleet.settled_of(fleet.output.read_cache(out)).fingerprints
+    assert recorded and all("@" in p for p in recorded.values())
+    read.clear()
+    again = regenerate.regenerate(paths, out)
+    assert read == [] and again.generated.cached == again.generated.names
+    path = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
+    _tick(path)
+    append(paths, "technology.cbi", "storage:\n  size: 77Gi\n")
+    changed = regenerate.regenerate(paths, out)
+    assert read == ["technology.cbi"]
+    assert changed.changed == ["technology.cbi/k8s/statefulset.yaml", "technology.cbi/model.json"]
+
+
+def test_a_file_rewritten_with_its_old_size_and_times_is_read_again(tmp_path, monkeypatch, read):
+    """What `touch -r` or an archive restores (size and modification time) is not enough to look
+    unchanged: the change time, which no one can set, differs."""
+    monkeypatch.setattr(fleetdir, "RACY_NS", -10**12)
+    paths, out, _ = generated_sample(tmp_path)
+    regenerate.regenerate(paths, out)
+    path = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
+    info = os.stat(path)
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    assert "resourcePacks: 5" in text
+    _tick(path)
+    with open(path, "r+", encoding="utf-8") as fh:  # in place: the same inode
+        fh.write(text.replace("resourcePacks: 5", "resourcePacks: 4", 1))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    now = os.stat(path)
+    assert (now.st_ino, now.st_size, now.st_mtime_ns) == (info.st_ino, info.st_size, info.st_mtime_ns)
+    read.clear()
+    changed = regenerate.regenerate(paths, out)
+    assert read == ["technology.cbi"] and "technology.cbi/k8s/resourcequota.yaml" in changed.changed
+
+
+def test_files_changed_just_before_the_read_are_not_recorded_by_their_metadata(tmp_path):
+    """A write in the same clock tick as the read could leave the times as they were: git's racy files."""
+    _, out, _ = generated_sample(tmp_path)  # written just now
+    recorded = fleet.settled_of(fleet.output.read_cache(out)).fingerprints
+    assert recorded and not any("@" in p for p in recorded.values())
