@@ -24,12 +24,12 @@ from .plugins import (
     requests_for,
 )
 from .plugins import resolve as resolve_closure
-from .produce import Producer
-from .render import Renderer
 from .schema import Schemas, validate_document
 
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor
+
+    from .produce import Producer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_KUBERNETES_VERSION = "1.30"
@@ -194,6 +194,10 @@ class Worker:
     def producer(self, kube_version: str) -> Producer:
         # Built on first render: `fleet validate` models only and needs no Jinja or validators.
         if self._producer is None or self._producer.kubernetes_version != kube_version:
+            # Imported here: Jinja and the validators (30 ms) are not needed by a run that renders nothing.
+            from .produce import Producer
+            from .render import Renderer
+
             self._producer = Producer(Renderer(self._paths.templates), kube_version, self._paths.schemas)
         return self._producer
 
