@@ -823,19 +823,34 @@ def write_tree(out_dir: str, files: dict[str, bytes | Packed], carry_over: dict[
     _fsync_dir(os.path.dirname(out_dir))  # the swap itself, on disk
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Done:
     """What _bring_up_to_date did: per top-level directory it looked into, the files the new tree
-    has there and which of them are the current tree's file too (elsewhere: all, and the same)."""
+    has there and which of them are the current tree's file too (elsewhere: all, and the same).
+    Not kept past SHARING_MAX unshared files (`over`): no record is made then, and a large change
+    (every instance rendered again) need not hold a set per directory (10,000 of them)."""
 
     wanted: dict[str, frozenset[str]]
     same: dict[str, set[str]]
+    over: bool = False
+    unshared: int = 0
+
+    def add(self, top: str, wanted, same: set[str]) -> None:
+        if self.over:
+            return
+        self.unshared += len(wanted) - len(same)
+        if self.unshared > SHARING_MAX:
+            self.over, self.wanted, self.same = True, {}, {}
+            return
+        self.wanted[top], self.same[top] = frozenset(wanted), same
 
 
 def _sharing_record(new: list, current: list, done: _Done, carried: Grouped, current_index: dict) -> dict | None:
     """What the new output and the current one (the next spare) do not share, when it is small:
     {"output": new tree, "spare": current tree, "fresh": the new tree's files that are not the
     current's, "own": the current tree's files that are not the new one's, with their sha256}."""
+    if done.over:
+        return None
     fresh = sorted(_join(top, inner) for top, wanted in done.wanted.items() for inner in wanted - done.same[top])
     if len(fresh) > SHARING_MAX:
         return None
@@ -878,10 +893,11 @@ def _bring_up_to_date(spare: str, base: _Spare, out_dir: str, files: dict[str, b
         want_top = {**carried_top, **new_top}
         shared = None if base.shared is None else base.shared.get(top, have_top.keys())
         keep, same = _keepable(spare, out_dir, top, have_top, want_top, carried_top, shared, base.written_ns)
+        to_link = carried_top.keys() - keep - new_top.keys()
         removed.extend(_join(top, inner) for inner in have_top.keys() - keep)
-        linked.extend(_join(top, inner) for inner in carried_top.keys() - keep - new_top.keys())
+        linked.extend(_join(top, inner) for inner in to_link)
         written.extend(_join(top, inner) for inner in new_top.keys() - keep)
-        done.wanted[top], done.same[top] = frozenset(want_top), same
+        done.add(top, want_top, same | to_link)  # a link that fails is taken out below
         want_dirs |= _dirs_below(top, want_top, memo)
         have_dirs |= _dirs_below(top, have_top, memo)
     removed.sort(), linked.sort(), written.sort()
@@ -899,12 +915,13 @@ def _bring_up_to_date(spare: str, base: _Spare, out_dir: str, files: dict[str, b
         src, dst = os.path.join(out_dir, rel), os.path.join(spare, rel)
         try:
             os.link(src, dst, follow_symlinks=False)  # files are never rewritten in place: sharing is safe
-            top, _, inner = rel.partition("/")
-            done.same[top].add(inner)
         except OSError as exc:
             if exc.errno in _REASONS:
                 raise
             shutil.copy2(src, dst, follow_symlinks=False)
+            if not done.over:  # a copy: not the output's file
+                top, _, inner = rel.partition("/")
+                done.same[top].discard(inner)
     for rel in written:
         _write_new_file(os.path.join(spare, rel), raw_of(files[rel]), sync=each)
     # The index last: no file or directory of the tree is newer than it unless changed afterwards.

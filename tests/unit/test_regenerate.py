@@ -176,3 +176,31 @@ def test_after_a_small_change_the_spare_is_known_by_what_it_does_not_share(tmp_p
     fresh = str(tmp_path / "fresh")
     regenerate.regenerate(paths, fresh, use_cache=False)
     assert read_tree(out) == read_tree(fresh)
+
+
+def test_a_large_change_records_no_sharing_and_the_next_small_one_does(tmp_path, monkeypatch):
+    """Past output.SHARING_MAX unshared files nothing is recorded (nor held while writing); the
+    next run looks at every file of the spare, links the copies, and records again."""
+    from generator import output
+    paths, out = sample(tmp_path), str(tmp_path / "build")
+    regenerate.regenerate(paths, out)
+    regenerate.regenerate(paths, out, use_cache=False)  # the spare now exists
+    fleet_yaml = os.path.join(paths.instances, "fleet.yaml")
+    with open(fleet_yaml, encoding="utf-8") as fh:
+        text = fh.read()
+    write(fleet_yaml, text.replace("timezone: Europe/Paris", "timezone: Europe/Berlin", 1))  # every JCasC changes
+    monkeypatch.setattr(output, "SHARING_MAX", 45)  # above one instance's files, twice; below every JCasC's
+    assert regenerate.regenerate(paths, out).written
+    assert output._read_state(out).sharing == {}
+    name = fleet.fleetdir.instance_names(paths.instances)[0]
+    path = os.path.join(paths.instances, name, "instance.yaml")
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    data["project"]["displayName"] += " (changed)"
+    write(path, yaml.safe_dump(data))
+    assert regenerate.regenerate(paths, out).written
+    record = output._read_state(out).sharing
+    assert record and {rel.split("/", 1)[0] for rel in [*record["fresh"], *record["own"]]} == {name}
+    fresh = str(tmp_path / "fresh")
+    regenerate.regenerate(paths, fresh, use_cache=False)
+    assert read_tree(out) == read_tree(fresh)
