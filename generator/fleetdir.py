@@ -112,7 +112,7 @@ RACY_NS = 2_000_000_000
 def _metadata(inst_dir: str, files: list[str], since_ns: int) -> str:
     """The digest of the instance directory's and its files' metadata, or "" when any of them
     changed after `since_ns` (or is not a plain directory or file)."""
-    parts = []
+    parts = [inst_dir]
     for path, want in ((inst_dir, stat.S_IFDIR), *((f"{inst_dir}/{f}", stat.S_IFREG) for f in files)):
         try:
             info = os.lstat(path)
@@ -120,9 +120,8 @@ def _metadata(inst_dir: str, files: list[str], since_ns: int) -> str:
             return ""
         if stat.S_IFMT(info.st_mode) != want or info.st_ctime_ns >= since_ns or info.st_mtime_ns >= since_ns:
             return ""
-        parts.append(f"{path}:{info.st_mode}:{info.st_ino}:{info.st_dev}:{info.st_size}:"
-                     f"{info.st_mtime_ns}:{info.st_ctime_ns}")
-    return hashlib.blake2b("\n".join(parts).encode(), digest_size=12).hexdigest()
+        parts += (info.st_mode, info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
 
 
 def _unchanged(inst_dir: str, recorded: str) -> bool:

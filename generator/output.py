@@ -421,12 +421,13 @@ def write_file(path: str, data: bytes) -> None:
 def files_intact(out_dir: str, name: str, files: dict[str, str], written_ns: int) -> bool:
     """Every file of an instance present (not as a link) and not modified after the index was written."""
     prefix = f"{out_dir}/{name}/"  # not os.path.join: 17,000 calls per 1,000 instances
-    for rel in files:
-        try:
-            if os.lstat(prefix + rel).st_mtime_ns > written_ns:
+    lstat = os.lstat
+    try:
+        for rel in files:
+            if lstat(prefix + rel).st_mtime_ns > written_ns:
                 return False
-        except OSError:
-            return False
+    except OSError:
+        return False
     return True
 
 

@@ -193,7 +193,7 @@ def _changed_files(old_index, new_index) -> list[str]:
     changed = []
     for name in old.keys() | new.keys():
         before, after = (old.get(name) or {}).get("files", {}), (new.get(name) or {}).get("files", {})
-        if before != after:
+        if before is not after and before != after:  # a carried entry is the old index's own
             changed.extend(f"{name}/{rel}" for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
     before, after = ((index or {}).get("fleet", {}).get("files", {}) for index in (old_index, new_index))
     changed.extend(rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel))
