@@ -67,11 +67,20 @@ class SettledInstanceSource(InstanceSource):
         self._texts, self._parsed = texts, None
 
     def texts(self) -> dict[str, str]:
-        """Raises FleetError when a file can no longer be read."""
+        """Raises FleetError when a file can no longer be read (or the directory is now a link)."""
         if self._texts is None:
-            names = [INSTANCE_FILE] + ([OVERRIDE_FILE] if os.path.lexists(os.path.join(self.directory, OVERRIDE_FILE))
-                                       else [])
-            self._texts = {n: read_text(os.path.join(self.directory, n)) for n in names}
+            try:
+                fd = nofollow.open_dir(self.directory)  # as read_all reads: never through a link
+            except OSError as exc:
+                if nofollow.is_link_error(exc):
+                    raise FleetError([nofollow.link_diagnostic(self.directory)]) from None
+                raise FleetError([Diagnostic(self.directory, 0, 0, "",
+                                             f"cannot read the instance directory: {exc.strerror}")]) from None
+            try:
+                names = [n for n in (INSTANCE_FILE, OVERRIDE_FILE) if n == INSTANCE_FILE or n in _entries(fd)]
+                self._texts = {n: read_text(os.path.join(self.directory, n), dir_fd=fd) for n in names}
+            finally:
+                os.close(fd)
         return self._texts
 
     def _documents(self) -> tuple[Document, Document | None]:

@@ -87,8 +87,15 @@ def test_a_settled_instance_whose_output_was_damaged_is_checked_and_rendered_aga
     assert read_tree(out) == tree
 
 
-def test_a_new_instance_clashing_with_a_settled_one_is_told_where_both_are(tmp_path, parsed):
+@pytest.mark.parametrize("by_metadata", [False, True], ids=["read", "not-read"])
+def test_a_new_instance_clashing_with_a_settled_one_is_told_where_both_are(tmp_path, parsed, monkeypatch, by_metadata):
+    """not-read: the settled instance's files were not even read (their metadata as recorded), and
+    are read, through its directory's descriptor, for the message."""
+    if by_metadata:
+        monkeypatch.setattr(fleetdir, "RACY_NS", -10**12)
     paths, out, _ = generated_sample(tmp_path)
+    if by_metadata:
+        regenerate.regenerate(paths, out)  # recorded with the metadata now
     source = os.path.join(paths.instances, "technology.cbi", "instance.yaml")
     with open(source, encoding="utf-8") as fh:
         text = fh.read()
