@@ -254,3 +254,34 @@ def test_too_many_builds_for_the_packs_are_rejected(packs_and_concurrency):
     with pytest.raises(FleetError) as info:
         generate(spec)
     assert "below the LimitRange container minimum of 100m" in messages(info.value)
+
+
+@pytest.mark.parametrize("command", ["validate", "generate"])
+def test_instances_sent_to_the_workers_while_checking_are_those_a_serial_run_models(tmp_path, command):
+    """Without a cache, each instance that passes its checks goes to the workers at once (fleet._Stream):
+    one that fails in the middle is left out and reported, the others are modelled as in one
+    process, whichever chunk they fell in."""
+    specs = padded({})
+    specs["pad.broken"] = {"project": {"fullName": "pad.broken", "displayName": "Broken", "resourcePacks": 0}}
+    # refused only once modelled: an agent's CPU limit against the LimitRange (checks.check_models)
+    specs["pad.modelled"] = {"project": {"fullName": "pad.modelled", "displayName": "Modelled", "resourcePacks": 1},
+                             "jenkins": {"maxConcurrency": 1}}
+    paths = fleet.Paths(instances=write_fleet(str(tmp_path), specs))
+    run = (lambda jobs: fleet.validate(paths, jobs=jobs)) if command == "validate" else \
+        (lambda jobs: fleet.generate(paths, jobs=jobs))
+    failures = []
+    for jobs in (1, 2):
+        with pytest.raises(FleetError) as caught:
+            run(jobs)
+        failures.append(sorted(d.format() for d in caught.value.diagnostics))
+    assert failures[0] == failures[1]
+    assert any("pad.broken" in m and "resourcePacks" in m for m in failures[1]), failures[1]
+    if command == "generate":  # validate stops at the checks' errors; generate models the rest and reports all
+        assert any("pad.modelled" in m and "LimitRange" in m for m in failures[1]), failures[1]
+    del specs["pad.broken"], specs["pad.modelled"]
+    clean = fleet.Paths(instances=write_fleet(str(tmp_path / "clean"), specs))
+    if command == "generate":
+        serial, parallel = fleet.generate(clean, jobs=1), fleet.generate(clean, jobs=2)
+        assert serial.files == parallel.files and serial.models == parallel.models
+    else:
+        assert fleet.validate(clean, jobs=1) == fleet.validate(clean, jobs=2)
