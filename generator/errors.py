@@ -188,6 +188,11 @@ class FleetError(Exception):
         self.diagnostics = sort_diagnostics(diagnostics)
         super().__init__("\n".join(d.format() for d in self.diagnostics))
 
+    def __reduce__(self):
+        # Raised in a worker process, it comes back pickled: rebuilt from its diagnostics, not from
+        # the message (Exception's default), which left the pool broken instead of reporting them.
+        return (FleetError, (self.diagnostics,))
+
     @property
     def errors(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.is_error]

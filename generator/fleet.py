@@ -369,35 +369,32 @@ class _Stream:
 def _run(paths: Paths, kube: str, fleet: dict, inputs: list[ModelInput], overrides: dict,
          pool: _Workers | None, render: bool, progress: Progress | None, whole: bool = True,
          pack: bool = False, stream: _Stream | None = None):
-    """Models and files of `inputs`; with `stream`, those it already sent to the workers are collected
-    from it (they are the first of `inputs`, in order), the rest are sent now."""
+    """Models and files of `inputs`; with `stream`, those it already sent to the workers (while the
+    sources were checked) are not sent again."""
     models: dict[str, dict] = {}
     files: dict[str, bytes] = {}
     diags: list[Diagnostic] = []
-    sent = []
-    if stream is not None:
-        stream.flush()
-        sent = stream.sent
-        done = sum(len(chunk) for chunk, _ in sent)
-        assert [i.name for chunk, _ in sent for i in chunk] == [i.name for i in inputs[:done]]
-        inputs = inputs[done:]
-    if not inputs and not sent:
-        return models, files, diags
-    if (pool is None or len(inputs) < MIN_PARALLEL) and not sent:
-        worker = Worker(paths)
-        for chunk in _chunks(inputs, 1):
-            m, f, d = worker.run(kube, fleet, chunk, {i.name: overrides[i.name] for i in chunk if i.name in overrides},
-                                 render, whole, pack)
-            models.update(m), files.update(f), diags.extend(d)
-            if progress:
-                progress(len(chunk))
-        return models, files, diags
-    executor = pool.executor()
-    futures = sent + [(chunk, executor.submit(_run_chunk, kube, fleet, chunk,
-                                              {i.name: overrides[i.name] for i in chunk if i.name in overrides},
-                                              render, whole, pack))
-                      for chunk in _chunks(inputs, pool.jobs)]
-    for chunk, future in futures:
+    if stream is None:
+        if not inputs:
+            return models, files, diags
+        if pool is None or len(inputs) < MIN_PARALLEL:
+            worker = Worker(paths)
+            for chunk in _chunks(inputs, 1):
+                m, f, d = worker.run(kube, fleet, chunk,
+                                     {i.name: overrides[i.name] for i in chunk if i.name in overrides},
+                                     render, whole, pack)
+                models.update(m), files.update(f), diags.extend(d)
+                if progress:
+                    progress(len(chunk))
+            return models, files, diags
+        stream = _Stream(pool, len(inputs), render, whole, pack)
+    stream.flush()
+    sent = {i.name for chunk, _ in stream.sent for i in chunk}
+    for inp in inputs:
+        if inp.name not in sent:
+            stream.add(inp, overrides.get(inp.name), fleet)
+    stream.flush()
+    for chunk, future in stream.sent:
         m, f, d = future.result()
         models.update(m), files.update(f), diags.extend(d)
         if progress:

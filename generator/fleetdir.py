@@ -69,13 +69,7 @@ class SettledInstanceSource(InstanceSource):
     def texts(self) -> dict[str, str]:
         """Raises FleetError when a file can no longer be read (or the directory is now a link)."""
         if self._texts is None:
-            try:
-                fd = nofollow.open_dir(self.directory)  # as read_all reads: never through a link
-            except OSError as exc:
-                if nofollow.is_link_error(exc):
-                    raise FleetError([nofollow.link_diagnostic(self.directory)]) from None
-                raise FleetError([Diagnostic(self.directory, 0, 0, "",
-                                             f"cannot read the instance directory: {exc.strerror}")]) from None
+            fd = _open_instance(self.directory, self.directory)  # as read_all reads: never through a link
             try:
                 names = [n for n in (INSTANCE_FILE, OVERRIDE_FILE) if n == INSTANCE_FILE or n in _entries(fd)]
                 self._texts = {n: read_text(os.path.join(self.directory, n), dir_fd=fd) for n in names}
@@ -130,7 +124,8 @@ def _metadata(inst_dir: str, files: list[str], since_ns: int) -> str:
         if stat.S_IFMT(info.st_mode) != want or info.st_ctime_ns >= since_ns or info.st_mtime_ns >= since_ns:
             return ""
         parts += (info.st_mode, info.st_ino, info.st_dev, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    # "+": with an override, so that a record says which files it covers
+    return hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest() + ("+" if OVERRIDE_FILE in files else "")
 
 
 def _unchanged(inst_dir: str, recorded: str) -> bool:
@@ -139,7 +134,7 @@ def _unchanged(inst_dir: str, recorded: str) -> bool:
     if not meta:
         return False
     files = [INSTANCE_FILE, OVERRIDE_FILE] if meta.endswith("+") else [INSTANCE_FILE]
-    return _metadata(inst_dir, files, 1 << 62) + ("+" if len(files) > 1 else "") == meta
+    return _metadata(inst_dir, files, 1 << 62) == meta
 
 
 def _parse_instance_file(inst_dir: str, text: str) -> Document:
@@ -267,15 +262,24 @@ def read_all(directory: str, names: list[str] | tuple[str, ...] = (),
     return (FleetSources(directory, fleet_doc, instances) if fleet_doc is not None else None), diags
 
 
+def _open_instance(inst_dir: str, path: str, dir_fd: int | None = None) -> int:
+    """The instance directory's descriptor, never through a link; FleetError naming `inst_dir`."""
+    try:
+        return nofollow.open_dir(path, dir_fd=dir_fd)
+    except OSError as exc:
+        if nofollow.is_link_error(exc):
+            raise FleetError([nofollow.link_diagnostic(inst_dir)]) from None
+        raise FleetError([Diagnostic(inst_dir, 0, 0, "", f"cannot read the instance directory: {exc.strerror}")]) \
+            from None
+
+
 def _read_instance(directory: str, root: int, name: str, recorded: str | None = None,
                    since: int = 0) -> tuple[InstanceSource | None, list[Diagnostic]]:
     inst_dir = os.path.join(directory, name)
     try:
-        fd = nofollow.open_dir(name, dir_fd=root)
-    except OSError as exc:  # swapped for a link or removed since the listing
-        if nofollow.is_link_error(exc):
-            return None, [nofollow.link_diagnostic(inst_dir)]
-        return None, [Diagnostic(inst_dir, 0, 0, "", f"cannot read the instance directory: {exc.strerror}")]
+        fd = _open_instance(inst_dir, name, root)
+    except FleetError as exc:  # swapped for a link or removed since the listing
+        return None, exc.diagnostics
     try:
         entries = _entries(fd)
         diags = _instance_layout(inst_dir, fd, entries)
@@ -296,7 +300,7 @@ def _read_instance(directory: str, root: int, name: str, recorded: str | None = 
         return None, diags  # an instance with an unreadable file is not modelled
     printed = fingerprint(texts)
     if meta:
-        printed += "@" + meta + ("+" if len(files) > 1 else "")
+        printed += "@" + meta
     if recorded is not None and not diags and recorded.partition("@")[0] == printed.partition("@")[0]:
         return SettledInstanceSource(name, inst_dir, texts, printed), diags
     src, found = _parsed(name, inst_dir, texts, printed)

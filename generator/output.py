@@ -622,7 +622,7 @@ def _join(top: str, inner: str) -> str:
     return f"{top}/{inner}" if inner else top
 
 
-def _grouped(flat) -> Grouped:
+def grouped(flat) -> Grouped:
     """{path: sha256} (or paths alone, to None) by top-level directory."""
     out: Grouped = {}
     get = flat.get if isinstance(flat, dict) else (lambda _rel: None)
@@ -635,7 +635,7 @@ def _grouped(flat) -> Grouped:
 def grouped_files(index: dict | None) -> Grouped:
     """indexed_files by top-level directory; each instance's dict is the index's own (not a copy)."""
     out: Grouped = {name: entry.get("files", {}) for name, entry in (index or {}).get("instances", {}).items()}
-    for top, files in _grouped((index or {}).get("fleet", {}).get("files", {})).items():
+    for top, files in grouped((index or {}).get("fleet", {}).get("files", {})).items():
         out[top] = {**out.get(top, {}), **files}
     return out
 
@@ -685,7 +685,7 @@ def _recorded_spare(sharing: dict, output: Grouped) -> tuple[Grouped, dict[str, 
     if not (isinstance(own, dict) and isinstance(fresh, list) and all(isinstance(d, str) for d in own.values())
             and _all_inside(own) and _all_inside(fresh)):
         raise ValueError("not a sharing record")
-    own_g, fresh_g = _grouped(own), _grouped(fresh)
+    own_g, fresh_g = grouped(own), grouped(fresh)
     have, shared = dict(output), {}
     for top in own_g.keys() | fresh_g.keys():
         theirs = output.get(top, {})
@@ -768,13 +768,13 @@ def _refuse(out_dir: str, why: str | None) -> None:
                                           "fleet generate replaces the whole directory")])
 
 
-def write_tree(out_dir: str, files: dict[str, bytes | Packed], carry_over: dict[str, str] | None = None,
+def write_tree(out_dir: str, files: dict[str, bytes | Packed], carried: Grouped | None = None,
                keys: dict[str, str] | None = None, sources: dict | None = None, *,
-               current_index: dict | None = None, carried: Grouped | None = None) -> None:
-    """Replace `out_dir` with exactly `files` plus the `carry_over` files of the current tree.
+               current_index: dict | None = None) -> None:
+    """Replace `out_dir` with exactly `files` plus the `carried` files of the current tree.
 
-    `carry_over` maps paths of the current tree to their sha256 (as its index lists them), or
-    `carried` gives the same by top-level directory (grouped_files; its dicts are not modified);
+    `carried` gives paths of the current tree with their sha256 (as its index lists them), by
+    top-level directory (grouped_files, or grouped() of {path: sha256}; its dicts are not modified);
     `keys` are the inputs keys to record for the cache, `sources` what the run found of its
     sources (fleet.Settled). `current_index`: the current tree's fleet.json as read under the
     same lock; with it, what the spare shares with the current tree is recorded for the next run,
@@ -782,7 +782,7 @@ def write_tree(out_dir: str, files: dict[str, bytes | Packed], carry_over: dict[
     exist, is empty, or was written by this tool is replaced. Must be called with OutputLock held.
     Raises OutputWriteError when the machine refuses a write (disk full, read-only).
     """
-    carried = carried if carried is not None else _grouped(carry_over or {})
+    carried = carried or {}
     out_dir = os.path.abspath(out_dir)
     if not (_all_inside(files) and _all_inside_grouped(carried)):
         flat = [*files, *(_join(top, inner) for top, inner_files in carried.items() for inner in inner_files)]
@@ -875,7 +875,7 @@ def _bring_up_to_date(spare: str, base: _Spare, out_dir: str, files: dict[str, b
                       carried: Grouped) -> _Done:
     """Make the spare hold exactly the wanted files, and all of it on disk (a power loss after the
     swap must not leave a tree whose files the kernel had not written yet)."""
-    new = _grouped({rel: digest_of(data) for rel, data in files.items() if rel != INDEX})
+    new = grouped({rel: digest_of(data) for rel, data in files.items() if rel != INDEX})
     have = base.have
     tops = have.keys() | carried.keys() | new.keys()
     if base.shared is not None:

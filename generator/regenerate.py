@@ -88,7 +88,7 @@ def regenerate(paths: fleet.Paths, out_dir: str, names=(), *, jobs: int = 1, use
         if written:
             files = dict(gen.files)
             files[output.INDEX] = fleet.index_bytes(index)
-            output.write_tree(out_dir, files, None, keys, recorded, carried=_carried(old_index, gen, keep),
+            output.write_tree(out_dir, files, _carried(old_index, gen, keep), keys, recorded,
                               current_index=previous.index if previous else None)
         elif previous is None or previous.keys != keys or previous.sources != (recorded or {}):
             output.write_cache(out_dir, keys, recorded)

@@ -227,3 +227,16 @@ def test_a_syntax_error_does_not_hide_other_instances_errors(tmp_path):
     assert "instances/0.broken/instance.yaml" in files
     assert {"instances/a.first/instance.yaml", "instances/b.second/instance.yaml",
             "instances/c.third/instance.yaml"} <= files, run.stderr
+
+
+def test_a_fleet_error_raised_in_a_worker_process_comes_back_whole():
+    """Worker processes send exceptions back pickled: a FleetError must arrive with its diagnostics
+    (Exception's default rebuilt it from its message, and the pool broke instead)."""
+    import pickle
+
+    from generator.errors import Diagnostic, FleetError
+    diags = [Diagnostic("b/instance.yaml", 3, 5, "project.x", "second", hint="fix it"),
+             Diagnostic("a/instance.yaml", 1, 1, "", "first", context=("while checking a",))]
+    again = pickle.loads(pickle.dumps(FleetError(diags)))
+    assert isinstance(again, FleetError)
+    assert again.diagnostics == FleetError(diags).diagnostics and str(again) == str(FleetError(diags))

@@ -112,7 +112,7 @@ def run_steps(steps, as_generate: bool | list[bool]) -> None:
             expected = {**{rel: current[rel] for rel in carry}, **fresh}
             expected[INDEX] = index_listing(expected)
             with OutputLock(build):
-                write_tree(build, {**fresh, INDEX: expected[INDEX]}, carry, **extra)
+                write_tree(build, {**fresh, INDEX: expected[INDEX]}, output.grouped(carry), **extra)
             assert read_tree(build) == expected
             spare = os.path.join(parent, ".build.spare")
             if os.path.exists(spare) and current:

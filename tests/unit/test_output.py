@@ -54,8 +54,8 @@ def test_carry_over_keeps_named_files_of_the_previous_tree(tmp_path):
     make(tmp_path / "build")
     with OutputLock(tmp_path / "build"):
         write_tree(str(tmp_path / "build"), {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n"},
-                   carry_over={"b/model.json": output.sha256(b"{}\n"),
-                               "b/image/Dockerfile": output.sha256(b"FROM x\n")})
+                   output.grouped({"b/model.json": output.sha256(b"{}\n"),
+                                   "b/image/Dockerfile": output.sha256(b"FROM x\n")}))
     assert read_tree(tmp_path / "build") == {INDEX: b"{}\n", "a/k8s/ns.yaml": b"a2\n",
                                              "b/model.json": b"{}\n", "b/image/Dockerfile": b"FROM x\n"}
 
@@ -251,7 +251,7 @@ def test_a_file_carried_over_that_the_spare_lacks_is_linked_from_the_output(tmp_
     after = {"a/x.yaml": b"now\n", "c/x.yaml": b"c\n"}
     with OutputLock(tmp_path / "build"):
         write_tree(str(tmp_path / "build"), {INDEX: index_listing(after), "c/x.yaml": b"c\n"},
-                   carry_over={"a/x.yaml": output.sha256(b"now\n")})
+                   output.grouped({"a/x.yaml": output.sha256(b"now\n")}))
     assert read_tree(tmp_path / "build") == {INDEX: index_listing(after), **after}
     assert os.stat(tmp_path / "build" / "a" / "x.yaml").st_ino == current  # a link, not a copy
 
@@ -337,7 +337,7 @@ def test_paths_outside_the_output_are_refused(tmp_path):
         with pytest.raises(FleetError, match="refusing to write outside the output"), OutputLock(tmp_path / "build"):
             write_tree(str(tmp_path / "build"), {INDEX: b"{}\n", **bad})
     with pytest.raises(FleetError), OutputLock(tmp_path / "build"):
-        write_tree(str(tmp_path / "build"), {INDEX: b"{}\n"}, carry_over={"../../etc/passwd": "0" * 64})
+        write_tree(str(tmp_path / "build"), {INDEX: b"{}\n"}, output.grouped({"../../etc/passwd": "0" * 64}))
     assert read_tree(tmp_path / "build") == OLD
 
 
