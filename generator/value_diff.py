@@ -85,11 +85,16 @@ def join(path: str, key) -> str:
 # A JCasC variable: `${...}` not escaped by `^` (commons-text StringSubstitutor with escape char '^', as
 # configuration-as-code's SecretSourceResolver sets it up; the export writes a literal `${` as `^${`
 # through SecretSourceResolver.encode, ConfigurationAsCode plugin at 2117.vc05a_0b_e6b_f4e).
-_VARIABLE = re.compile(r"(?<!\^)\$\{[^}]*\}")
+_VARIABLE_START = re.compile(r"(?<!\^)\$\{")
 
 
 def _is_placeholder(value) -> bool:
-    return isinstance(value, str) and "${" in value and _VARIABLE.search(value) is not None
+    """Whether `value` holds a variable: an unescaped `${` with a `}` after it. Not one regular
+    expression: `[$][{][^}]*[}]` searched a long run of `${` without a `}` in quadratic time."""
+    if not isinstance(value, str) or "${" not in value:
+        return False
+    start = _VARIABLE_START.search(value)
+    return start is not None and value.find("}", start.end()) >= 0
 
 
 def _norm(value):

@@ -22,7 +22,8 @@ GENERATED_ROOTS = ("jenkins", "unclassified", "appearance")
 _PLACEHOLDER = re.compile(r"(?<!\^)\$\{")
 _BOOLEAN = {"true", "false", "yes", "no", "on", "off", "y", "n", "1", "0"}
 _INT = re.compile(r"[-+]?[0-9]+")
-_NUMBER = re.compile(r"[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+# One way to split the digits (not [0-9]+\.?[0-9]*, which backtracks quadratically on a long non-number)
+_NUMBER = re.compile(r"[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?")
 
 
 @dataclass(frozen=True)
