@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/phases.py --instances DIR generate --out OUT -j 2
 
 Runs the real CLI in this process with timers around the steps (load, checks, cache,
-Jsonnet and rendering, index, write), plus the time spent importing. Use it to see what
+Jsonnet and rendering, index, write), plus the time spent importing, and this process's resident
+memory when each step last returned (the parent's: workers are not counted). Use it to see what
 to attack before changing anything; `benchmarks/run.py` gives the figures to compare.
 """
 
@@ -25,6 +26,11 @@ STEPS = [
     ("fleet", "_run"), ("monitoring", "fleet_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
     ("output", "read_index"), ("output", "write_tree"), ("output", "write_cache"),
 ]
+
+
+def rss_mib() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 2**20
 
 
 def _timed(module, name: str, report, clock=time.perf_counter) -> None:
@@ -52,10 +58,11 @@ def main() -> None:
 
     def report(label: str, seconds: float) -> None:
         if label not in totals:
-            totals[label] = [0.0, 0]
+            totals[label] = [0.0, 0, 0]
             lines.append(label)
         totals[label][0] += seconds
         totals[label][1] += 1
+        totals[label][2] = rss_mib()
     for module_name, name in STEPS:
         _timed(importlib.import_module(f"generator.{module_name}"), name, report)
     sys.argv = ["fleet", *sys.argv[1:]]
@@ -66,7 +73,7 @@ def main() -> None:
     else:
         code = 0
     lines.append(f"{'total (after the interpreter)':32} {(time.perf_counter() - started) * 1000:7.0f} ms")
-    shown = [f"{line:32} {totals[line][0] * 1000:7.0f} ms"
+    shown = [f"{line:32} {totals[line][0] * 1000:7.0f} ms {totals[line][2]:6d} MiB after"
              + (f" ({totals[line][1]} calls)" if totals[line][1] > 1 else "")
              if line in totals else line for line in lines]
     print("\n".join(shown), file=sys.stderr)

@@ -283,6 +283,10 @@ class _Workers:
                                                  initializer=_init_worker, initargs=(self._paths,))
         return self._executor
 
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
     def start(self) -> None:
         executor = self.executor()
         for _ in range(self.jobs):
@@ -534,24 +538,32 @@ def generate(paths: Paths, names=(), jobs: int = 1, progress: Progress | None = 
         models, files, diags = _run(paths, kubernetes_version(fleet), fleet, todo, overrides, pool, True, progress,
                                     whole_models, pack if stream else pack_files and len(todo) >= PACK_FROM,
                                     stream=stream)
-    diags = list(checked.diagnostics) + diags
-    diags.extend(checks.check_models(models, sources, cached=hits))
-    index = build_index(models, files, hits)
-    # Fleet-level files (the alerting rules) depend on fleet.yaml and on which instances the
-    # output holds: rendered again whenever either changed.
-    kept = kept_entries(previous, names, sorted(sources.instances), paths.instances)
-    entries = {**kept, **index["instances"]}
-    fleet_key = (fleet_files_key(common, fleet, monitoring.controllers(entries))
-                 if monitoring.enabled(fleet) else None)
-    fleet_cached = fleet_key is not None and _fleet_files_hit(cache, fleet_key)
-    if fleet_cached:
-        index["fleet"] = cache.index["fleet"]
-    else:
-        fleet_files, fleet_diags = monitoring.fleet_files(sources.fleet, entries, paths.templates, paths.schemas)
-        diags.extend(fleet_diags)
-        files.update(fleet_files)
-        if fleet_files:
-            index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
+        diags = list(checked.diagnostics) + diags
+        index = build_index(models, files, hits)
+        # Fleet-level files (the alerting rules) depend on fleet.yaml and on which instances the
+        # output holds: rendered again whenever either changed.
+        kept = kept_entries(previous, names, sorted(sources.instances), paths.instances)
+        entries = {**kept, **index["instances"]}
+        monitored = monitoring.controllers(entries)
+        fleet_key = fleet_files_key(common, fleet, monitored) if monitoring.enabled(fleet) else None
+        fleet_cached = fleet_key is not None and _fleet_files_hit(cache, fleet_key)
+        rules = None
+        if not fleet_cached and fleet_key is not None and pool is not None and pool.started:
+            # In a worker, beside the cross-instance checks: one Jsonnet run over every monitored
+            # instance, whose heap (GOGC) grew this process by 330 MB at 10,000 instances.
+            rules = pool.executor().submit(monitoring.rules_files, sources.fleet, monitored, paths.templates,
+                                           paths.schemas)
+        diags.extend(checks.check_models(models, sources, cached=hits))
+        if fleet_cached:
+            index["fleet"] = cache.index["fleet"]
+        else:
+            fleet_files, fleet_diags = (rules.result() if rules is not None else
+                                        monitoring.rules_files(sources.fleet, monitored, paths.templates,
+                                                               paths.schemas))
+            diags.extend(fleet_diags)
+            files.update(fleet_files)
+            if fleet_files:
+                index["fleet"] = {"files": {rel: sha256(data) for rel, data in sorted(fleet_files.items())}}
     warnings = fail_if_errors(diags)
     return Generated(sorted(sources.instances), models, files, index, warnings, sorted(hits), keys,
                      fleet_key, fleet_cached, {"context": checked.context, "fingerprints": checked.clean})

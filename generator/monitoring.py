@@ -114,9 +114,15 @@ def fleet_files(fleet_doc: Document, entries: dict[str, dict], templates_dir: st
 
     entries: fleet.json's instance entries of the whole output (selected, cached and kept ones).
     """
+    return rules_files(fleet_doc, controllers(entries), templates_dir, schemas_dir)
+
+
+def rules_files(fleet_doc: Document, monitored: list[dict], templates_dir: str,
+                schemas_dir: str) -> tuple[dict[str, bytes], list[Diagnostic]]:
+    """fleet_files for the monitored instances as `controllers` lists them (what a worker process is sent)."""
     if not enabled(fleet_doc.data):
         return {}, []
-    data = rules(fleet_doc.data, templates_dir, controllers(entries))
+    data = rules(fleet_doc.data, templates_dir, monitored)
     files = {RULES_FILE: (HEADER, _readable(data["fleet"]))}
     for cluster, rules_file in sorted(data["clusters"].items()):
         files[CLUSTER_RULES_FILE.format(cluster=cluster)] = (CLUSTER_HEADER.format(cluster=cluster),

@@ -204,3 +204,22 @@ def test_a_large_change_records_no_sharing_and_the_next_small_one_does(tmp_path,
     fresh = str(tmp_path / "fresh")
     regenerate.regenerate(paths, fresh, use_cache=False)
     assert read_tree(out) == read_tree(fresh)
+
+
+def test_with_workers_the_alerting_rules_are_made_in_one_of_them_and_are_the_same(tmp_path, monkeypatch):
+    """The rules' one Jsonnet run over every monitored instance grew the parent's heap by 330 MB at
+    10,000 instances: with a pool running, a worker makes them, while the parent checks the models."""
+    from generator import monitoring
+    paths = sample(tmp_path)
+    plain, with_workers = str(tmp_path / "plain"), str(tmp_path / "workers")
+    regenerate.regenerate(paths, plain)
+    here = []
+    monkeypatch.setattr(monitoring, "rules", lambda *a, **k: here.append(1) or monitoring_rules(*a, **k))
+    monkeypatch.setattr(fleet, "MIN_PARALLEL", 1)
+    done = regenerate.regenerate(paths, with_workers, jobs=2, use_cache=False)
+    assert here == [], "the rules were made in this process"
+    assert any(rel.startswith("monitoring/") for rel in done.generated.files)
+    assert read_tree(with_workers) == read_tree(plain)
+
+
+from generator.monitoring import rules as monitoring_rules  # noqa: E402  (the original, for the spy above)
