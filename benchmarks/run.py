@@ -25,6 +25,7 @@ first times plain file creation where it works, so a slow disk shows as such.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -62,6 +63,7 @@ FLOOR_OF = {
     "validate (cache warm)": "help",
     "nothing changed": "help",
     "one instance changed": "help",
+    "Jiro's instances, full generate --no-cache": "jiro",
 }
 
 
@@ -215,6 +217,24 @@ def jiro_rows(checkout: str, work: str, jobs: int, repeats: int) -> list[tuple]:
             ("Jiro's instances, full generate --no-cache", *_median_of(repeats, count, once))]
 
 
+def jiro_floor(work: str, jobs: int) -> tuple[float, str]:
+    """What a full generation of the imported Jiro fleet cannot do without, in seconds: the
+    interpreter and imports, reading and checking the sources, then the Jsonnet step and producing
+    the files (benchmarks/floors.py's probe, one process, CPU time) shared by `jobs` workers."""
+    fleet_dir = os.path.join(work, "jiro-fleet")
+    start = time.perf_counter()
+    subprocess.run(FLEET + ["--help"], cwd=ROOT, capture_output=True, check=True)
+    interpreter = time.perf_counter() - start
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "floors.py"), "--probe", fleet_dir, "--jobs", str(jobs)],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    got = json.loads(proc.stdout)
+    shared = (got["jsonnet"][1] + got["produce"][1]) / jobs
+    floor = interpreter + got["yaml"][0] + got["checks"][0] + shared
+    return floor, (f"floor of Jiro's instances: {floor:.2f} s = interpreter and imports {interpreter:.2f} + reading "
+                   f"{got['yaml'][0]:.2f} + checks {got['checks'][0]:.2f} + (Jsonnet {got['jsonnet'][1]:.2f} "
+                   f"+ producing the files {got['produce'][1]:.2f} s of CPU) / {jobs} workers")
+
+
 def print_rows(title: str, rows: list[tuple], size, floors: dict | None = None) -> None:
     print(f"\n{title}")
     print(f"{'scenario':54} {'wall s':>8} {'ms/inst':>8} {'cpu s':>8} {'peak MiB':>9} {'target':>7} "
@@ -314,9 +334,11 @@ def main() -> None:
                 print("Jsonnet bindings, one evaluation of 200 instances: "
                       + ", ".join(f"{k} {v:.1f} ms/instance" for k, v in sorted(bindings.items())))
         if args.jiro and not args.small_changes:
+            rows = jiro_rows(args.jiro, work, args.jobs, args.repeats)
+            floor, line = jiro_floor(work, args.jobs)
             print_rows(f"Jiro's instances, imported from {args.jiro} (median of {args.repeats} runs, fastest "
-                       "in brackets)",
-                       jiro_rows(args.jiro, work, args.jobs, args.repeats), "jiro")
+                       "in brackets)", rows, "jiro", {"jiro": floor})
+            print(line)
         elif not args.small_changes:
             print("\nJiro's instances: not timed (pass --jiro CHECKOUT or set FLEET_BENCH_JIRO to a checkout of "
                   "eclipse-cbi/jiro)")
