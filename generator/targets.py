@@ -134,9 +134,10 @@ def load_targets(path: str, known_instances: set[str] | None = None) -> Targets:
     return targets
 
 
-# up to the last @: a stray one too. The scheme starts where a run of its characters starts and takes
-# all of it: tried from every position of a long word, the search took quadratic time.
-_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([a-z][a-z0-9+.-]*+://)([^/?#\s'\"]*)@")
+# up to the last @: a stray one too. Tried once per run of scheme characters, from its start (its
+# leading digits, '+', '.' and '-' kept in the first group), each part taken whole: tried from every
+# position of a long word, the search took quadratic time.
+_USERINFO = re.compile(r"(?i)(?<![a-z0-9+.-])([0-9+.-]*+[a-z][a-z0-9+.-]*+://)([^/?#\s'\"]*)@")
 
 
 def redact_userinfo(text: str) -> str:

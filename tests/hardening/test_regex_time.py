@@ -16,7 +16,7 @@ import re
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import generator
@@ -101,6 +101,10 @@ def test_placeholder_is_found_where_it_was(text):
 
 @given(st.lists(st.sampled_from(["http", "s", "x", "+", ".", "-", "1", "://", ":", "/", "@", "user", ":pw", " ", "?",
                                  "#", "'", "H"]), max_size=16).map("".join))
+@example("+http://http@")  # a scheme starts at the first letter of its run, not at the run
+@example("1.x-https://user:pw@host")
+@example("a://b@c://d@")
+@settings(max_examples=300)
 def test_userinfo_is_hidden_where_it_was(text):
     old = _OLD_USERINFO.sub(lambda m: m.group(1) + "*" * len(m.group(2)) + "@", text)
     assert targets.redact_userinfo(text) == old
