@@ -23,7 +23,7 @@ STEPS = [
     ("fleet", "validate_document"), ("checks", "check_instance"), ("checks", "check_override_jcasc"),
     ("checks", "check_fleet"), ("fleet", "Schemas"), ("fleet", "links_below"), ("fleet", "acknowledgement_problems"),
     ("fleet", "input_keys"), ("fleet", "_cache_hits"),
-    ("fleet", "_run"), ("monitoring", "fleet_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
+    ("fleet", "_run"), ("monitoring", "rules_files"), ("checks", "check_models"), ("fleet", "index_bytes"),
     ("output", "read_index"), ("output", "write_tree"), ("output", "write_cache"),
 ]
 

@@ -108,18 +108,12 @@ def _readable(data: dict) -> dict:
     return data
 
 
-def fleet_files(fleet_doc: Document, entries: dict[str, dict], templates_dir: str,
+def rules_files(fleet_doc: Document, monitored: list[dict], templates_dir: str,
                 schemas_dir: str) -> tuple[dict[str, bytes], list[Diagnostic]]:
     """Relative path -> bytes of the fleet-level monitoring files (none when monitoring is off).
 
-    entries: fleet.json's instance entries of the whole output (selected, cached and kept ones).
-    """
-    return rules_files(fleet_doc, controllers(entries), templates_dir, schemas_dir)
-
-
-def rules_files(fleet_doc: Document, monitored: list[dict], templates_dir: str,
-                schemas_dir: str) -> tuple[dict[str, bytes], list[Diagnostic]]:
-    """fleet_files for the monitored instances as `controllers` lists them (what a worker process is sent)."""
+    monitored: `controllers` of fleet.json's instance entries of the whole output (selected, cached
+    and kept ones): small, for it is sent to a worker process when one is running."""
     if not enabled(fleet_doc.data):
         return {}, []
     data = rules(fleet_doc.data, templates_dir, monitored)

@@ -55,7 +55,7 @@ function(fleet, controllers=[])
       'persistentvolumeclaim=~"' + std.join('|', [std.strReplace(c, '.', '\\\\.') for c in claims]) + '"';
   local homeUsed =
     '100 * max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes{' + home + '})\n'
-    + '  / max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{' + home + '})\n';
+    + '  / max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes{' + home + '})';
   // fullName and namespace match the instance schema's DNS-like patterns, so they need no
   // escaping in PromQL.
   local downFor = n(downMinutes) + 'm';
@@ -128,7 +128,7 @@ function(fleet, controllers=[])
           },
           {
             alert: 'JenkinsHomeVolumeFilling',
-            expr: std.rstripChars(homeUsed, '\n') + ' > ' + n(usedPercent) + '\n',
+            expr: homeUsed + ' > ' + n(usedPercent) + '\n',
             'for': '30m',
             labels: { severity: 'warning', fleet: fleetName },
             annotations: {
@@ -139,7 +139,7 @@ function(fleet, controllers=[])
           },
           {
             alert: 'JenkinsHomeVolumeFull',
-            expr: std.rstripChars(homeUsed, '\n') + ' > ' + n(criticalPercent) + '\n',
+            expr: homeUsed + ' > ' + n(criticalPercent) + '\n',
             'for': '5m',
             labels: { severity: 'critical', fleet: fleetName },
             annotations: {
