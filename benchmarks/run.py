@@ -221,13 +221,10 @@ def jiro_floor(work: str, jobs: int) -> tuple[float, str]:
     """What a full generation of the imported Jiro fleet cannot do without, in seconds: the
     interpreter and imports, reading and checking the sources, then the Jsonnet step and producing
     the files (benchmarks/floors.py's probe, one process, CPU time) shared by `jobs` workers."""
+    import floors  # a script beside this one
     fleet_dir = os.path.join(work, "jiro-fleet")
-    start = time.perf_counter()
-    subprocess.run(FLEET + ["--help"], cwd=ROOT, capture_output=True, check=True)
-    interpreter = time.perf_counter() - start
-    proc = subprocess.run([sys.executable, os.path.join(HERE, "floors.py"), "--probe", fleet_dir, "--jobs", str(jobs)],
-                          cwd=ROOT, capture_output=True, text=True, check=True)
-    got = json.loads(proc.stdout)
+    interpreter = floors.timed(FLEET + ["--help"], 60)[0]
+    got = json.loads(floors.timed([sys.executable, floors.__file__, "--probe", fleet_dir, "--jobs", str(jobs)], 600)[2])
     shared = (got["jsonnet"][1] + got["produce"][1]) / jobs
     floor = interpreter + got["yaml"][0] + got["checks"][0] + shared
     return floor, (f"floor of Jiro's instances: {floor:.2f} s = interpreter and imports {interpreter:.2f} + reading "
